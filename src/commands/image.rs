@@ -1,0 +1,203 @@
+//! `stylize image`: one content image, one or more styles, one output image.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use image::RgbImage;
+use ndarray::Array4;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::cli::{ImageArgs, Init};
+use crate::model::{self, Features, LossWeights, Model, Targets};
+use crate::picture::{self, OutputImage};
+use crate::progress::Progress;
+use crate::stats;
+use crate::stylize::{self, Iteration};
+
+/// The figures `--stats` writes for `stylize image`.
+#[derive(Serialize)]
+struct ImageStats<'a> {
+    command: &'static str,
+    content: &'a PathBuf,
+    styles: &'a [PathBuf],
+    output: &'a PathBuf,
+    width: usize,
+    height: usize,
+    device: String,
+    threads: usize,
+    model: String,
+    optimizer: String,
+    weights: LossWeights,
+    initial: model::LossTerms,
+    iterations: &'a [Iteration],
+    evaluations: usize,
+    converged: bool,
+    seconds: f64,
+    model_seconds: f64,
+    setup_seconds: f64,
+}
+
+pub(super) fn run(args: &ImageArgs) -> Result<()> {
+    let started = Instant::now();
+    let quiet = args.report.quiet;
+    // Check everything a user can get wrong before the slow work starts.
+    let output = OutputImage::new(&args.output)?;
+    if let Some(path) = &args.report.stats {
+        stats::check(path)?;
+    }
+    let blend = blend_weights(&args.style.style_blend, args.style.styles.len())?;
+    let content = picture::load(&args.content, "content image")?;
+    let styles = args
+        .style
+        .styles
+        .iter()
+        .map(|p| picture::load(p, "style image"))
+        .collect::<Result<Vec<_>>>()?;
+    let init_image = match &args.init {
+        Init::Image(path) => Some(picture::load(path, "init image")?),
+        _ => None,
+    };
+
+    let config = super::session_config(&args.engine, quiet);
+    let model_dir = model::resolve_dir(args.engine.model.as_deref());
+    let mut model = Model::load(&model_dir, &config)?;
+
+    let content = picture::to_tensor(&picture::resize_longest(&content, args.size));
+    let (_, _, height, width) = content.dim();
+    let style_size = ((args.size as f32) * args.style.style_scale)
+        .round()
+        .max(16.0) as u32;
+    let styles: Vec<Array4<f32>> = styles
+        .iter()
+        .map(|s| picture::to_tensor(&picture::resize_longest(s, style_size)))
+        .collect();
+
+    // With --original-colors the optimization runs on luminance alone (style luminance matched to the
+    // content's), and the content's chroma is put back at the end.
+    let (content_in, styles_in) = if args.original_colors {
+        let grey_content = picture::grey(content.view(), None);
+        let grey_styles = styles
+            .iter()
+            .map(|s| picture::grey(s.view(), Some(content.view())))
+            .collect();
+        (grey_content, grey_styles)
+    } else {
+        (content.clone(), styles)
+    };
+    let content_features = model.features(content_in.view())?;
+    let style_features = styles_in
+        .iter()
+        .map(|s| model.features(s.view()))
+        .collect::<Result<Vec<Features>>>()?;
+    let targets = Targets::new(content_features, &style_features, &blend);
+
+    let mut image = match (&args.init, init_image) {
+        (Init::Image(_), Some(img)) => {
+            let img = image::imageops::resize(
+                &img,
+                width as u32,
+                height as u32,
+                image::imageops::FilterType::Lanczos3,
+            );
+            let t = picture::to_tensor(&img);
+            if args.original_colors {
+                picture::grey(t.view(), None)
+            } else {
+                t
+            }
+        }
+        (Init::Noise, _) => noise(content_in.dim(), args.optim.seed),
+        _ => content_in.clone(),
+    };
+
+    let weights = LossWeights {
+        content: args.style.content_weight,
+        style: args.style.style_weight,
+        tv: args.style.tv_weight,
+    };
+    let kind = super::optimizer_kind(&args.optim);
+    let mut optimizer = kind.build()?;
+    let setup_seconds = started.elapsed().as_secs_f64();
+    let progress = Progress::new(u64::from(args.iterations), "it", quiet);
+    let outcome = stylize::optimize(
+        &mut model,
+        &targets,
+        &weights,
+        &mut image,
+        &mut optimizer,
+        args.iterations as usize,
+        |it| progress.step(format!("loss {:.4e}", it.loss.total)),
+    )?;
+    progress.finish();
+
+    let result = if args.original_colors {
+        picture::with_colours_of(image.view(), content.view())
+    } else {
+        image
+    };
+    let picture: RgbImage = picture::from_tensor(result.view());
+    output.save(&picture)?;
+
+    if let Some(path) = &args.report.stats {
+        let stats = ImageStats {
+            command: "image",
+            content: &args.content,
+            styles: &args.style.styles,
+            output: &args.output,
+            width,
+            height,
+            device: model.backend().to_string(),
+            threads: config.threads,
+            model: model_dir.display().to_string(),
+            optimizer: format!("{kind:?}"),
+            weights,
+            initial: outcome.initial,
+            iterations: &outcome.iterations,
+            evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
+            converged: outcome.converged,
+            seconds: started.elapsed().as_secs_f64(),
+            model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+            setup_seconds,
+        };
+        stats::write(path, &stats)?;
+    }
+    if !quiet {
+        let last = outcome
+            .iterations
+            .last()
+            .map(|i| i.loss)
+            .unwrap_or_default();
+        eprintln!(
+            "wrote {} ({width}×{height}, {} iterations, loss {:.4e} → {:.4e}, {:.1} s)",
+            output.path().display(),
+            outcome.iterations.len(),
+            outcome.initial.total,
+            last.total,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// One weight per style: `--style-blend` as given, else equal weights.
+fn blend_weights(given: &[f32], styles: usize) -> Result<Vec<f32>> {
+    if given.is_empty() {
+        return Ok(vec![1.0; styles]);
+    }
+    if given.len() != styles {
+        bail!(
+            "--style-blend has {} weights but there are {styles} --style images: give one weight per style",
+            given.len()
+        );
+    }
+    Ok(given.to_vec())
+}
+
+/// Seeded white noise in [0, 1], the shape of the content (Gatys et al.'s random start).
+fn noise(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
+}

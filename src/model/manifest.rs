@@ -1,0 +1,112 @@
+//! The manifest that `scripts/export_model.py` writes beside the graphs: layers, preprocessing, files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The manifest format this build reads.
+pub const FORMAT: u32 = 1;
+
+/// One network layer whose output the losses use.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Layer {
+    /// The neural-style name, e.g. `relu4_2`.
+    pub name: String,
+    /// Feature channels at that layer.
+    pub channels: usize,
+}
+
+/// A graph file named by the manifest.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GraphFile {
+    /// File name inside the model directory.
+    pub file: String,
+}
+
+/// Floating-point work per input pixel, for benchmarks.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Flops {
+    /// FLOPs of one loss-and-gradient evaluation, per input pixel.
+    pub loss_per_pixel: f64,
+}
+
+/// The input image's constraints.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Input {
+    /// The smallest height or width the graphs accept.
+    pub min_side: usize,
+}
+
+/// `manifest.json` of one exported model.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    /// Manifest format version; must equal [`FORMAT`].
+    pub format: u32,
+    /// `vgg19`, `tiny`, …
+    pub name: String,
+    /// `max` or `avg`.
+    pub pooling: String,
+    /// The input image's constraints.
+    pub input: Input,
+    /// Layers whose Gram matrices make the style loss, in graph order.
+    pub style_layers: Vec<Layer>,
+    /// Layers whose activations make the content loss, in graph order.
+    pub content_layers: Vec<Layer>,
+    /// Image → Gram matrices and content activations.
+    pub features: GraphFile,
+    /// Image, targets, weights → loss terms and gradient.
+    pub loss: GraphFile,
+    /// Work per pixel, for benchmarks.
+    pub flops: Flops,
+}
+
+impl Manifest {
+    /// Reads and checks `DIR/manifest.json` and that the graphs it names exist.
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join("manifest.json");
+        if !dir.is_dir() {
+            bail!(
+                "model directory '{}' does not exist: run scripts/setup.sh to export the models, or pass --model DIR",
+                dir.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read '{}': run scripts/setup.sh to export the model",
+                path.display()
+            )
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "'{}' is not a valid model manifest: run scripts/setup.sh to export the model again",
+                path.display()
+            )
+        })?;
+        if manifest.format != FORMAT {
+            bail!(
+                "'{}' has format {}, this stylize reads format {FORMAT}: run scripts/setup.sh to export the model again",
+                path.display(),
+                manifest.format
+            );
+        }
+        if manifest.style_layers.is_empty() {
+            bail!("'{}' names no style layers", path.display());
+        }
+        for graph in [&manifest.features, &manifest.loss] {
+            let file = dir.join(&graph.file);
+            if !file.is_file() {
+                bail!(
+                    "model file '{}' is missing: run scripts/setup.sh to export the model again",
+                    file.display()
+                );
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// The path of a graph file inside `dir`.
+    pub fn path(dir: &Path, graph: &GraphFile) -> PathBuf {
+        dir.join(&graph.file)
+    }
+}

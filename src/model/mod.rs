@@ -1,0 +1,234 @@
+//! The VGG feature network on ONNX Runtime: the features graph (targets) and the loss-and-gradient graph.
+
+pub mod manifest;
+pub mod runtime;
+pub mod targets;
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use ndarray::{Array1, ArrayView4, Ix2, Ix4};
+use ort::session::{Session, SessionInputValue};
+use ort::value::TensorRef;
+
+pub use manifest::Manifest;
+pub use runtime::{Backend, Device, SessionConfig};
+pub use targets::{Features, LossTerms, LossWeights, Targets};
+
+/// The default model directory, relative to the project root.
+pub const DEFAULT_MODEL: &str = "models/vgg19";
+
+/// An exported model opened on a device: one session per graph.
+pub struct Model {
+    manifest: Manifest,
+    dir: PathBuf,
+    features: Session,
+    loss: Session,
+    backend: Backend,
+}
+
+impl Model {
+    /// Opens the model in `dir` (see [`resolve_dir`]) and checks the graphs against its manifest.
+    pub fn load(dir: &Path, config: &SessionConfig) -> Result<Model> {
+        let manifest = Manifest::load(dir)?;
+        let (features, backend) =
+            runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
+        let resolved = SessionConfig {
+            device: match backend {
+                Backend::Cpu => Device::Cpu,
+                Backend::Cuda(n) => Device::Cuda(n),
+            },
+            ..*config
+        };
+        let (loss, _) = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;
+        let model = Model {
+            manifest,
+            dir: dir.to_path_buf(),
+            features,
+            loss,
+            backend,
+        };
+        model.check_signature()?;
+        tracing::info!(model = %model.dir.display(), %backend, "model loaded");
+        Ok(model)
+    }
+
+    /// The manifest the model was exported with.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Where the sessions run.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn check_signature(&self) -> Result<()> {
+        let m = &self.manifest;
+        let grams: Vec<String> = m
+            .style_layers
+            .iter()
+            .map(|l| format!("gram_{}", l.name))
+            .collect();
+        let contents: Vec<String> = m
+            .content_layers
+            .iter()
+            .map(|l| format!("content_{}", l.name))
+            .collect();
+        let targets = grams.iter().chain(&contents).map(String::as_str);
+        let features_outputs: Vec<&str> = targets.clone().collect();
+        let loss_inputs: Vec<&str> = ["image", "style_weights", "content_weights", "tv_weight"]
+            .into_iter()
+            .chain(targets)
+            .collect();
+        let loss_outputs = ["loss", "content_loss", "style_loss", "tv_loss", "grad"];
+        let checks = [
+            (&self.features, &m.features.file, "input", vec!["image"]),
+            (&self.features, &m.features.file, "output", features_outputs),
+            (&self.loss, &m.loss.file, "input", loss_inputs),
+            (&self.loss, &m.loss.file, "output", loss_outputs.to_vec()),
+        ];
+        for (session, file, kind, expected) in checks {
+            let names: Vec<&str> = if kind == "input" {
+                session.inputs().iter().map(|o| o.name()).collect()
+            } else {
+                session.outputs().iter().map(|o| o.name()).collect()
+            };
+            if let Some(missing) = expected.iter().find(|e| !names.contains(e)) {
+                bail!(
+                    "model '{}' does not match its manifest: {file} has no {kind} '{missing}'; run scripts/setup.sh to export it again",
+                    self.dir.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_size(&self, image: &ArrayView4<f32>) -> Result<()> {
+        let (n, c, h, w) = image.dim();
+        let min = self.manifest.input.min_side;
+        if n != 1 || c != 3 {
+            bail!("internal: image tensor has shape {n}×{c}×{h}×{w}, expected 1×3×H×W");
+        }
+        if h < min || w < min {
+            bail!("image is {w}×{h}: the model needs at least {min} pixels on each side");
+        }
+        Ok(())
+    }
+
+    /// Gram matrices and content activations of one image (RGB in [0, 1], 1×3×H×W).
+    pub fn features(&mut self, image: ArrayView4<f32>) -> Result<Features> {
+        self.check_size(&image)?;
+        let input = TensorRef::from_array_view(image).map_err(ort_error)?;
+        let outputs = self
+            .features
+            .run(ort::inputs!["image" => input])
+            .map_err(ort_error)
+            .context("computing features")?;
+        let mut features = Features::default();
+        for layer in &self.manifest.style_layers {
+            let gram = outputs[format!("gram_{}", layer.name).as_str()]
+                .try_extract_array::<f32>()
+                .map_err(ort_error)?
+                .into_dimensionality::<Ix2>()?
+                .to_owned();
+            features.grams.push(gram);
+        }
+        for layer in &self.manifest.content_layers {
+            let content = outputs[format!("content_{}", layer.name).as_str()]
+                .try_extract_array::<f32>()
+                .map_err(ort_error)?
+                .into_dimensionality::<Ix4>()?
+                .to_owned();
+            features.contents.push(content);
+        }
+        Ok(features)
+    }
+
+    /// The weighted loss terms at `image` (1×3×H×W) and, written into `grad` (same length), ∂loss/∂image.
+    pub fn loss_and_gradient(
+        &mut self,
+        image: ArrayView4<f32>,
+        targets: &Targets,
+        weights: &LossWeights,
+        grad: &mut [f32],
+    ) -> Result<LossTerms> {
+        self.check_size(&image)?;
+        let m = &self.manifest;
+        if targets.grams.len() != m.style_layers.len()
+            || targets.contents.len() != m.content_layers.len()
+        {
+            bail!("internal: targets do not match the model's layers");
+        }
+        let style_weights = Array1::from_elem(m.style_layers.len(), weights.style);
+        let content_weights = Array1::from_elem(m.content_layers.len(), weights.content);
+        let tv_weight = Array1::from_elem(1, weights.tv);
+        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
+            ("image".into(), tensor(image)?),
+            ("style_weights".into(), tensor(style_weights.view())?),
+            ("content_weights".into(), tensor(content_weights.view())?),
+            ("tv_weight".into(), tensor(tv_weight.view())?),
+        ];
+        for (layer, gram) in m.style_layers.iter().zip(&targets.grams) {
+            inputs.push((format!("gram_{}", layer.name).into(), tensor(gram.view())?));
+        }
+        for (layer, content) in m.content_layers.iter().zip(&targets.contents) {
+            inputs.push((
+                format!("content_{}", layer.name).into(),
+                tensor(content.view())?,
+            ));
+        }
+        let outputs = self
+            .loss
+            .run(inputs)
+            .map_err(ort_error)
+            .context("evaluating the loss")?;
+        let scalar = |name: &str| -> Result<f32> {
+            let (_, values) = outputs[name]
+                .try_extract_tensor::<f32>()
+                .map_err(ort_error)?;
+            values
+                .first()
+                .copied()
+                .ok_or_else(|| anyhow!("internal: output '{name}' is empty"))
+        };
+        let terms = LossTerms {
+            total: scalar("loss")?,
+            content: scalar("content_loss")?,
+            style: scalar("style_loss")?,
+            tv: scalar("tv_loss")?,
+        };
+        let (_, g) = outputs["grad"]
+            .try_extract_tensor::<f32>()
+            .map_err(ort_error)?;
+        if g.len() != grad.len() {
+            bail!(
+                "internal: gradient has {} values, expected {}",
+                g.len(),
+                grad.len()
+            );
+        }
+        grad.copy_from_slice(g);
+        Ok(terms)
+    }
+}
+
+/// Resolves `--model`: the given directory, else [`DEFAULT_MODEL`] under the project root.
+pub fn resolve_dir(given: Option<&Path>) -> PathBuf {
+    match given {
+        Some(dir) => dir.to_path_buf(),
+        None => crate::project::find(Path::new(DEFAULT_MODEL))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL)),
+    }
+}
+
+fn tensor<'v, D: ndarray::Dimension + 'static>(
+    view: ndarray::ArrayView<'v, f32, D>,
+) -> Result<SessionInputValue<'v>> {
+    Ok(TensorRef::from_array_view(view).map_err(ort_error)?.into())
+}
+
+fn ort_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("{e}")
+}

@@ -1,0 +1,68 @@
+//! What the losses pull the image towards, and how strongly.
+
+use ndarray::{Array2, Array4};
+use serde::Serialize;
+
+/// Gram matrices (style layers) and activations (content layers) of one image, in manifest order.
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    /// One C×C Gram matrix per style layer.
+    pub grams: Vec<Array2<f32>>,
+    /// One 1×C×h×w activation per content layer.
+    pub contents: Vec<Array4<f32>>,
+}
+
+/// The targets of one optimization: the (blended) style Grams and the content activations.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    /// One C×C Gram matrix per style layer.
+    pub grams: Vec<Array2<f32>>,
+    /// One 1×C×h×w activation per content layer.
+    pub contents: Vec<Array4<f32>>,
+}
+
+impl Targets {
+    /// Targets from the content image's features and several styles' features blended with `blend`
+    /// (weights that need not sum to 1), as neural-style's `-style_blend_weights` does.
+    pub fn new(content: Features, styles: &[Features], blend: &[f32]) -> Targets {
+        let total: f32 = blend.iter().sum();
+        let mut grams: Vec<Array2<f32>> = content
+            .grams
+            .iter()
+            .map(|g| Array2::zeros(g.dim()))
+            .collect();
+        for (style, &w) in styles.iter().zip(blend) {
+            for (acc, g) in grams.iter_mut().zip(&style.grams) {
+                acc.scaled_add(w / total, g);
+            }
+        }
+        Targets {
+            grams,
+            contents: content.contents,
+        }
+    }
+}
+
+/// Weights of the loss terms, as in neural-style (per layer for style and content).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct LossWeights {
+    /// `--content-weight`.
+    pub content: f32,
+    /// `--style-weight`.
+    pub style: f32,
+    /// `--tv-weight`.
+    pub tv: f32,
+}
+
+/// The loss terms of one evaluation, already weighted.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct LossTerms {
+    /// content + style + tv.
+    pub total: f32,
+    /// Content term.
+    pub content: f32,
+    /// Style term.
+    pub style: f32,
+    /// Total-variation term.
+    pub tv: f32,
+}

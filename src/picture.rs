@@ -1,0 +1,204 @@
+//! Still images: loading, resizing, tensor conversion, colour handling and atomic saving.
+
+use std::io::{BufWriter, ErrorKind};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{ImageFormat, ImageReader, RgbImage};
+use ndarray::{Array4, ArrayView4, Axis, Zip};
+
+/// Opens and decodes an image; `what` names it in errors ("content image", "style image").
+pub fn load(path: &Path, what: &str) -> Result<RgbImage> {
+    let shown = path.display();
+    let reader = ImageReader::open(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => anyhow!("cannot open {what} '{shown}': no such file"),
+        ErrorKind::PermissionDenied => anyhow!("cannot open {what} '{shown}': permission denied"),
+        _ => anyhow!("cannot open {what} '{shown}': {e}"),
+    })?;
+    if path.is_dir() {
+        bail!("cannot open {what} '{shown}': it is a directory");
+    }
+    let reader = reader
+        .with_guessed_format()
+        .with_context(|| format!("cannot read {what} '{shown}'"))?;
+    if reader.format().is_none() {
+        bail!("cannot read {what} '{shown}': not an image in a known format (PNG, JPEG, WebP, BMP, TIFF, GIF)");
+    }
+    let decoded = reader
+        .decode()
+        .map_err(|e| anyhow!("cannot read {what} '{shown}': {e}"))?;
+    Ok(decoded.to_rgb8())
+}
+
+/// Resizes so that the longer side is `longest` pixels (Lanczos), keeping the aspect ratio.
+pub fn resize_longest(image: &RgbImage, longest: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let scale = f64::from(longest) / f64::from(w.max(h));
+    let nw = ((f64::from(w) * scale).round() as u32).max(1);
+    let nh = ((f64::from(h) * scale).round() as u32).max(1);
+    if (nw, nh) == (w, h) {
+        return image.clone();
+    }
+    image::imageops::resize(image, nw, nh, FilterType::Lanczos3)
+}
+
+/// A 1×3×H×W tensor, RGB in [0, 1].
+pub fn to_tensor(image: &RgbImage) -> Array4<f32> {
+    let (w, h) = image.dimensions();
+    let mut t = Array4::zeros((1, 3, h as usize, w as usize));
+    for (x, y, p) in image.enumerate_pixels() {
+        for c in 0..3 {
+            t[[0, c, y as usize, x as usize]] = f32::from(p[c]) / 255.0;
+        }
+    }
+    t
+}
+
+/// An 8-bit image from a 1×3×H×W tensor, clamped to [0, 1].
+pub fn from_tensor(t: ArrayView4<f32>) -> RgbImage {
+    let (_, _, h, w) = t.dim();
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let v =
+            |c: usize| (t[[0, c, y as usize, x as usize]].clamp(0.0, 1.0) * 255.0).round() as u8;
+        image::Rgb([v(0), v(1), v(2)])
+    })
+}
+
+/// Luminance (YIQ's Y) of an RGB tensor, as a 1×1×H×W tensor.
+fn luminance(t: ArrayView4<f32>) -> Array4<f32> {
+    let mut y = Array4::zeros((1, 1, t.dim().2, t.dim().3));
+    Zip::from(y.index_axis_mut(Axis(1), 0))
+        .and(t.index_axis(Axis(1), 0))
+        .and(t.index_axis(Axis(1), 1))
+        .and(t.index_axis(Axis(1), 2))
+        .for_each(|y, &r, &g, &b| *y = 0.299 * r + 0.587 * g + 0.114 * b);
+    y
+}
+
+/// A grey RGB tensor of `t`'s luminance, its mean and spread moved to those of `like` when given
+/// (the luminance-only transfer of Gatys et al. 2016, "Preserving color in neural artistic style transfer").
+pub fn grey(t: ArrayView4<f32>, like: Option<ArrayView4<f32>>) -> Array4<f32> {
+    let mut y = luminance(t);
+    if let Some(like) = like {
+        let target = luminance(like);
+        let (mu, sigma) = mean_std(y.view());
+        let (mu_t, sigma_t) = mean_std(target.view());
+        let gain = if sigma > 1e-6 { sigma_t / sigma } else { 1.0 };
+        y.mapv_inplace(|v| (v - mu) * gain + mu_t);
+    }
+    Array4::from_shape_fn(t.dim(), |(_, _, r, c)| y[[0, 0, r, c]])
+}
+
+fn mean_std(t: ArrayView4<f32>) -> (f32, f32) {
+    let n = t.len().max(1) as f64;
+    let mean = t.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = t
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean as f32, var.sqrt() as f32)
+}
+
+/// `result`'s luminance with `colours`' chroma (YIQ's I and Q): the output of `--original-colors`.
+pub fn with_colours_of(result: ArrayView4<f32>, colours: ArrayView4<f32>) -> Array4<f32> {
+    let y = luminance(result);
+    let mut out = Array4::zeros(colours.dim());
+    let (_, _, h, w) = colours.dim();
+    for r in 0..h {
+        for c in 0..w {
+            let (cr, cg, cb) = (
+                colours[[0, 0, r, c]],
+                colours[[0, 1, r, c]],
+                colours[[0, 2, r, c]],
+            );
+            let i = 0.596 * cr - 0.274 * cg - 0.322 * cb;
+            let q = 0.211 * cr - 0.523 * cg + 0.312 * cb;
+            let yy = y[[0, 0, r, c]];
+            out[[0, 0, r, c]] = yy + 0.956 * i + 0.621 * q;
+            out[[0, 1, r, c]] = yy - 0.272 * i - 0.647 * q;
+            out[[0, 2, r, c]] = yy - 1.106 * i + 1.703 * q;
+        }
+    }
+    out
+}
+
+/// An output image path, checked before any work starts: a known format in an existing directory.
+#[derive(Clone, Debug)]
+pub struct OutputImage {
+    path: PathBuf,
+    format: ImageFormat,
+}
+
+impl OutputImage {
+    /// Checks that `path` can be written: its directory exists and its extension names a format.
+    pub fn new(path: &Path) -> Result<OutputImage> {
+        let shown = path.display();
+        let format = ImageFormat::from_path(path)
+            .ok()
+            .filter(|f| {
+                matches!(
+                    f,
+                    ImageFormat::Png
+                        | ImageFormat::Jpeg
+                        | ImageFormat::WebP
+                        | ImageFormat::Bmp
+                        | ImageFormat::Tiff
+                )
+            })
+            .ok_or_else(|| {
+                anyhow!("cannot write '{shown}': unknown image format; use .png, .jpg, .webp, .bmp or .tiff")
+            })?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            bail!(
+                "cannot write '{shown}': directory '{}' does not exist",
+                dir.display()
+            );
+        }
+        Ok(OutputImage {
+            path: path.to_path_buf(),
+            format,
+        })
+    }
+
+    /// The path to be written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the image through a temporary file renamed into place, so a failure leaves nothing behind.
+    pub fn save(&self, image: &RgbImage) -> Result<()> {
+        let shown = self.path.display();
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = self
+            .path
+            .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let written = (|| -> Result<()> {
+            let file = std::fs::File::create(&temp)?;
+            let mut out = BufWriter::new(file);
+            if self.format == ImageFormat::Jpeg {
+                image.write_with_encoder(JpegEncoder::new_with_quality(&mut out, 95))?;
+            } else {
+                image.write_to(&mut out, self.format)?;
+            }
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&temp, &self.path)?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temp);
+            bail!("cannot write '{shown}': {e}");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! One image's optimization (Gatys et al.): the loss-and-gradient calls, the optimizer steps, the stopping rule.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use ndarray::{Array1, Array4};
+use serde::Serialize;
+
+use crate::model::{LossTerms, LossWeights, Model, Targets};
+use crate::optim::{AnyOptimizer, Objective, Optimizer};
+
+/// What one optimizer iteration did.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Iteration {
+    /// 1-based iteration number.
+    pub iteration: usize,
+    /// Loss terms at the image the iteration ended on.
+    pub loss: LossTerms,
+    /// Loss-and-gradient evaluations it used.
+    pub evaluations: usize,
+    /// Wall-clock seconds of the whole iteration.
+    pub seconds: f64,
+    /// Of those, seconds inside ONNX Runtime.
+    pub model_seconds: f64,
+}
+
+/// The outcome of [`optimize`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// Loss terms at the starting image.
+    pub initial: LossTerms,
+    /// One entry per iteration run.
+    pub iterations: Vec<Iteration>,
+    /// Whether the optimizer stopped early because it could make no more progress.
+    pub converged: bool,
+}
+
+/// The loss as the optimizer sees it: a flat vector in, loss and gradient out.
+struct LossObjective<'a> {
+    model: &'a mut Model,
+    targets: &'a Targets,
+    weights: &'a LossWeights,
+    shape: (usize, usize, usize, usize),
+    /// Terms of each evaluation since the last drain, to find those of the accepted point.
+    evaluated: Vec<LossTerms>,
+    model_seconds: f64,
+}
+
+impl Objective for LossObjective<'_> {
+    type Error = anyhow::Error;
+
+    fn evaluate(&mut self, x: &Array1<f32>, grad: &mut Array1<f32>) -> Result<f32> {
+        let image = x
+            .view()
+            .into_shape_with_order(self.shape)
+            .context("internal: image vector has the wrong length")?;
+        let grad = grad
+            .as_slice_mut()
+            .context("internal: gradient is not contiguous")?;
+        let start = Instant::now();
+        let terms = self
+            .model
+            .loss_and_gradient(image, self.targets, self.weights, grad)?;
+        self.model_seconds += start.elapsed().as_secs_f64();
+        self.evaluated.push(terms);
+        Ok(terms.total)
+    }
+}
+
+/// Minimizes the loss over `image` (1×3×H×W, RGB in [0, 1], changed in place) for at most `iterations`
+/// optimizer steps, calling `on_iteration` after each. The optimizer's state is kept, so a caller that
+/// continues from where it stopped may pass it again; it is the caller's to [`Optimizer::reset`].
+pub fn optimize(
+    model: &mut Model,
+    targets: &Targets,
+    weights: &LossWeights,
+    image: &mut Array4<f32>,
+    optimizer: &mut AnyOptimizer,
+    iterations: usize,
+    mut on_iteration: impl FnMut(&Iteration),
+) -> Result<Outcome> {
+    let shape = image.dim();
+    let mut x = Array1::from_iter(image.iter().copied());
+    let mut objective = LossObjective {
+        model,
+        targets,
+        weights,
+        shape,
+        evaluated: Vec::new(),
+        model_seconds: 0.0,
+    };
+    let mut outcome = Outcome {
+        initial: LossTerms::default(),
+        iterations: Vec::with_capacity(iterations),
+        converged: false,
+    };
+    for iteration in 1..=iterations {
+        let start = Instant::now();
+        objective.model_seconds = 0.0;
+        let step = optimizer.step(&mut x, &mut objective)?;
+        if iteration == 1 {
+            if let Some(first) = objective.evaluated.first() {
+                outcome.initial = *first;
+            }
+        }
+        let loss = objective
+            .evaluated
+            .iter()
+            .rev()
+            .find(|t| t.total == step.loss)
+            .copied()
+            .unwrap_or(LossTerms {
+                total: step.loss,
+                ..outcome
+                    .iterations
+                    .last()
+                    .map(|i| i.loss)
+                    .unwrap_or_default()
+            });
+        objective.evaluated.clear();
+        let report = Iteration {
+            iteration,
+            loss,
+            evaluations: step.evaluations,
+            seconds: start.elapsed().as_secs_f64(),
+            model_seconds: objective.model_seconds,
+        };
+        on_iteration(&report);
+        outcome.iterations.push(report);
+        if step.converged {
+            outcome.converged = true;
+            break;
+        }
+    }
+    for (dst, &src) in image.iter_mut().zip(x.iter()) {
+        *dst = src;
+    }
+    Ok(outcome)
+}

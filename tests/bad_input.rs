@@ -1,0 +1,347 @@
+//! Every way a user can get `stylize image` wrong: one line on stderr, a non-zero exit, no panic,
+//! and no output file left behind.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+struct Case {
+    dir: tempfile::TempDir,
+    content: PathBuf,
+    style: PathBuf,
+    out: PathBuf,
+}
+
+fn case() -> Case {
+    let dir = tempfile::tempdir().unwrap();
+    let content = dir.path().join("content.png");
+    let style = dir.path().join("style.png");
+    write_content(&content, 40, 30);
+    write_style(&style, 32, 32);
+    let out = dir.path().join("out.png");
+    Case {
+        dir,
+        content,
+        style,
+        out,
+    }
+}
+
+impl Case {
+    /// Runs `stylize image` with the tiny model on the CPU; `args` replace or add to the defaults.
+    fn run(&self, content: &Path, extra: &[&str]) -> Output {
+        self.run_with_model(content, &tiny_model(), extra)
+    }
+
+    fn run_with_model(&self, content: &Path, model: &Path, extra: &[&str]) -> Output {
+        stylize()
+            .args(["image", content.to_str().unwrap()])
+            .args(["--style", self.style.to_str().unwrap()])
+            .args([
+                "-o",
+                self.out.to_str().unwrap(),
+                "--size",
+                "32",
+                "--iterations",
+                "2",
+            ])
+            .args(["--model", model.to_str().unwrap(), "-q"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn assert_nothing_written(&self) {
+        let left: Vec<String> = files_in(self.dir.path())
+            .into_iter()
+            .filter(|f| f != "content.png" && f != "style.png")
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+}
+
+#[test]
+fn missing_content() {
+    let c = case();
+    let out = c.run(&c.dir.path().join("nope.jpg"), &[]);
+    assert_one_line_error(&out, 1, "cannot open content image");
+    assert_one_line_error(&out, 1, "no such file");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn content_is_a_directory() {
+    let c = case();
+    let out = c.run(c.dir.path(), &[]);
+    assert_one_line_error(&out, 1, "content image");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn content_is_not_an_image() {
+    let c = case();
+    let text = c.dir.path().join("notes.png");
+    std::fs::write(&text, "this is not a picture\n").unwrap();
+    let out = c.run(&text, &[]);
+    assert_one_line_error(&out, 1, "cannot read content image");
+    std::fs::remove_file(text).unwrap();
+    c.assert_nothing_written();
+}
+
+#[test]
+fn content_is_a_truncated_png() {
+    let c = case();
+    let bytes = std::fs::read(&c.content).unwrap();
+    let cut = c.dir.path().join("cut.png");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = c.run(&cut, &[]);
+    assert_one_line_error(&out, 1, "cannot read content image");
+    std::fs::remove_file(cut).unwrap();
+    c.assert_nothing_written();
+}
+
+#[test]
+fn missing_and_non_image_style() {
+    let c = case();
+    let out = c.run(&c.content, &["--style", "/nonexistent/style.jpg"]);
+    assert_one_line_error(&out, 1, "cannot open style image");
+    let junk = c.dir.path().join("junk.jpg");
+    std::fs::write(&junk, [0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    let out = c.run(&c.content, &["--style", junk.to_str().unwrap()]);
+    assert_one_line_error(&out, 1, "cannot read style image");
+    std::fs::remove_file(junk).unwrap();
+    c.assert_nothing_written();
+}
+
+#[test]
+fn missing_model_directory() {
+    let c = case();
+    let out = c.run_with_model(&c.content, &c.dir.path().join("no-model"), &[]);
+    assert_one_line_error(&out, 1, "scripts/setup.sh");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn model_missing_a_graph() {
+    let c = case();
+    let model = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        tiny_model().join("manifest.json"),
+        model.path().join("manifest.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        tiny_model().join("features.onnx"),
+        model.path().join("features.onnx"),
+    )
+    .unwrap();
+    let out = c.run_with_model(&c.content, model.path(), &[]);
+    assert_one_line_error(&out, 1, "loss.onnx' is missing");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn model_graphs_do_not_match_the_manifest() {
+    let c = case();
+    let model = tempfile::tempdir().unwrap();
+    for f in ["features.onnx", "loss.onnx"] {
+        std::fs::copy(tiny_model().join(f), model.path().join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(tiny_model().join("manifest.json")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    manifest["content_layers"][0]["name"] = "relu5_4".into();
+    std::fs::write(model.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let out = c.run_with_model(&c.content, model.path(), &[]);
+    assert_one_line_error(&out, 1, "does not match its manifest");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn corrupt_model_graph() {
+    let c = case();
+    let model = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        tiny_model().join("manifest.json"),
+        model.path().join("manifest.json"),
+    )
+    .unwrap();
+    std::fs::write(model.path().join("features.onnx"), b"garbage").unwrap();
+    std::fs::copy(
+        tiny_model().join("loss.onnx"),
+        model.path().join("loss.onnx"),
+    )
+    .unwrap();
+    let out = c.run_with_model(&c.content, model.path(), &["--device", "cpu"]);
+    assert_one_line_error(&out, 1, "cannot load model");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn missing_onnx_runtime_library() {
+    let c = case();
+    let out = stylize()
+        .env("ORT_DYLIB_PATH", c.dir.path().join("libonnxruntime.so"))
+        .args([
+            "image",
+            c.content.to_str().unwrap(),
+            "--style",
+            c.style.to_str().unwrap(),
+        ])
+        .args([
+            "-o",
+            c.out.to_str().unwrap(),
+            "--model",
+            tiny_model().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 1, "ORT_DYLIB_PATH");
+    c.assert_nothing_written();
+
+    let fake = c.dir.path().join("fake.so");
+    std::fs::write(&fake, b"not a shared library").unwrap();
+    let out = stylize()
+        .env("ORT_DYLIB_PATH", &fake)
+        .args([
+            "image",
+            c.content.to_str().unwrap(),
+            "--style",
+            c.style.to_str().unwrap(),
+        ])
+        .args([
+            "-o",
+            c.out.to_str().unwrap(),
+            "--model",
+            tiny_model().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 1, "cannot load ONNX Runtime");
+    std::fs::remove_file(fake).unwrap();
+    c.assert_nothing_written();
+}
+
+#[test]
+fn cuda_without_a_gpu() {
+    let c = case();
+    let out = c.run(&c.content, &["--device", "cuda"]);
+    assert_one_line_error(&out, 1, "--device cuda");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn auto_device_falls_back_to_the_cpu_with_one_notice() {
+    let c = case();
+    let out = stylize()
+        .args([
+            "image",
+            c.content.to_str().unwrap(),
+            "--style",
+            c.style.to_str().unwrap(),
+        ])
+        .args([
+            "-o",
+            c.out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iterations",
+            "1",
+        ])
+        .args(["--model", tiny_model().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let notices = stderr.lines().filter(|l| l.starts_with("note: ")).count();
+    assert_eq!(notices, 1, "{stderr}");
+}
+
+#[test]
+fn nonsense_option_values_are_usage_errors() {
+    let c = case();
+    for (args, needle) in [
+        (vec!["--size", "0"], "--size"),
+        (vec!["--size", "big"], "--size"),
+        (vec!["--iterations", "0"], "--iterations"),
+        (vec!["--style-weight", "-1"], "--style-weight"),
+        (vec!["--content-weight", "nan"], "--content-weight"),
+        (vec!["--tv-weight", "inf"], "--tv-weight"),
+        (vec!["--style-scale", "0"], "--style-scale"),
+        (vec!["--learning-rate", "-0.1"], "--learning-rate"),
+        (vec!["--device", "tpu"], "--device"),
+        (vec!["--optimizer", "sgd"], "--optimizer"),
+        (vec!["--threads", "0"], "--threads"),
+        (vec!["--style-blend", "1,x"], "--style-blend"),
+        (vec!["--frobnicate"], "--frobnicate"),
+    ] {
+        let out = c.run(&c.content, &args);
+        assert_one_line_error(&out, 2, needle);
+    }
+    c.assert_nothing_written();
+}
+
+#[test]
+fn blend_weights_must_match_the_styles() {
+    let c = case();
+    let out = c.run(&c.content, &["--style-blend", "1,2"]);
+    assert_one_line_error(&out, 1, "--style-blend has 2 weights");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn missing_init_image() {
+    let c = case();
+    let out = c.run(&c.content, &["--init", "/nonexistent/init.png"]);
+    assert_one_line_error(&out, 1, "cannot open init image");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn output_in_a_missing_directory_or_unknown_format() {
+    let c = case();
+    let out = stylize()
+        .args([
+            "image",
+            c.content.to_str().unwrap(),
+            "--style",
+            c.style.to_str().unwrap(),
+        ])
+        .args([
+            "-o",
+            c.dir.path().join("no/such/dir/out.png").to_str().unwrap(),
+        ])
+        .args(["--model", tiny_model().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 1, "does not exist");
+    let out = stylize()
+        .args([
+            "image",
+            c.content.to_str().unwrap(),
+            "--style",
+            c.style.to_str().unwrap(),
+        ])
+        .args(["-o", c.dir.path().join("out.xyz").to_str().unwrap()])
+        .args(["--model", tiny_model().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 1, "unknown image format");
+    let out = c.run(&c.content, &["--stats", "/nonexistent/dir/stats.json"]);
+    assert_one_line_error(&out, 1, "cannot write statistics");
+    c.assert_nothing_written();
+}
+
+#[test]
+fn missing_required_arguments() {
+    let out = stylize().args(["image", "x.png"]).output().unwrap();
+    assert_one_line_error(&out, 2, "required");
+    let out = stylize().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

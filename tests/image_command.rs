@@ -1,0 +1,190 @@
+//! `stylize image` end to end with the real binary, ONNX Runtime and the exported models.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn stylizes_with_the_tiny_model_and_writes_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 80, 60);
+    write_style(&style, 64, 64);
+    let out = dir.path().join("out.png");
+    let stats = dir.path().join("stats.json");
+    let result = stylize()
+        .args([
+            "image",
+            content.to_str().unwrap(),
+            "--style",
+            style.to_str().unwrap(),
+        ])
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "40",
+            "--iterations",
+            "20",
+        ])
+        .args(["--device", "cpu", "--model", tiny_model().to_str().unwrap()])
+        .args(["--stats", stats.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(
+        result.stderr.is_empty(),
+        "--quiet printed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+
+    let img = image::open(&out).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (40, 30),
+        "output has the processing size"
+    );
+
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let iterations = stats["iterations"].as_array().unwrap();
+    assert!(!iterations.is_empty() && iterations.len() <= 20);
+    let first_style = stats["initial"]["style"].as_f64().unwrap();
+    let last = &iterations.last().unwrap()["loss"];
+    assert!(first_style > 0.0);
+    assert!(
+        last["style"].as_f64().unwrap() < first_style / 2.0,
+        "style loss fell from {first_style} to {}",
+        last["style"]
+    );
+    let totals: Vec<f64> = iterations
+        .iter()
+        .map(|i| i["loss"]["total"].as_f64().unwrap())
+        .collect();
+    assert!(
+        totals.windows(2).all(|w| w[1] <= w[0]),
+        "L-BFGS loss never rises: {totals:?}"
+    );
+    assert_eq!(stats["width"], 40);
+    assert_eq!(
+        files_in(dir.path()),
+        ["c.png", "out.png", "s.png", "stats.json"]
+    );
+}
+
+#[test]
+fn blends_styles_keeps_colours_and_starts_from_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 60, 60);
+    write_style(&style, 48, 48);
+    for extra in [
+        vec![
+            "--style",
+            style.to_str().unwrap(),
+            "--style-blend",
+            "0.7,0.3",
+        ],
+        vec!["--original-colors"],
+        vec!["--init", "noise", "--seed", "3"],
+        vec!["--optimizer", "adam", "--learning-rate", "0.05"],
+    ] {
+        let out = dir.path().join("out.jpg");
+        let result = stylize()
+            .args([
+                "image",
+                content.to_str().unwrap(),
+                "--style",
+                style.to_str().unwrap(),
+            ])
+            .args([
+                "-o",
+                out.to_str().unwrap(),
+                "--size",
+                "32",
+                "--iterations",
+                "3",
+            ])
+            .args([
+                "--device",
+                "cpu",
+                "--model",
+                tiny_model().to_str().unwrap(),
+                "-q",
+            ])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let img = image::open(&out).unwrap();
+        assert_eq!((img.width(), img.height()), (32, 32), "{extra:?}");
+        std::fs::remove_file(&out).unwrap();
+    }
+}
+
+#[test]
+fn original_colors_keeps_the_content_chroma() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 48, 48);
+    write_style(&style, 48, 48);
+    let run = |extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let result = stylize()
+            .args([
+                "image",
+                content.to_str().unwrap(),
+                "--style",
+                style.to_str().unwrap(),
+            ])
+            .args([
+                "-o",
+                out.to_str().unwrap(),
+                "--size",
+                "48",
+                "--iterations",
+                "15",
+            ])
+            .args([
+                "--device",
+                "cpu",
+                "--model",
+                tiny_model().to_str().unwrap(),
+                "-q",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        image::open(out).unwrap().to_rgb8()
+    };
+    let content_img = image::open(&content).unwrap().to_rgb8();
+    let chroma_distance = |img: &image::RgbImage| -> f64 {
+        // Mean distance of the (R-G, B-G) chroma from the content's.
+        img.pixels()
+            .zip(content_img.pixels())
+            .map(|(a, b)| {
+                let (a, b) = (a.0.map(f64::from), b.0.map(f64::from));
+                ((a[0] - a[1]) - (b[0] - b[1])).abs() + ((a[2] - a[1]) - (b[2] - b[1])).abs()
+            })
+            .sum::<f64>()
+            / img.len() as f64
+    };
+    let plain = chroma_distance(&run(&[], "plain.png"));
+    let kept = chroma_distance(&run(&["--original-colors"], "kept.png"));
+    assert!(
+        kept < plain / 2.0,
+        "chroma distance kept {kept} vs plain {plain}"
+    );
+}
