@@ -1,0 +1,296 @@
+//! Adam (Kingma & Ba) with bias correction.
+
+use std::mem::swap;
+
+use ndarray::{Array1, Zip};
+
+use super::{all_finite, evaluate, norm_inf, sl, Cache, ConfigError, Objective, Optimizer, Step};
+
+/// Settings of [`Adam`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdamConfig {
+    /// Step size. Default 0.01: a few 1/255 intensity levels per step for images in [0, 1].
+    pub learning_rate: f32,
+    /// Decay of the first-moment (mean) estimate. Default 0.9.
+    pub beta1: f32,
+    /// Decay of the second-moment estimate. Default 0.999.
+    pub beta2: f32,
+    /// Added to the denominator for stability. Default 1e-8.
+    pub eps: f32,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            learning_rate: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// Checks that every setting is in range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        let unit = |v: f32| (0.0..1.0).contains(&v);
+        ConfigError::check(
+            positive(self.learning_rate),
+            "learning_rate",
+            f64::from(self.learning_rate),
+            "finite and positive",
+        )?;
+        ConfigError::check(
+            unit(self.beta1),
+            "beta1",
+            f64::from(self.beta1),
+            "in [0, 1)",
+        )?;
+        ConfigError::check(
+            unit(self.beta2),
+            "beta2",
+            f64::from(self.beta2),
+            "in [0, 1)",
+        )?;
+        ConfigError::check(
+            positive(self.eps),
+            "eps",
+            f64::from(self.eps),
+            "finite and positive",
+        )
+    }
+}
+
+/// Adam minimizer: one objective evaluation per step (two on the first).
+///
+/// A step whose new point has a non-finite loss or gradient is rejected: `x` and the
+/// moments stay unchanged and the step reports `converged`.
+#[derive(Debug)]
+pub struct Adam {
+    config: AdamConfig,
+    /// Current point with f and ∇f there.
+    cache: Cache,
+    /// First and second moment estimates.
+    m: Array1<f32>,
+    v: Array1<f32>,
+    /// Trial point and its gradient.
+    xt: Array1<f32>,
+    gt: Array1<f32>,
+    /// Steps taken since the last reset.
+    steps: i32,
+}
+
+impl Adam {
+    /// Creates the optimizer after validating `config`.
+    pub fn new(config: AdamConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            cache: Cache::default(),
+            m: Array1::zeros(0),
+            v: Array1::zeros(0),
+            xt: Array1::zeros(0),
+            gt: Array1::zeros(0),
+            steps: 0,
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+}
+
+impl Optimizer for Adam {
+    fn step<O: Objective>(
+        &mut self,
+        x: &mut Array1<f32>,
+        objective: &mut O,
+    ) -> Result<Step, O::Error> {
+        let (mut evaluations, reused) = self.cache.ensure(x, objective)?;
+        let n = x.len();
+        if self.m.len() != n {
+            for a in [&mut self.m, &mut self.v, &mut self.xt, &mut self.gt] {
+                *a = Array1::zeros(n);
+            }
+            self.steps = 0;
+        } else if !reused {
+            self.m.fill(0.0);
+            self.v.fill(0.0);
+            self.steps = 0;
+        }
+        let converged = |loss, evaluations| Step {
+            loss,
+            evaluations,
+            converged: true,
+        };
+        if !self.cache.is_finite() {
+            tracing::warn!(
+                loss = self.cache.loss,
+                "Adam: loss or gradient at x is not finite"
+            );
+            return Ok(converged(self.cache.loss, evaluations));
+        }
+        if norm_inf(sl(&self.cache.grad)) == 0.0 {
+            return Ok(converged(self.cache.loss, evaluations));
+        }
+
+        let AdamConfig {
+            learning_rate,
+            beta1,
+            beta2,
+            eps,
+        } = self.config;
+        let k = self.steps.saturating_add(1);
+        let step_size = (f64::from(learning_rate) / (1.0 - f64::from(beta1).powi(k))) as f32;
+        let inv_sqrt_bc2 = (1.0 - f64::from(beta2).powi(k)).sqrt().recip() as f32;
+        let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
+        // Trial point from the updated moments, without storing them yet.
+        Zip::from(&mut self.xt)
+            .and(&self.cache.x)
+            .and(&self.cache.grad)
+            .and(&self.m)
+            .and(&self.v)
+            .for_each(|xt, &x, &g, &m, &v| {
+                let m = beta1 * m + c1 * g;
+                let v = beta2 * v + c2 * g * g;
+                *xt = x - step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
+            });
+        let loss = evaluate(objective, &self.xt, &mut self.gt)?;
+        evaluations += 1;
+        if !(loss.is_finite() && all_finite(&self.gt)) {
+            tracing::warn!(
+                loss,
+                "Adam: loss or gradient at the new point is not finite; step rejected"
+            );
+            return Ok(converged(self.cache.loss, evaluations));
+        }
+        Zip::from(&mut self.m)
+            .and(&mut self.v)
+            .and(&self.cache.grad)
+            .for_each(|m, v, &g| {
+                *m = beta1 * *m + c1 * g;
+                *v = beta2 * *v + c2 * g * g;
+            });
+        self.steps = k;
+        swap(&mut self.cache.x, &mut self.xt);
+        swap(&mut self.cache.grad, &mut self.gt);
+        self.cache.loss = loss;
+        x.assign(&self.cache.x);
+        Ok(Step {
+            loss,
+            evaluations,
+            converged: false,
+        })
+    }
+
+    fn reset(&mut self) {
+        self.cache.valid = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{quadratic, Counted};
+    use super::*;
+
+    fn adam(learning_rate: f32) -> Adam {
+        Adam::new(AdamConfig {
+            learning_rate,
+            ..Default::default()
+        })
+        .expect("valid config")
+    }
+
+    #[test]
+    fn first_step_is_learning_rate_times_sign() {
+        let (f, c) = quadratic(6, 100.0);
+        let mut objective = Counted::new(f);
+        let mut x = Array1::zeros(6);
+        let step = adam(0.05).step(&mut x, &mut objective).expect("no error");
+        assert_eq!(step.evaluations, 2);
+        assert!(!step.converged);
+        // Bias correction makes m̂ = g and v̂ = g², so Δx = −lr·sign(g) = +lr here (c > 0).
+        assert!(c.iter().all(|&c| c > 0.0));
+        assert!(x.iter().all(|&x| (x - 0.05).abs() < 1e-6), "x = {x}");
+    }
+
+    #[test]
+    fn reduces_quadratic_to_its_minimum() {
+        let n = 100;
+        let (f, c) = quadratic(n, 10.0);
+        let mut objective = Counted::new(f);
+        let mut opt = adam(0.01);
+        let mut x = Array1::zeros(n);
+        let mut scratch = vec![0.0; n];
+        let start = (objective.f)(x.as_slice().expect("contiguous"), &mut scratch);
+        let mut loss = start;
+        for i in 0..2000 {
+            let step = opt.step(&mut x, &mut objective).expect("no error");
+            assert_eq!(step.evaluations, if i == 0 { 2 } else { 1 });
+            assert!(!step.converged);
+            assert_eq!(
+                step.loss,
+                (objective.f)(x.as_slice().expect("contiguous"), &mut scratch)
+            );
+            loss = step.loss;
+        }
+        let error = (&x - &c).iter().fold(0.0f32, |m, e| m.max(e.abs()));
+        eprintln!("Adam quadratic: f {start:e} → {loss:e}, max |x − c| = {error:e}");
+        assert!(loss < 1e-6 * start, "f = {loss}");
+        assert!(error < 1e-3, "max |x − c| = {error}");
+    }
+
+    #[test]
+    fn rejects_non_finite_trial() {
+        // Finite only for x < 1; the first step (lr = 2) overshoots.
+        let mut objective = Counted::new(|x: &[f32], g: &mut [f32]| {
+            g.iter_mut().zip(x).for_each(|(g, &x)| *g = x - 0.5);
+            if x.iter().all(|&x| x < 1.0) {
+                x.iter().map(|&x| 0.5 * (x - 0.5) * (x - 0.5)).sum()
+            } else {
+                f32::NAN
+            }
+        });
+        let mut x = Array1::zeros(3);
+        let mut opt = adam(2.0);
+        let step = opt.step(&mut x, &mut objective).expect("no error");
+        assert!(step.converged);
+        assert_eq!(step.loss, 0.375);
+        assert_eq!(x, Array1::<f32>::zeros(3));
+    }
+
+    #[test]
+    fn reset_and_caller_changes_reevaluate() {
+        let (f, _) = quadratic(4, 10.0);
+        let mut objective = Counted::new(f);
+        let mut opt = adam(0.01);
+        let mut x = Array1::zeros(4);
+        opt.step(&mut x, &mut objective).expect("no error");
+        assert_eq!(
+            opt.step(&mut x, &mut objective)
+                .expect("no error")
+                .evaluations,
+            1
+        );
+        x[0] = 0.25;
+        assert_eq!(
+            opt.step(&mut x, &mut objective)
+                .expect("no error")
+                .evaluations,
+            2
+        );
+        opt.reset();
+        assert_eq!(
+            opt.step(&mut x, &mut objective)
+                .expect("no error")
+                .evaluations,
+            2
+        );
+        objective.fail_at = Some(objective.evaluations);
+        let kept = x.clone();
+        assert_eq!(opt.step(&mut x, &mut objective), Err("injected failure"));
+        assert_eq!(x, kept);
+    }
+}
