@@ -26,6 +26,7 @@ pub struct Model {
     features: Session,
     loss: Session,
     backend: Backend,
+    run_seconds: f64,
 }
 
 impl Model {
@@ -48,6 +49,7 @@ impl Model {
             features,
             loss,
             backend,
+            run_seconds: 0.0,
         };
         model.check_signature()?;
         tracing::info!(model = %model.dir.display(), %backend, "model loaded");
@@ -62,6 +64,12 @@ impl Model {
     /// Where the sessions run.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Seconds spent inside ONNX Runtime's `run` by loss evaluations so far (the rest of an
+    /// iteration is the optimizer's and the copies' share).
+    pub fn run_seconds(&self) -> f64 {
+        self.run_seconds
     }
 
     fn check_signature(&self) -> Result<()> {
@@ -179,11 +187,13 @@ impl Model {
                 tensor(content.view())?,
             ));
         }
+        let start = std::time::Instant::now();
         let outputs = self
             .loss
             .run(inputs)
             .map_err(ort_error)
             .context("evaluating the loss")?;
+        self.run_seconds += start.elapsed().as_secs_f64();
         let scalar = |name: &str| -> Result<f32> {
             let (_, values) = outputs[name]
                 .try_extract_tensor::<f32>()

@@ -1,0 +1,181 @@
+//! Loss-and-gradient speed against the CPU's convolution peak, and the share of an iteration spent
+//! outside ONNX Runtime. Run through `scripts/bench.sh`, which makes the peak-convolution graph.
+//!
+//! Arguments (after `cargo bench --bench engine --`): `--conv PATH` (one 3×3 512→512 convolution),
+//! `--threads N` (default 2), `--model DIR` (default models/vgg19), `--sizes WxH,...`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use ndarray::Array4;
+use ort::session::Session;
+use ort::value::TensorRef;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use stylize::model::{self, Device, LossWeights, Model, SessionConfig, Targets};
+use stylize::optim::{LbfgsConfig, OptimizerKind};
+use stylize::stylize::optimize;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn random_image(rng: &mut StdRng, h: usize, w: usize) -> Array4<f32> {
+    Array4::from_shape_simple_fn((1, 3, h, w), || rng.random::<f32>())
+}
+
+struct Options {
+    conv: PathBuf,
+    threads: usize,
+    model: PathBuf,
+    sizes: Vec<(usize, usize)>,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        conv: PathBuf::from(".cache/bench/conv512.onnx"),
+        threads: 2,
+        model: model::resolve_dir(None),
+        sizes: vec![(256, 192), (512, 384), (1024, 768)],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--conv" => o.conv = value.into(),
+            "--threads" => o.threads = value.parse().context("--threads")?,
+            "--model" => o.model = value.into(),
+            "--sizes" => {
+                o.sizes = value
+                    .split(',')
+                    .map(|s| {
+                        let (w, h) = s.split_once('x').context("--sizes WxH,...")?;
+                        Ok((w.parse()?, h.parse()?))
+                    })
+                    .collect::<Result<_>>()?
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+/// GFLOP/s of one large 3×3 512→512 convolution (64×48 and 128×96 spatial; the better one).
+fn conv_peak(o: &Options) -> Result<f64> {
+    let config = SessionConfig {
+        device: Device::Cpu,
+        threads: o.threads,
+        quiet: true,
+    };
+    let (mut session, _): (Session, _) = model::runtime::open_session(&o.conv, &config)?;
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut best: f64 = 0.0;
+    for (h, w) in [(48, 64), (96, 128)] {
+        let x = Array4::from_shape_simple_fn((1, 512, h, w), || rng.random::<f32>());
+        let flop = 2.0 * 512.0 * 512.0 * 9.0 * (h * w) as f64;
+        let mut times = Vec::new();
+        for run in 0..6 {
+            let start = Instant::now();
+            session.run(ort::inputs!["x" => TensorRef::from_array_view(x.view())?])?;
+            if run > 0 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        let t = median(times);
+        let gflops = flop / t / 1e9;
+        println!(
+            "| conv 3×3 512→512 | {w}×{h} | {:.1} ms | {gflops:.1} GFLOP/s |",
+            t * 1e3
+        );
+        best = best.max(gflops);
+    }
+    Ok(best)
+}
+
+fn main() -> Result<()> {
+    let o = options()?;
+    let config = SessionConfig {
+        device: Device::Cpu,
+        threads: o.threads,
+        quiet: true,
+    };
+    println!("threads: {}, model: {}", o.threads, o.model.display());
+    println!();
+    println!("| what | size | median | rate |");
+    println!("|---|---|---|---|");
+    let peak = conv_peak(&o)?;
+
+    let mut model = Model::load(&o.model, &config)?;
+    let per_pixel = model.manifest().flops.loss_per_pixel;
+    let mut rng = StdRng::seed_from_u64(7);
+    let weights = LossWeights {
+        content: 5.0,
+        style: 100.0,
+        tv: 1e-3,
+    };
+    let mut at_512 = None;
+    for &(w, h) in &o.sizes {
+        let content = model.features(random_image(&mut rng, h, w).view())?;
+        let style = model.features(random_image(&mut rng, h, w).view())?;
+        let targets = Targets::new(content, &[style], &[1.0]);
+        let image = random_image(&mut rng, h, w);
+        let mut grad = vec![0f32; image.len()];
+        let runs = if w * h > 400_000 { 4 } else { 6 };
+        let mut times = Vec::new();
+        for run in 0..runs {
+            let start = Instant::now();
+            model.loss_and_gradient(image.view(), &targets, &weights, &mut grad)?;
+            if run > 0 {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        let t = median(times);
+        let gflop = per_pixel * (w * h) as f64 / 1e9;
+        println!(
+            "| loss+gradient | {w}×{h} | {:.0} ms | {:.1} GFLOP/s = {:.0}% of peak ({gflop:.0} GFLOP) |",
+            t * 1e3,
+            gflop / t,
+            100.0 * gflop / t / peak
+        );
+        if (w, h) == (512, 384) {
+            at_512 = Some(targets);
+        }
+    }
+
+    // Share of an L-BFGS iteration spent outside ONNX Runtime's run (optimizer, copies, bookkeeping).
+    if let Some(targets) = at_512 {
+        let mut image = random_image(&mut rng, 384, 512);
+        let mut optimizer = OptimizerKind::Lbfgs(LbfgsConfig::default()).build()?;
+        let before = model.run_seconds();
+        let start = Instant::now();
+        let outcome = optimize(
+            &mut model,
+            &targets,
+            &weights,
+            &mut image,
+            &mut optimizer,
+            8,
+            |_| {},
+        )?;
+        let wall = start.elapsed().as_secs_f64();
+        let inside = model.run_seconds() - before;
+        let evaluations: usize = outcome.iterations.iter().map(|i| i.evaluations).sum();
+        let outside = wall - inside;
+        println!(
+            "| outside ONNX Runtime, L-BFGS | 512×384 | {:.1} ms per iteration | {:.2}% of {} iterations ({evaluations} evaluations, {:.1} s) |",
+            outside * 1e3 / outcome.iterations.len() as f64,
+            100.0 * outside / wall,
+            outcome.iterations.len(),
+            wall
+        );
+    }
+    Ok(())
+}
