@@ -74,23 +74,23 @@ pub struct StyleArgs {
     pub styles: Vec<PathBuf>,
 
     /// Weights for blending several styles, comma-separated, one per --style (default: equal).
-    #[arg(long, value_name = "W,W,...", value_delimiter = ',', value_parser = positive)]
+    #[arg(long, value_name = "W,W,...", value_delimiter = ',', value_parser = positive, allow_negative_numbers = true)]
     pub style_blend: Vec<f32>,
 
     /// Size of the style images relative to --size.
-    #[arg(long, default_value_t = 1.0, value_name = "SCALE", value_parser = positive)]
+    #[arg(long, default_value_t = 1.0, value_name = "SCALE", value_parser = positive, allow_negative_numbers = true)]
     pub style_scale: f32,
 
     /// Weight of the content loss.
-    #[arg(long, default_value_t = 5.0, value_name = "W", value_parser = non_negative)]
+    #[arg(long, default_value_t = 5.0, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub content_weight: f32,
 
     /// Weight of the style loss.
-    #[arg(long, default_value_t = 100.0, value_name = "W", value_parser = non_negative)]
+    #[arg(long, default_value_t = 100.0, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub style_weight: f32,
 
     /// Weight of the total-variation (smoothness) loss.
-    #[arg(long, default_value_t = 1e-3, value_name = "W", value_parser = non_negative)]
+    #[arg(long, default_value_t = 1e-3, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub tv_weight: f32,
 }
 
@@ -103,7 +103,7 @@ pub struct OptimArgs {
     pub optimizer: OptimizerChoice,
 
     /// Adam's learning rate (the image is in [0, 1]).
-    #[arg(long, default_value_t = 0.02, value_name = "RATE", value_parser = positive)]
+    #[arg(long, default_value_t = 0.02, value_name = "RATE", value_parser = positive, allow_negative_numbers = true)]
     pub learning_rate: f32,
 
     /// L-BFGS history length (memory: 2 × N × image size × 4 bytes).
