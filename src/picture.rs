@@ -9,6 +9,8 @@ use image::imageops::FilterType;
 use image::{ImageFormat, ImageReader, RgbImage};
 use ndarray::{Array4, ArrayView4, Axis, Zip};
 
+use crate::media::frame::{rgb_to_tensor, tensor_to_rgb};
+
 /// Opens and decodes an image; `what` names it in errors ("content image", "style image").
 pub fn load(path: &Path, what: &str) -> Result<RgbImage> {
     let shown = path.display();
@@ -45,25 +47,16 @@ pub fn resize_longest(image: &RgbImage, longest: u32) -> RgbImage {
 }
 
 /// A 1×3×H×W tensor, RGB in [0, 1].
-pub fn to_tensor(image: &RgbImage) -> Array4<f32> {
+pub fn to_tensor(image: &RgbImage) -> Result<Array4<f32>> {
     let (w, h) = image.dimensions();
-    let mut t = Array4::zeros((1, 3, h as usize, w as usize));
-    for (x, y, p) in image.enumerate_pixels() {
-        for c in 0..3 {
-            t[[0, c, y as usize, x as usize]] = f32::from(p[c]) / 255.0;
-        }
-    }
-    t
+    rgb_to_tensor(image.as_raw(), w as usize, h as usize)
 }
 
 /// An 8-bit image from a 1×3×H×W tensor, clamped to [0, 1].
-pub fn from_tensor(t: ArrayView4<f32>) -> RgbImage {
+pub fn from_tensor(t: ArrayView4<f32>) -> Result<RgbImage> {
     let (_, _, h, w) = t.dim();
-    RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        let v =
-            |c: usize| (t[[0, c, y as usize, x as usize]].clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([v(0), v(1), v(2)])
-    })
+    RgbImage::from_raw(w as u32, h as u32, tensor_to_rgb(t)?)
+        .ok_or_else(|| anyhow!("internal: tensor of {w}×{h} does not make an image"))
 }
 
 /// Luminance (YIQ's Y) of an RGB tensor, as a 1×1×H×W tensor.

@@ -65,15 +65,15 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let mut model = Model::load(&model_dir, &config)?;
 
-    let content = picture::to_tensor(&picture::resize_longest(&content, args.size));
+    let content = picture::to_tensor(&picture::resize_longest(&content, args.size))?;
     let (_, _, height, width) = content.dim();
     let style_size = ((args.size as f32) * args.style.style_scale)
         .round()
         .max(16.0) as u32;
-    let styles: Vec<Array4<f32>> = styles
+    let styles = styles
         .iter()
         .map(|s| picture::to_tensor(&picture::resize_longest(s, style_size)))
-        .collect();
+        .collect::<Result<Vec<Array4<f32>>>>()?;
 
     // With --original-colors the optimization runs on luminance alone (style luminance matched to the
     // content's), and the content's chroma is put back at the end.
@@ -102,7 +102,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
                 height as u32,
                 image::imageops::FilterType::Lanczos3,
             );
-            let t = picture::to_tensor(&img);
+            let t = picture::to_tensor(&img)?;
             if args.original_colors {
                 picture::grey(t.view(), None)
             } else {
@@ -138,7 +138,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     } else {
         image
     };
-    let picture: RgbImage = picture::from_tensor(result.view());
+    let picture: RgbImage = picture::from_tensor(result.view())?;
     output.save(&picture)?;
 
     if let Some(path) = &args.report.stats {
