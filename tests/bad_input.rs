@@ -37,21 +37,16 @@ impl Case {
     }
 
     fn run_with_model(&self, content: &Path, model: &Path, extra: &[&str]) -> Output {
-        stylize()
-            .args(["image", content.to_str().unwrap()])
-            .args(["--style", self.style.to_str().unwrap()])
-            .args([
-                "-o",
-                self.out.to_str().unwrap(),
-                "--size",
-                "32",
-                "--iterations",
-                "2",
-            ])
-            .args(["--model", model.to_str().unwrap(), "-q"])
+        image_command(content, &self.style, &self.out, model)
+            .args(["--size", "32", "--iterations", "2", "-q"])
             .args(extra)
             .output()
             .unwrap()
+    }
+
+    /// `stylize image` on this case's files with the tiny model and no other options.
+    fn command(&self) -> std::process::Command {
+        image_command(&self.content, &self.style, &self.out, &tiny_model())
     }
 
     fn assert_nothing_written(&self) {
@@ -182,20 +177,9 @@ fn corrupt_model_graph() {
 #[test]
 fn missing_onnx_runtime_library() {
     let c = case();
-    let out = stylize()
+    let out = c
+        .command()
         .env("ORT_DYLIB_PATH", c.dir.path().join("libonnxruntime.so"))
-        .args([
-            "image",
-            c.content.to_str().unwrap(),
-            "--style",
-            c.style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            c.out.to_str().unwrap(),
-            "--model",
-            tiny_model().to_str().unwrap(),
-        ])
         .output()
         .unwrap();
     assert_one_line_error(&out, 1, "ORT_DYLIB_PATH");
@@ -203,22 +187,7 @@ fn missing_onnx_runtime_library() {
 
     let fake = c.dir.path().join("fake.so");
     std::fs::write(&fake, b"not a shared library").unwrap();
-    let out = stylize()
-        .env("ORT_DYLIB_PATH", &fake)
-        .args([
-            "image",
-            c.content.to_str().unwrap(),
-            "--style",
-            c.style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            c.out.to_str().unwrap(),
-            "--model",
-            tiny_model().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = c.command().env("ORT_DYLIB_PATH", &fake).output().unwrap();
     assert_one_line_error(&out, 1, "cannot load ONNX Runtime");
     std::fs::remove_file(fake).unwrap();
     c.assert_nothing_written();
@@ -235,22 +204,9 @@ fn cuda_without_a_gpu() {
 #[test]
 fn auto_device_falls_back_to_the_cpu_with_one_notice() {
     let c = case();
-    let out = stylize()
-        .args([
-            "image",
-            c.content.to_str().unwrap(),
-            "--style",
-            c.style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            c.out.to_str().unwrap(),
-            "--size",
-            "32",
-            "--iterations",
-            "1",
-        ])
-        .args(["--model", tiny_model().to_str().unwrap()])
+    let out = c
+        .command()
+        .args(["--size", "32", "--iterations", "1"])
         .output()
         .unwrap();
     assert!(
@@ -306,30 +262,13 @@ fn missing_init_image() {
 #[test]
 fn output_in_a_missing_directory_or_unknown_format() {
     let c = case();
-    let out = stylize()
-        .args([
-            "image",
-            c.content.to_str().unwrap(),
-            "--style",
-            c.style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            c.dir.path().join("no/such/dir/out.png").to_str().unwrap(),
-        ])
-        .args(["--model", tiny_model().to_str().unwrap()])
+    let missing_dir = c.dir.path().join("no/such/dir/out.png");
+    let out = image_command(&c.content, &c.style, &missing_dir, &tiny_model())
         .output()
         .unwrap();
     assert_one_line_error(&out, 1, "does not exist");
-    let out = stylize()
-        .args([
-            "image",
-            c.content.to_str().unwrap(),
-            "--style",
-            c.style.to_str().unwrap(),
-        ])
-        .args(["-o", c.dir.path().join("out.xyz").to_str().unwrap()])
-        .args(["--model", tiny_model().to_str().unwrap()])
+    let unknown = c.dir.path().join("out.xyz");
+    let out = image_command(&c.content, &c.style, &unknown, &tiny_model())
         .output()
         .unwrap();
     assert_one_line_error(&out, 1, "unknown image format");

@@ -12,22 +12,8 @@ fn stylizes_with_the_tiny_model_and_writes_stats() {
     write_style(&style, 64, 64);
     let out = dir.path().join("out.png");
     let stats = dir.path().join("stats.json");
-    let result = stylize()
-        .args([
-            "image",
-            content.to_str().unwrap(),
-            "--style",
-            style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            out.to_str().unwrap(),
-            "--size",
-            "40",
-            "--iterations",
-            "20",
-        ])
-        .args(["--device", "cpu", "--model", tiny_model().to_str().unwrap()])
+    let result = image_command(&content, &style, &out, &tiny_model())
+        .args(["--size", "40", "--iterations", "20", "--device", "cpu"])
         .args([
             "--stats",
             stats.to_str().unwrap(),
@@ -99,28 +85,8 @@ fn blends_styles_keeps_colours_and_starts_from_noise() {
         vec!["--optimizer", "adam", "--learning-rate", "0.05"],
     ] {
         let out = dir.path().join("out.jpg");
-        let result = stylize()
-            .args([
-                "image",
-                content.to_str().unwrap(),
-                "--style",
-                style.to_str().unwrap(),
-            ])
-            .args([
-                "-o",
-                out.to_str().unwrap(),
-                "--size",
-                "32",
-                "--iterations",
-                "3",
-            ])
-            .args([
-                "--device",
-                "cpu",
-                "--model",
-                tiny_model().to_str().unwrap(),
-                "-q",
-            ])
+        let result = image_command(&content, &style, &out, &tiny_model())
+            .args(["--size", "32", "--iterations", "3", "--device", "cpu", "-q"])
             .args(&extra)
             .output()
             .unwrap();
@@ -143,26 +109,14 @@ fn original_colors_keeps_the_content_chroma() {
     write_style(&style, 48, 48);
     let run = |extra: &[&str], out: &str| {
         let out = dir.path().join(out);
-        let result = stylize()
+        let result = image_command(&content, &style, &out, &tiny_model())
             .args([
-                "image",
-                content.to_str().unwrap(),
-                "--style",
-                style.to_str().unwrap(),
-            ])
-            .args([
-                "-o",
-                out.to_str().unwrap(),
                 "--size",
                 "48",
                 "--iterations",
                 "15",
-            ])
-            .args([
                 "--device",
                 "cpu",
-                "--model",
-                tiny_model().to_str().unwrap(),
                 "-q",
             ])
             .args(extra)
@@ -203,27 +157,8 @@ fn real_vgg19_transfers_style_at_a_small_size() {
     write_style(&style, 96, 96);
     let out = dir.path().join("out.png");
     let stats = dir.path().join("stats.json");
-    let result = stylize()
-        .args([
-            "image",
-            content.to_str().unwrap(),
-            "--style",
-            style.to_str().unwrap(),
-        ])
-        .args([
-            "-o",
-            out.to_str().unwrap(),
-            "--size",
-            "96",
-            "--iterations",
-            "40",
-        ])
-        .args([
-            "--device",
-            "cpu",
-            "--model",
-            vgg19_model().to_str().unwrap(),
-        ])
+    let result = image_command(&content, &style, &out, &vgg19_model())
+        .args(["--size", "96", "--iterations", "40", "--device", "cpu"])
         .args(["--stats", stats.to_str().unwrap(), "-q"])
         .output()
         .unwrap();

@@ -90,3 +90,17 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `stylize image CONTENT --style STYLE -o OUT --model MODEL`, for a test to add options to.
+pub fn image_command(content: &Path, style: &Path, out: &Path, model: &Path) -> Command {
+    let mut cmd = stylize();
+    cmd.arg("image")
+        .arg(content)
+        .arg("--style")
+        .arg(style)
+        .arg("-o")
+        .arg(out)
+        .arg("--model")
+        .arg(model);
+    cmd
+}
