@@ -29,6 +29,9 @@ pub struct GraphFile {
 pub struct Flops {
     /// FLOPs of one loss-and-gradient evaluation, per input pixel.
     pub loss_per_pixel: f64,
+    /// FLOPs of the Gram-matrix products of one features evaluation (the loss graph does them
+    /// forward and backward, so twice this), per input pixel.
+    pub gram_per_pixel: f64,
 }
 
 /// The input image's constraints.
