@@ -25,7 +25,7 @@ sha() { sha256sum "$@" | cut -d' ' -f1; }
 
 # --- Debian packages ----------------------------------------------------------------------------
 APT_PACKAGES=(clang pkg-config libavcodec-dev libavformat-dev libavutil-dev libavdevice-dev
-  libavfilter-dev libswscale-dev libswresample-dev python3-venv)
+  libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,165 @@ pub enum Command {
         after_help = "Example:\n  stylize image photo.jpg --style painting.jpg -o painted.jpg --size 512 --iterations 300"
     )]
     Image(ImageArgs),
+    /// Stylize a video (a file, a URL, a device or `-` for stdin) into a video with its sound kept.
+    #[command(after_help = "Examples:\n  \
+        stylize video clip.mp4 --style painting.jpg -o painted.mp4\n  \
+        stylize video --input-format lavfi testsrc2=size=320x240:rate=25:duration=2 -s painting.jpg -o test.mp4\n  \
+        ffmpeg -i in.mkv -f nut - | stylize video - -s painting.jpg -o - --format nut | ffplay -\n\n\
+        Ctrl-C (or SIGTERM) stops after the current frame and leaves a playable file; a second Ctrl-C aborts.")]
+    Video(VideoArgs),
+}
+
+/// `stylize video`.
+#[derive(Debug, Args)]
+pub struct VideoArgs {
+    /// The input: a path, a URL, a device or lavfi graph (with --input-format), or `-` for stdin.
+    #[arg(value_name = "INPUT")]
+    pub input: String,
+
+    /// The output: a path (container from the extension) or `-` for stdout (with --format).
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub output: String,
+
+    /// Longest side of the frames while optimizing, in pixels.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub size: u32,
+
+    /// Size of the output video [default: the input's].
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
+    pub output_size: Option<(u32, u32)>,
+
+    /// Optimizer iterations: FIRST,REST gives the first frame FIRST and every later frame REST.
+    #[arg(long, default_value = "300,60", value_name = "N|FIRST,REST")]
+    pub iterations: Iterations,
+
+    /// Where each frame's optimization starts: the previous stylized frame, its content, or noise.
+    #[arg(long, value_enum, default_value_t = FrameInit::Prev)]
+    pub init: FrameInit,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+
+    #[command(flatten)]
+    pub optim: OptimArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Demuxer, muxer, encoder and the part of the input to use, in FFmpeg's words.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Media")]
+pub struct MediaArgs {
+    /// The input's format (demuxer or device), as `ffmpeg -f FMT -i INPUT`: rawvideo, lavfi, v4l2, nut…
+    #[arg(long, value_name = "FMT")]
+    pub input_format: Option<String>,
+
+    /// A demuxer option, as `ffmpeg -KEY VALUE -i INPUT`; repeat for several.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub input_option: Vec<(String, String)>,
+
+    /// The output container: mp4, matroska, nut, mpegts, yuv4mpegpipe, rawvideo… [default: from the extension].
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+
+    /// The video encoder [default: libx264 with yuv420p, or the container's own].
+    #[arg(long, value_name = "CODEC")]
+    pub codec: Option<String>,
+
+    /// Constant rate factor for encoders that have one (lower is better; x264's default is 23).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=63))]
+    pub crf: Option<u32>,
+
+    /// Encoder preset (x264: ultrafast … veryslow).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+
+    /// An encoder option, as `ffmpeg -KEY VALUE`; repeat for several.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub codec_option: Vec<(String, String)>,
+
+    /// Drop the audio (and every other stream but the video).
+    #[arg(long)]
+    pub no_audio: bool,
+
+    /// Start this many seconds into the input.
+    #[arg(long, value_name = "SECONDS", value_parser = non_negative, allow_negative_numbers = true)]
+    pub start: Option<f32>,
+
+    /// Use only this many seconds of the input.
+    #[arg(long, value_name = "SECONDS", value_parser = positive, allow_negative_numbers = true)]
+    pub duration: Option<f32>,
+
+    /// Stylize at most N frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
+}
+
+/// `--init` for video frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FrameInit {
+    /// The previous stylized frame (warm start: steadier video, fewer iterations).
+    Prev,
+    /// The frame's own content (every frame independent).
+    Content,
+    /// Seeded white noise.
+    Noise,
+}
+
+/// `--iterations FIRST,REST`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iterations {
+    /// For the first frame.
+    pub first: u32,
+    /// For every later frame.
+    pub rest: u32,
+}
+
+impl std::str::FromStr for Iterations {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = |t: &str| -> Result<u32, String> {
+            match t.trim().parse::<u32>() {
+                Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+                _ => Err(format!("'{t}' is not a number of iterations (1 to 100000)")),
+            }
+        };
+        match s.split_once(',') {
+            Some((first, rest)) => Ok(Iterations {
+                first: number(first)?,
+                rest: number(rest)?,
+            }),
+            None => {
+                let n = number(s)?;
+                Ok(Iterations { first: n, rest: n })
+            }
+        }
+    }
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let parsed = s
+        .split_once(['x', 'X'])
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)));
+    match parsed {
+        Some((w, h)) if (16..=16384).contains(&w) && (16..=16384).contains(&h) => Ok((w, h)),
+        _ => Err(format!("'{s}' is not a size WxH (16 to 16384 each)")),
+    }
 }
 
 /// `stylize image`.

@@ -7,6 +7,7 @@ pub mod media;
 pub mod model;
 pub mod optim;
 pub mod picture;
+pub mod pipeline;
 pub mod progress;
 pub mod project;
 pub mod stats;

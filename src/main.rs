@@ -39,7 +39,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match stylize::commands::run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(stylize::commands::Finished::Done) => ExitCode::SUCCESS,
+        Ok(stylize::commands::Finished::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {}", one_line(&format!("{e:#}")));
             ExitCode::from(1)

@@ -10,17 +10,20 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar of `total` steps named by `unit` ("it", "frames"); hidden when `quiet`.
-    pub fn new(total: u64, unit: &str, quiet: bool) -> Progress {
+    /// A bar of `total` steps (a counter when unknown) named by `unit` ("it", "frames"); hidden
+    /// when `quiet`.
+    pub fn new(total: Option<u64>, unit: &str, quiet: bool) -> Progress {
         let target = if quiet {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
         };
-        let bar = ProgressBar::with_draw_target(Some(total), target);
-        let template = format!(
-            "{{elapsed_precise}} {{bar:30.cyan/blue}} {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}  {{msg}}"
-        );
+        let bar = ProgressBar::with_draw_target(total, target);
+        let template = if total.is_some() {
+            format!("{{elapsed_precise}} {{bar:30.cyan/blue}} {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}  {{msg}}")
+        } else {
+            format!("{{elapsed_precise}} {{spinner}} {{pos}} {unit}  {{per_sec}}  {{msg}}")
+        };
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("█▉▊▋▌▍▎▏ "));
         }

@@ -4,8 +4,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ndarray::{Array1, Array4};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::cli::FrameInit;
 use crate::model::{LossTerms, LossWeights, Model, Targets};
 use crate::optim::{AnyOptimizer, Objective, Optimizer};
 
@@ -136,4 +139,85 @@ pub fn optimize(
         *dst = src;
     }
     Ok(outcome)
+}
+
+/// Seeded white noise in [0, 1] of `shape` (Gatys et al.'s random start).
+pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f32> {
+    Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
+}
+
+/// Stylizes the frames of a video one after the other, each warm-started from the last
+/// (`--init prev`): the style targets are computed once, the content targets per frame.
+pub struct FrameStylizer {
+    model: Model,
+    targets: Targets,
+    weights: LossWeights,
+    optimizer: AnyOptimizer,
+    init: FrameInit,
+    first_iterations: usize,
+    rest_iterations: usize,
+    previous: Option<Array4<f32>>,
+    rng: StdRng,
+}
+
+impl FrameStylizer {
+    /// A stylizer pulling towards `style_grams` (one blended Gram matrix per style layer).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        model: Model,
+        style_grams: Vec<ndarray::Array2<f32>>,
+        weights: LossWeights,
+        optimizer: AnyOptimizer,
+        init: FrameInit,
+        iterations: (usize, usize),
+        seed: u64,
+    ) -> FrameStylizer {
+        FrameStylizer {
+            model,
+            targets: Targets {
+                grams: style_grams,
+                contents: Vec::new(),
+            },
+            weights,
+            optimizer,
+            init,
+            first_iterations: iterations.0,
+            rest_iterations: iterations.1,
+            previous: None,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The model, for its device and figures.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
+    pub fn stylize(&mut self, content: &Array4<f32>) -> Result<(Array4<f32>, Outcome)> {
+        self.targets.contents = self.model.features(content.view())?.contents;
+        let previous = self.previous.take().filter(|p| p.dim() == content.dim());
+        let iterations = if previous.is_some() {
+            self.rest_iterations
+        } else {
+            self.first_iterations
+        };
+        let mut image = match (self.init, previous) {
+            (FrameInit::Prev, Some(previous)) => previous,
+            (FrameInit::Noise, _) => noise(content.dim(), &mut self.rng),
+            _ => content.clone(),
+        };
+        self.optimizer.reset();
+        let outcome = optimize(
+            &mut self.model,
+            &self.targets,
+            &self.weights,
+            &mut image,
+            &mut self.optimizer,
+            iterations,
+            |_| {},
+        )?;
+        self.previous = Some(image.clone());
+        Ok((image, outcome))
+    }
 }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use image::RgbImage;
 use ndarray::Array4;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::cli::{ImageArgs, Init};
@@ -48,7 +48,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
-    let blend = blend_weights(&args.style.style_blend, args.style.styles.len())?;
+    let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
     let content = picture::load(&args.content, "content image")?;
     let styles = args
         .style
@@ -109,7 +109,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
                 t
             }
         }
-        (Init::Noise, _) => noise(content_in.dim(), args.optim.seed),
+        (Init::Noise, _) => stylize::noise(
+            content_in.dim(),
+            &mut StdRng::seed_from_u64(args.optim.seed),
+        ),
         _ => content_in.clone(),
     };
 
@@ -121,7 +124,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let kind = super::optimizer_kind(&args.optim);
     let mut optimizer = kind.build()?;
     let setup_seconds = started.elapsed().as_secs_f64();
-    let progress = Progress::new(u64::from(args.iterations), "it", quiet);
+    let progress = Progress::new(Some(u64::from(args.iterations)), "it", quiet);
     let outcome = stylize::optimize(
         &mut model,
         &targets,
@@ -180,24 +183,4 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// One weight per style: `--style-blend` as given, else equal weights.
-fn blend_weights(given: &[f32], styles: usize) -> Result<Vec<f32>> {
-    if given.is_empty() {
-        return Ok(vec![1.0; styles]);
-    }
-    if given.len() != styles {
-        bail!(
-            "--style-blend has {} weights but there are {styles} --style images: give one weight per style",
-            given.len()
-        );
-    }
-    Ok(given.to_vec())
-}
-
-/// Seeded white noise in [0, 1], the shape of the content (Gatys et al.'s random start).
-fn noise(shape: (usize, usize, usize, usize), seed: u64) -> Array4<f32> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
 }

@@ -1,18 +1,43 @@
 //! The subcommands, each wiring the library's stages for one use.
 
 mod image;
+mod video;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::cli::{Command, EngineArgs, OptimArgs, OptimizerChoice};
 use crate::model::SessionConfig;
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
 
+/// How a command that did not fail ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// All the work was done.
+    Done,
+    /// The user interrupted it; what was done is kept (exit code 130).
+    Interrupted,
+}
+
 /// Runs one parsed command line.
-pub fn run(command: Command) -> Result<()> {
+pub fn run(command: Command) -> Result<Finished> {
     match command {
-        Command::Image(args) => image::run(&args),
+        Command::Image(args) => image::run(&args).map(|()| Finished::Done),
+        Command::Video(args) => video::run(&args),
     }
+}
+
+/// One weight per style: `--style-blend` as given, else equal weights.
+fn blend_weights(given: &[f32], styles: usize) -> Result<Vec<f32>> {
+    if given.is_empty() {
+        return Ok(vec![1.0; styles]);
+    }
+    if given.len() != styles {
+        bail!(
+            "--style-blend has {} weights but there are {styles} --style images: give one weight per style",
+            given.len()
+        );
+    }
+    Ok(given.to_vec())
 }
 
 /// The session settings that `--device` and `--threads` ask for.

@@ -14,7 +14,7 @@ use ort::value::TensorRef;
 
 pub use manifest::Manifest;
 pub use runtime::{Backend, Device, SessionConfig};
-pub use targets::{Features, LossTerms, LossWeights, Targets};
+pub use targets::{blend_grams, Features, LossTerms, LossWeights, Targets};
 
 /// The default model directory, relative to the project root.
 pub const DEFAULT_MODEL: &str = "models/vgg19";

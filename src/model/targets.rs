@@ -22,25 +22,29 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// Targets from the content image's features and several styles' features blended with `blend`
-    /// (weights that need not sum to 1), as neural-style's `-style_blend_weights` does.
+    /// Targets from the content image's features and several styles' features blended with `blend`.
     pub fn new(content: Features, styles: &[Features], blend: &[f32]) -> Targets {
-        let total: f32 = blend.iter().sum();
-        let mut grams: Vec<Array2<f32>> = content
-            .grams
-            .iter()
-            .map(|g| Array2::zeros(g.dim()))
-            .collect();
-        for (style, &w) in styles.iter().zip(blend) {
-            for (acc, g) in grams.iter_mut().zip(&style.grams) {
-                acc.scaled_add(w / total, g);
-            }
-        }
         Targets {
-            grams,
+            grams: blend_grams(styles, blend),
             contents: content.contents,
         }
     }
+}
+
+/// The style layers' Gram matrices of several styles mixed with `blend` (weights that need not sum
+/// to 1), as neural-style's `-style_blend_weights` does.
+pub fn blend_grams(styles: &[Features], blend: &[f32]) -> Vec<Array2<f32>> {
+    let total: f32 = blend.iter().sum();
+    let mut grams: Vec<Array2<f32>> = styles
+        .first()
+        .map(|s| s.grams.iter().map(|g| Array2::zeros(g.dim())).collect())
+        .unwrap_or_default();
+    for (style, &w) in styles.iter().zip(blend) {
+        for (acc, g) in grams.iter_mut().zip(&style.grams) {
+            acc.scaled_add(w / total, g);
+        }
+    }
+    grams
 }
 
 /// Weights of the loss terms, as in neural-style (per layer for style and content).

@@ -1,0 +1,260 @@
+//! `stylize video`: decode → stylize each frame (warm-started from the last) → encode, sound kept.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use crate::cli::VideoArgs;
+use crate::media::{Input, Output, VideoSettings};
+use crate::model::{self, blend_grams, Features, LossTerms, LossWeights, Model};
+use crate::picture;
+use crate::pipeline::{self, Stylized};
+use crate::progress::Progress;
+use crate::stats;
+use crate::stylize::FrameStylizer;
+
+use super::Finished;
+
+/// One frame's figures in `--stats`.
+#[derive(Serialize)]
+struct FrameStats {
+    frame: u64,
+    pts: Option<i64>,
+    iterations: usize,
+    evaluations: usize,
+    initial: LossTerms,
+    loss: LossTerms,
+    seconds: f64,
+    model_seconds: f64,
+}
+
+/// The figures `--stats` writes for `stylize video`.
+#[derive(Serialize)]
+struct VideoStats<'a> {
+    command: &'static str,
+    input: &'a str,
+    output: &'a str,
+    processing_width: u32,
+    processing_height: u32,
+    output_width: u32,
+    output_height: u32,
+    device: String,
+    threads: usize,
+    weights: LossWeights,
+    frames: &'a [FrameStats],
+    frames_written: u64,
+    interrupted: bool,
+    seconds: f64,
+    stylize_seconds: f64,
+    waiting_for_input_seconds: f64,
+    waiting_for_output_seconds: f64,
+}
+
+pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
+    let started = Instant::now();
+    let quiet = args.report.quiet;
+    if let Some(path) = &args.report.stats {
+        stats::check(path)?;
+    }
+    let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
+    let styles = args
+        .style
+        .styles
+        .iter()
+        .map(|p| picture::load(p, "style image"))
+        .collect::<Result<Vec<_>>>()?;
+
+    let media = &args.media;
+    let mut input = Input::open(
+        &args.input,
+        media.input_format.as_deref(),
+        &media.input_option,
+    )?;
+    if media.start.is_some() || media.duration.is_some() {
+        input.set_range(media.start.map(f64::from), media.duration.map(f64::from))?;
+    }
+    let info = input.video().clone();
+    let (width, height) = processing_size(info.width, info.height, args.size);
+    input.set_output_size(width, height)?;
+    let (out_w, out_h) = args.output_size.unwrap_or((info.width, info.height));
+    let mut settings = VideoSettings::like(&info, out_w, out_h);
+    settings.codec = media.codec.clone();
+    settings.crf = media.crf;
+    settings.preset = media.preset.clone();
+    settings.codec_options = media.codec_option.clone();
+    let streams = if media.no_audio {
+        &[][..]
+    } else {
+        input.streams()
+    };
+
+    let config = super::session_config(&args.engine, quiet);
+    let model_dir = model::resolve_dir(args.engine.model.as_deref());
+    let mut model = Model::load(&model_dir, &config)?;
+    let style_size = ((args.size as f32) * args.style.style_scale)
+        .round()
+        .max(16.0) as u32;
+    let style_features = styles
+        .iter()
+        .map(|s| {
+            model.features(picture::to_tensor(&picture::resize_longest(s, style_size))?.view())
+        })
+        .collect::<Result<Vec<Features>>>()?;
+    let weights = LossWeights {
+        content: args.style.content_weight,
+        style: args.style.style_weight,
+        tv: args.style.tv_weight,
+    };
+    let optimizer = super::optimizer_kind(&args.optim).build()?;
+    let mut stylizer = FrameStylizer::new(
+        model,
+        blend_grams(&style_features, &blend),
+        weights,
+        optimizer,
+        args.init,
+        (
+            args.iterations.first as usize,
+            args.iterations.rest as usize,
+        ),
+        args.optim.seed,
+    );
+
+    // Created last, so that nothing is written when anything before fails.
+    let output = Output::create(&args.output, media.format.as_deref(), settings, streams)?;
+    let (out_w, out_h) = output.encoded_size();
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    install_interrupt_handler(interrupt.clone(), quiet)?;
+    let total = match (info.estimated_frames(), media.frames) {
+        (Some(n), Some(limit)) => Some(n.min(limit)),
+        (known, limit) => known.or(limit),
+    };
+    let progress = Progress::new(total, "frames", quiet);
+    let mut frames: Vec<FrameStats> = Vec::new();
+    let mut stylize_seconds = 0.0;
+    let report = pipeline::run(
+        input,
+        output,
+        interrupt.clone(),
+        media.frames,
+        !media.no_audio,
+        |frame| {
+            let start = Instant::now();
+            let content = frame.to_tensor()?;
+            let (image, outcome) = stylizer.stylize(&content)?;
+            let seconds = start.elapsed().as_secs_f64();
+            stylize_seconds += seconds;
+            let loss = outcome
+                .iterations
+                .last()
+                .map(|i| i.loss)
+                .unwrap_or_default();
+            progress.step(format!("loss {:.3e}", loss.total));
+            frames.push(FrameStats {
+                frame: frame.index,
+                pts: frame.pts,
+                iterations: outcome.iterations.len(),
+                evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
+                initial: outcome.initial,
+                loss,
+                seconds,
+                model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+            });
+            Ok(Stylized {
+                image,
+                pts: frame.pts,
+                index: frame.index,
+            })
+        },
+    );
+    progress.finish();
+    let report = report?;
+    let interrupted = interrupt.load(Ordering::Relaxed);
+
+    if let Some(path) = &args.report.stats {
+        stats::write(
+            path,
+            &VideoStats {
+                command: "video",
+                input: &args.input,
+                output: &args.output,
+                processing_width: width,
+                processing_height: height,
+                output_width: out_w,
+                output_height: out_h,
+                device: stylizer.model().backend().to_string(),
+                threads: config.threads,
+                weights,
+                frames: &frames,
+                frames_written: report.summary.frames,
+                interrupted,
+                seconds: started.elapsed().as_secs_f64(),
+                stylize_seconds,
+                waiting_for_input_seconds: report.waiting_for_input,
+                waiting_for_output_seconds: report.waiting_for_output,
+            },
+        )?;
+    }
+    let shown = if args.output == "-" {
+        "stdout"
+    } else {
+        args.output.as_str()
+    };
+    if interrupted {
+        eprintln!(
+            "interrupted: wrote {} stylized frames to {shown}",
+            report.summary.frames
+        );
+        return Ok(Finished::Interrupted);
+    }
+    if let Some(problem) = report.ending.problem().filter(|_| !report.stopped_early) {
+        bail!(
+            "input '{}' is damaged: {problem}; {shown} holds the {} frames that decoded",
+            args.input,
+            report.summary.frames
+        );
+    }
+    if report.summary.frames == 0 {
+        bail!("input '{}' gave no video frames", args.input);
+    }
+    if !quiet {
+        eprintln!(
+            "wrote {shown} ({out_w}×{out_h}, {} frames, stylized at {width}×{height}, {:.1} s)",
+            report.summary.frames,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(Finished::Done)
+}
+
+/// The processing size: `size` on the longer side, the aspect ratio kept.
+fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
+    let scale = f64::from(size) / f64::from(width.max(height));
+    let w = ((f64::from(width) * scale).round() as u32).max(1);
+    let h = ((f64::from(height) * scale).round() as u32).max(1);
+    (w, h)
+}
+
+/// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
+/// plays); the second aborts at once.
+fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
+    let count = AtomicUsize::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            flag.store(true, Ordering::SeqCst);
+            if !quiet {
+                eprintln!("stopping after the current frame (Ctrl-C again to abort)");
+            }
+        } else {
+            eprintln!("aborted");
+            std::process::exit(130);
+        }
+    });
+    match installed {
+        Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
+        Err(e) => bail!("cannot install the Ctrl-C handler: {e}"),
+    }
+}
