@@ -1,0 +1,406 @@
+//! `stylize video` end to end: inputs made with FFmpeg's lavfi sources, outputs checked with ffprobe.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// `ffprobe` of one stream kind: (frames counted by decoding, duration, width, height, rate).
+fn probe(path: &Path, kind: &str) -> Option<(u64, f64, u32, u32, String)> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", kind])
+        .args([
+            "-show_entries",
+            "stream=nb_read_frames,duration,width,height,r_frame_rate",
+        ])
+        .args(["-of", "default=noprint_wrappers=1"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_string)
+    };
+    let frames = field("nb_read_frames")?.parse().ok()?;
+    Some((
+        frames,
+        field("duration")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0),
+        field("width").and_then(|w| w.parse().ok()).unwrap_or(0),
+        field("height").and_then(|h| h.parse().ok()).unwrap_or(0),
+        field("r_frame_rate").unwrap_or_default(),
+    ))
+}
+
+fn style(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("style.png");
+    write_style(&path, 64, 64);
+    path
+}
+
+/// `stylize video` with the tiny model on the CPU, quietly.
+fn video(style: &Path) -> Command {
+    let mut cmd = stylize();
+    cmd.arg("video").arg("--style").arg(style).args([
+        "--model",
+        tiny_model().to_str().unwrap(),
+        "--device",
+        "cpu",
+        "-q",
+    ]);
+    cmd
+}
+
+const WITH_AUDIO: &str =
+    "testsrc2=size=160x120:rate=25:duration=2[out0];sine=frequency=440:duration=2[out1]";
+
+#[test]
+fn lavfi_video_with_sound_keeps_frames_rate_duration_and_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let result = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            WITH_AUDIO,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--size", "48", "--iterations", "4,2"])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let (frames, duration, w, h, rate) = probe(&out, "v").expect("a video stream");
+    assert_eq!((frames, w, h, rate.as_str()), (50, 160, 120, "25/1"));
+    assert!((duration - 2.0).abs() <= 0.04, "video duration {duration}");
+    let (_, audio_duration, ..) = probe(&out, "a").expect("an audio stream");
+    assert!(
+        (audio_duration - 2.0).abs() < 0.1,
+        "audio duration {audio_duration}"
+    );
+}
+
+#[test]
+fn output_size_frames_and_no_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mkv");
+    let result = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            WITH_AUDIO,
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args([
+            "--size",
+            "32",
+            "--iterations",
+            "2",
+            "--output-size",
+            "96x72",
+        ])
+        .args(["--frames", "7", "--no-audio"])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
+    assert_eq!((frames, w, h), (7, 96, 72));
+    assert!(
+        probe(&out, "a").is_none(),
+        "--no-audio kept an audio stream"
+    );
+}
+
+#[test]
+fn ffmpeg_pipes_in_and_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let mut source = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=128x96:rate=10:duration=3",
+        ])
+        .args(["-f", "nut", "-"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut styl = video(&style)
+        .args([
+            "-",
+            "-o",
+            "-",
+            "--format",
+            "nut",
+            "--size",
+            "32",
+            "--iterations",
+            "2",
+        ])
+        .stdin(source.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sink = dir.path().join("piped.mkv");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "nut", "-i", "-", "-c", "copy", "-y"])
+        .arg(&sink)
+        .stdin(styl.stdout.take().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(styl.wait().unwrap().success());
+    assert!(source.wait().unwrap().success());
+    assert_eq!(probe(&sink, "v").expect("video").0, 30);
+}
+
+#[test]
+fn raw_frames_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("frames.rgb");
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=5:duration=2",
+        ])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-y"])
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("out.y4m");
+    let result = video(&style(dir.path()))
+        .args([
+            "-",
+            "--input-format",
+            "rawvideo",
+            "--input-option",
+            "video_size=64x48",
+        ])
+        .args([
+            "--input-option",
+            "pixel_format=rgb24",
+            "--input-option",
+            "framerate=5",
+        ])
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iterations",
+            "2",
+        ])
+        .stdin(std::fs::File::open(&raw).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(probe(&out, "v").expect("video").0, 10);
+}
+
+#[test]
+fn sigint_finishes_a_playable_file_with_the_frames_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("partial.mp4");
+    let mut child = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=96x64:rate=25:duration=20",
+        ])
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "64",
+            "--iterations",
+            "40",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: wrote"), "{stderr}");
+    let (frames, ..) = probe(&out, "v").expect("the partial file plays");
+    assert!(frames >= 1 && frames < 500, "{frames} frames");
+    assert!(
+        stderr.contains(&format!("wrote {frames} stylized frames")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn broken_pipe_ends_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=96x64:rate=25:duration=20",
+        ])
+        .args([
+            "-o",
+            "-",
+            "--format",
+            "nut",
+            "--size",
+            "32",
+            "--iterations",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let result = child.wait_with_output().unwrap();
+    assert_one_line_error(&result, 1, "closed the pipe");
+}
+
+/// Runs `stylize video` that must fail, and checks the message and that no output was left.
+fn assert_fails(args: &[&str], needle: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, needle);
+    assert_eq!(
+        files_in(dir.path()),
+        ["style.png"],
+        "{args:?} left files behind"
+    );
+}
+
+#[test]
+fn bad_inputs_and_outputs() {
+    let lavfi = [
+        "--input-format",
+        "lavfi",
+        "testsrc2=size=64x48:rate=5:duration=1",
+    ];
+    assert_fails(&["missing.mp4", "-o", "out.mp4"], "no such file");
+    assert_fails(
+        &["style.png", "-o", "out.mp4", "--input-format", "nut"],
+        "cannot open input",
+    );
+    assert_fails(
+        &[
+            "--input-format",
+            "lavfi",
+            "sine=duration=1",
+            "-o",
+            "out.mp4",
+        ],
+        "no video stream",
+    );
+    assert_fails(
+        &[&lavfi[..], &["-o", "out.mp4", "--format", "nosuch"]].concat(),
+        "nosuch",
+    );
+    assert_fails(
+        &[&lavfi[..], &["-o", "out.mp4", "--codec", "nosuch"]].concat(),
+        "nosuch",
+    );
+    assert_fails(&[&lavfi[..], &["-o", "out.nosuch"]].concat(), "nosuch");
+    assert_fails(&[&lavfi[..], &["-o", "no/dir/out.mp4"]].concat(), "no/dir");
+    assert_fails(
+        &[
+            &lavfi[..],
+            &["-o", "out.mp4", "--input-option", "bogus_option=1"],
+        ]
+        .concat(),
+        "bogus_option",
+    );
+}
+
+#[test]
+fn text_file_is_not_media() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("notes.mp4"),
+        "not a video at all\n".repeat(100),
+    )
+    .unwrap();
+    let result = video(&style(dir.path()))
+        .args(["notes.mp4", "-o", "out.mp4"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "notes.mp4");
+    assert!(!dir.path().join("out.mp4").exists());
+}
+
+#[test]
+fn truncated_video_keeps_what_decodes_and_says_what_was_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.mkv");
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=96x64:rate=10:duration=4",
+        ])
+        .args(["-c:v", "libx264", "-g", "5", "-y"])
+        .arg(&full)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bytes = std::fs::read(&full).unwrap();
+    let cut = dir.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = dir.path().join("out.mp4");
+    let result = video(&style(dir.path()))
+        .arg(&cut)
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "32",
+            "--iterations",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "damaged");
+    let (frames, ..) = probe(&out, "v").expect("the frames that decoded were written");
+    assert!(frames > 5 && frames < 40, "{frames} frames");
+}
