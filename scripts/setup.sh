@@ -25,7 +25,7 @@ sha() { sha256sum "$@" | cut -d' ' -f1; }
 
 # --- Debian packages ----------------------------------------------------------------------------
 APT_PACKAGES=(clang pkg-config libavcodec-dev libavformat-dev libavutil-dev libavdevice-dev
-  libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg)
+  libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg time)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -76,15 +76,23 @@ fi
 
 # --- Sample images: a photograph and a painting from Debian's plasma-workspace-wallpapers (GPL-2+) --
 SAMPLES=$CACHE/samples
-if [[ ! -f $SAMPLES/photo.jpg || ! -f $SAMPLES/painting.jpg ]]; then
+if [[ ! -s $SAMPLES/photo.jpg || ! -s $SAMPLES/painting.jpg ]]; then
   say "fetching the sample images (plasma-workspace-wallpapers)"
   mkdir -p "$CACHE/debs" "$SAMPLES"
   (cd "$CACHE/debs" && ls plasma-workspace-wallpapers_*.deb >/dev/null 2>&1 ||
     apt-get download -q plasma-workspace-wallpapers >/dev/null 2>&1 ||
     { apt-get update -qq && apt-get download -q plasma-workspace-wallpapers >/dev/null; })
   DEB=$(ls "$CACHE"/debs/plasma-workspace-wallpapers_*.deb | head -1)
-  dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/wallpapers/EveningGlow/contents/images/1920x1080.jpg >"$SAMPLES/photo.jpg"
-  dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/wallpapers/Autumn/contents/images/1920x1080.jpg >"$SAMPLES/painting.jpg"
+  # The 2560x1600 files are the real ones; the other sizes in the package are symbolic links to them.
+  for pair in EveningGlow:photo Autumn:painting; do
+    dpkg-deb --fsys-tarfile "$DEB" |
+      tar -xO "./usr/share/wallpapers/${pair%%:*}/contents/images/2560x1600.jpg" >"$SAMPLES/${pair#*:}.jpg.tmp"
+    if [[ ! -s $SAMPLES/${pair#*:}.jpg.tmp ]]; then
+      say "error: ${pair%%:*}'s 2560x1600.jpg is missing from $DEB; the package changed, update scripts/setup.sh"
+      exit 1
+    fi
+    mv "$SAMPLES/${pair#*:}.jpg.tmp" "$SAMPLES/${pair#*:}.jpg"
+  done
   rm -f "$DEB"
 fi
 

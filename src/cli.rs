@@ -52,7 +52,7 @@ pub struct VideoArgs {
     pub output_size: Option<(u32, u32)>,
 
     /// Optimizer iterations: FIRST,REST gives the first frame FIRST and every later frame REST.
-    #[arg(long, default_value = "300,60", value_name = "N|FIRST,REST")]
+    #[arg(long, default_value = "100,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
     /// Where each frame's optimization starts: the previous stylized frame, its content, or noise.

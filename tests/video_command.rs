@@ -404,3 +404,40 @@ fn truncated_video_keeps_what_decodes_and_says_what_was_lost() {
     let (frames, ..) = probe(&out, "v").expect("the frames that decoded were written");
     assert!((6..40).contains(&frames), "{frames} frames");
 }
+
+/// Peak resident memory (KiB, as `/usr/bin/time` measures it) of stylizing `frames` frames of a
+/// generated 320×240 clip with the tiny model.
+fn peak_rss_kib(style: &Path, dir: &Path, frames: u32) -> u64 {
+    let out = dir.join(format!("long{frames}.mp4"));
+    let video = video(style);
+    let result = Command::new("/usr/bin/time")
+        .args(["-f", "peak-rss-kib=%M"])
+        .arg(video.get_program())
+        .args(video.get_args())
+        .args(["--input-format", "lavfi", "testsrc2=size=320x240:rate=25"])
+        .args(["--frames", &frames.to_string(), "-o", out.to_str().unwrap()])
+        .args(["--size", "48", "--iterations", "2,1"])
+        .output()
+        .expect("/usr/bin/time runs (scripts/setup.sh installs it)");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert_eq!(probe(&out, "v").map(|p| p.0), Some(u64::from(frames)));
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-rss-kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in: {stderr}"))
+}
+
+#[test]
+fn memory_stays_flat_however_long_the_video_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    // 100 frames fill the encoder's look-ahead and every channel; 1,000 must need no more.
+    let short = peak_rss_kib(&style, dir.path(), 100);
+    let long = peak_rss_kib(&style, dir.path(), 1000);
+    assert!(
+        long as f64 <= short as f64 * 1.05 + 2048.0,
+        "peak RSS grew from {short} KiB (100 frames) to {long} KiB (1,000 frames)"
+    );
+}

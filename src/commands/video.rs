@@ -47,10 +47,18 @@ struct VideoStats<'a> {
     frames: &'a [FrameStats],
     frames_written: u64,
     interrupted: bool,
+    /// Wall time of the whole run, set-up included.
     seconds: f64,
+    /// Wall time from the first decoded frame being asked for to the trailer written.
+    pipeline_seconds: f64,
+    /// Time inside the stylizer (content targets and optimization), all frames.
     stylize_seconds: f64,
+    /// Time converting decoded frames to tensors on the stylize thread.
+    convert_seconds: f64,
     waiting_for_input_seconds: f64,
     waiting_for_output_seconds: f64,
+    /// The process's peak resident memory (Linux), in bytes.
+    peak_rss_bytes: Option<u64>,
 }
 
 pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
@@ -135,6 +143,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let progress = Progress::new(total, "frames", quiet);
     let mut frames: Vec<FrameStats> = Vec::new();
     let mut stylize_seconds = 0.0;
+    let mut convert_seconds = 0.0;
+    let pipeline_started = Instant::now();
     let report = pipeline::run(
         input,
         output,
@@ -144,6 +154,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         |frame| {
             let start = Instant::now();
             let content = frame.to_tensor()?;
+            convert_seconds += start.elapsed().as_secs_f64();
+            let start = Instant::now();
             let (image, outcome) = stylizer.stylize(&content)?;
             let seconds = start.elapsed().as_secs_f64();
             stylize_seconds += seconds;
@@ -170,6 +182,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
             })
         },
     );
+    let pipeline_seconds = pipeline_started.elapsed().as_secs_f64();
     progress.finish();
     let report = report?;
     let interrupted = interrupt.load(Ordering::Relaxed);
@@ -192,9 +205,12 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                 frames_written: report.summary.frames,
                 interrupted,
                 seconds: started.elapsed().as_secs_f64(),
+                pipeline_seconds,
                 stylize_seconds,
+                convert_seconds,
                 waiting_for_input_seconds: report.waiting_for_input,
                 waiting_for_output_seconds: report.waiting_for_output,
+                peak_rss_bytes: stats::peak_rss_bytes(),
             },
         )?;
     }
