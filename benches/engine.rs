@@ -121,6 +121,7 @@ fn main() -> Result<()> {
         content: 5.0,
         style: 100.0,
         tv: 1e-3,
+        temporal: 0.0,
     };
     let mut at_512 = None;
     for &(w, h) in &o.sizes {

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Benchmarks: loss-and-gradient evaluations of the real VGG19 at three sizes with 2 CPU threads, against
-# the CPU's convolution peak measured in the same run (one 3×3 512→512 convolution through ONNX Runtime),
-# and the share of an L-BFGS iteration spent outside ONNX Runtime. Writes docs/BENCHMARKS.md.
+# Benchmarks, each a section of docs/BENCHMARKS.md (a run replaces only the sections it measures):
+#   engine  loss-and-gradient evaluations of the real VGG19 at three sizes against the CPU's
+#           convolution peak measured in the same run, and the share of an L-BFGS iteration spent
+#           outside ONNX Runtime;
+#   video   `stylize video` at --size 256 with the default settings on a clip with camera motion:
+#           frames per second, and the share of the pipeline's wall time spent outside the stylizer;
+#   memory  peak RSS of `stylize video` (tiny model) on generated clips of 100 to 5,000 frames.
+# Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 mkdir -p .cache/bench
-.venv/bin/python - <<'PY'
+sections=("$@")
+((${#sections[@]})) || sections=(engine video memory)
+stylize=target/release/stylize
+
+engine() {
+  .venv/bin/python - <<'PY'
 import numpy as np, onnx
 from onnx import helper, TensorProto, numpy_helper
 w = numpy_helper.from_array((np.random.default_rng(0).standard_normal((512, 512, 3, 3)) * 0.02).astype(np.float32), "w")
@@ -18,13 +28,99 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 model.ir_version = 8
 onnx.save(model, ".cache/bench/conv512.onnx")
 PY
-out=$(mktemp)
-cargo bench --locked --quiet --bench engine -- --conv .cache/bench/conv512.onnx --threads "${THREADS:-2}" "$@" | tee "$out"
-{
-  echo "# Benchmarks"
+  echo "Loss-and-gradient evaluations of the real VGG19 (CPU). Medians; the percentage is of the"
+  echo "convolution peak measured in the same run."
   echo
-  echo "Latest \`scripts/bench.sh\` run, $(date -u +%Y-%m-%d), on $(lscpu | sed -n 's/^Model name: *//p' | head -1) ($(nproc) cores). Medians; the percentage is of the convolution peak measured in the same run."
+  cargo bench --locked --quiet --bench engine -- --conv .cache/bench/conv512.onnx --threads "${THREADS:-2}"
+}
+
+video() {
+  local clip=.cache/bench/pan.mp4 runs=${VIDEO_RUNS:-3} frames=${VIDEO_FRAMES:-12}
+  # The README's demo clip: a 320×200 window panning across the sample photograph, 12 fps.
+  ffmpeg -v error -y -loop 1 -framerate 12 -i .cache/samples/photo.jpg \
+    -vf "scale=720:-2,crop=320:200:x='40+t*80':y='150+t*15',format=yuv420p" -t 2 -r 12 \
+    -c:v libx264 -crf 14 "$clip"
+  for i in $(seq "$runs"); do
+    "$stylize" video "$clip" --style .cache/samples/painting.jpg -o .cache/bench/pan-out.mp4 \
+      --frames "$frames" --device cpu -q --stats ".cache/bench/video$i.json"
+  done
+  .venv/bin/python - "$runs" <<'PY'
+import json, statistics, sys
+runs = [json.load(open(f".cache/bench/video{i}.json")) for i in range(1, int(sys.argv[1]) + 1)]
+med = lambda f: statistics.median(f(r) for r in runs)
+first = runs[0]
+frames = len(first["frames"])
+print(f"`stylize video` on a {first['output_width']}×{first['output_height']} clip panning across the "
+      f"sample photograph, {frames} frames, stylized at {first['processing_width']}×{first['processing_height']} "
+      f"(`--size 256`), default settings (`--iterations 100,40`, L-BFGS), {first['threads']} threads, CPU; "
+      f"median of {len(runs)} runs.")
+print()
+print("| what | median |")
+print("|---|---|")
+fps = lambda r: len(r["frames"]) / r["pipeline_seconds"]
+warm = lambda r: (len(r["frames"]) - 1) / sum(f["seconds"] for f in r["frames"][1:])
+print(f"| frames per second, whole clip (first frame 100 iterations) | {med(fps):.3f} |")
+print(f"| frames per second, warm frames (40 iterations) | {med(warm):.3f} |")
+print(f"| seconds per warm frame | {med(lambda r: 1 / warm(r)):.2f} |")
+print(f"| loss evaluations per warm frame | {med(lambda r: statistics.mean(f['evaluations'] for f in r['frames'][1:])):.1f} |")
+outside = lambda r: r["pipeline_seconds"] - r["stylize_seconds"]
+print(f"| pipeline wall time | {med(lambda r: r['pipeline_seconds']):.1f} s |")
+print(f"| of which outside the stylizer (decode, convert, encode, waiting) | "
+      f"{med(outside):.3f} s = **{100 * med(lambda r: outside(r) / r['pipeline_seconds']):.2f}%** |")
+print(f"| &nbsp;&nbsp;stylize thread waiting for a decoded frame | {med(lambda r: r['waiting_for_input_seconds']):.3f} s |")
+print(f"| &nbsp;&nbsp;stylize thread waiting for the encoder | {med(lambda r: r['waiting_for_output_seconds']):.3f} s |")
+print(f"| &nbsp;&nbsp;frame → tensor conversion on the stylize thread | {med(lambda r: r['convert_seconds']):.4f} s |")
+print(f"| set-up before the first frame (model load, style targets) | {med(lambda r: r['seconds'] - r['pipeline_seconds']):.2f} s |")
+PY
+}
+
+memory() {
+  echo "Peak resident memory of \`stylize video\` (tiny model, \`--size 48 --iterations 2,1\`) on a"
+  echo "generated 320×240 testsrc2 clip, by \`/usr/bin/time\`: the channels are bounded, so it does not"
+  echo "grow with the number of frames."
   echo
-  cat "$out"
-} >docs/BENCHMARKS.md
-rm -f "$out"
+  echo "| frames | peak RSS | wall time |"
+  echo "|---|---|---|"
+  for n in 100 1000 5000; do
+    /usr/bin/time -f "%M %e" -o .cache/bench/time.txt "$stylize" video --input-format lavfi \
+      testsrc2=size=320x240:rate=25 --frames "$n" --style .cache/samples/painting.jpg \
+      -o .cache/bench/long.mp4 --model models/tiny --device cpu --size 48 --iterations 2,1 -q
+    read -r kib secs <.cache/bench/time.txt
+    echo "| $n | $((kib / 1024)) MiB | ${secs} s |"
+  done
+}
+
+# Replaces the section `$1` of docs/BENCHMARKS.md with standard input.
+put_section() {
+  .venv/bin/python - "$1" <<'PY'
+import re, sys, datetime, subprocess, pathlib
+name, body = sys.argv[1], sys.stdin.read().strip()
+path = pathlib.Path("docs/BENCHMARKS.md")
+text = path.read_text() if path.exists() else ""
+cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p' | head -1", shell=True,
+                     capture_output=True, text=True).stdout.strip()
+cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+titles = {"engine": "Style engine", "video": "Video pipeline", "memory": "Memory on long videos"}
+block = (f"<!-- section: {name} -->\n## {titles.get(name, name)}\n\n"
+         f"`scripts/bench.sh {name}`, {datetime.date.today()}, {cpu} ({cores} cores).\n\n{body}\n"
+         f"<!-- end: {name} -->")
+pattern = re.compile(rf"<!-- section: {name} -->.*?<!-- end: {name} -->", re.S)
+if pattern.search(text):
+    text = pattern.sub(lambda _: block, text)
+else:
+    if not text.startswith("# Benchmarks"):
+        text = "# Benchmarks\n\nThe latest figures of each `scripts/bench.sh` section.\n"
+    text = text.rstrip() + "\n\n" + block + "\n"
+path.write_text(text)
+PY
+}
+
+for section in "${sections[@]}"; do
+  case $section in
+    engine | video | memory) ;;
+    *) echo "bench: unknown section '$section' (engine, video, memory)" >&2; exit 2 ;;
+  esac
+  out=.cache/bench/$section.md
+  "$section" | tee "$out"
+  put_section "$section" <"$out"
+done

@@ -667,6 +667,18 @@ def build_loss(net):
         B.op("Sub", [pad(dy, [0, 0, 1, 0, 0, 0, 0, 0]), pad(dy, [0, 0, 0, 0, 0, 0, 1, 0])])]),
         s255], out="tv_grad")
 
+    # ---- temporal consistency (Ruder et al. 2016), on the image in 0-255 units -------------
+    # temporal_weight * mean over N = 3HW of mask * (255 (image - temporal_target))^2, with the
+    # previous stylized frame warped into this one as the target and the reliability weights as
+    # the mask (1x1xHxW). Both broadcast: unused, they are 1x1x1x1 zeros and the weight is 0.
+    td = B.op("Sub", ["image", "temporal_target"], out="temporal_diff")
+    tcd = B.op("Mul", [td, "temporal_mask"])
+    tscale = B.op("Div", [B.op("Mul", [B.op("Reshape", ["temporal_weight", i64([])]),
+                                       B.const(255.0 * 255.0)]), B.numel_f("image")],
+                  out="temporal_scale")
+    temporal = B.op("Mul", [B.op("ReduceSum", [B.op("Mul", [tcd, td])], keepdims=0), tscale])
+    temporal_grad = B.op("Mul", [tcd, B.op("Mul", [tscale, B.const(2.0)])], out="temporal_grad")
+
     # ---- outputs ---------------------------------------------------------------------------
     one = i64([1])
 
@@ -678,8 +690,9 @@ def build_loss(net):
     cl = total(content_terms, "content_loss")
     sl = total(style_terms, "style_loss")
     tl = B.op("Reshape", [tv, one], out="tv_loss")
-    B.op("Sum", [cl, sl, tl], out="loss")
-    B.op("Add", [grad_image_conv, tv_grad], out="grad")
+    tel = B.op("Reshape", [temporal, one], out="temporal_loss")
+    B.op("Sum", [cl, sl, tl, tel], out="loss")
+    B.op("Sum", [grad_image_conv, tv_grad, temporal_grad], out="grad")
 
     inputs = [value_info(B, "image", F, [1, 3, "height", "width"])]
     for canon, k, _ in net.style:
@@ -690,9 +703,12 @@ def build_loss(net):
                                  [1, net.cout(k), f"h_{canon}", f"w_{canon}"]))
     inputs += [value_info(B, "style_weights", F, [ns]),
                value_info(B, "content_weights", F, [nc]),
-               value_info(B, "tv_weight", F, [1])]
+               value_info(B, "tv_weight", F, [1]),
+               value_info(B, "temporal_target", F, [1, "tc", "th", "tw"]),
+               value_info(B, "temporal_mask", F, [1, 1, "mh", "mw"]),
+               value_info(B, "temporal_weight", F, [1])]
     outputs = [value_info(B, n, F, [1])
-               for n in ("loss", "content_loss", "style_loss", "tv_loss")]
+               for n in ("loss", "content_loss", "style_loss", "tv_loss", "temporal_loss")]
     outputs.append(value_info(B, "grad", F, [1, 3, "height", "width"]))
     return B.model("stylize_loss", inputs, outputs,
                    "Gatys et al. loss (neural-style definitions) and d(loss)/d(image). "

@@ -6,7 +6,7 @@
 
 For every model directory (as written by export_model.py) and image size:
   * features.onnx: gram matrices and content activations equal the reference's (rel err < 1e-4)
-  * loss.onnx: content / style / tv / total loss equal the reference's (rel err < 1e-4)
+  * loss.onnx: content / style / tv / temporal / total loss equal the reference's (rel err < 1e-4)
   * for each loss term alone (other weights 0) and for the total, the directional derivative
     <grad, v> matches a central finite difference of the float64 reference along v, for
     v = grad/|grad| and two random directions (rel err < 1e-3)
@@ -90,7 +90,7 @@ class Reference:
         conts = [f[(k, kind)] for _, k, kind in self.content]
         return grams, conts
 
-    def loss(self, image, grams, conts, sw, cw, tvw):
+    def loss(self, image, grams, conts, sw, cw, tvw, temporal=(0.0, None, None)):
         f = self.features(image)
         c_loss = sum(float(cw[j]) * np.mean((f[(k, kind)] - conts[j]) ** 2)
                      for j, (_, k, kind) in enumerate(self.content))
@@ -100,8 +100,13 @@ class Reference:
         dx = y[:, :, :, 1:] - y[:, :, :, :-1]
         dy = y[:, :, 1:, :] - y[:, :, :-1, :]
         tv = float(tvw) * 0.5 * (np.sum(dx * dx) + np.sum(dy * dy))
-        return {"content": float(c_loss), "style": float(s_loss), "tv": tv,
-                "total": float(c_loss + s_loss + tv)}
+        tw, ttarget, tmask = temporal
+        t_loss = 0.0
+        if tw:
+            d = y - ttarget.astype(np.float64) * 255.0
+            t_loss = float(tw) * float(np.mean(tmask.astype(np.float64) * d * d))
+        return {"content": float(c_loss), "style": float(s_loss), "tv": tv, "temporal": t_loss,
+                "total": float(c_loss + s_loss + tv + t_loss)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,11 +193,21 @@ def check_model(label, model_dir, sizes, weights_path, seed, table, fd_eps=FD_EP
         sw = (100.0 * rng.uniform(0.5, 2.0, ns)).astype(np.float32)
         cw = (5.0 * rng.uniform(0.5, 2.0, nc)).astype(np.float32)
         tvw = np.float32(1e-3)
+        # temporal term: a target near the image, reliability weights in [0, 1] with zeros
+        ttarget = np.clip(image + 0.1 * rng.standard_normal(image.shape), 0, 1).astype(np.float32)
+        tmask = np.where(rng.random((1, 1, h, w)) < 0.2, 0.0,
+                         rng.random((1, 1, h, w))).astype(np.float32)
+        temporal = (np.float32(200.0), ttarget, tmask)
+        no_temporal = (0.0, None, None)
 
-        def run_onnx(sw_, cw_, tvw_):
+        def run_onnx(sw_, cw_, tvw_, temporal_=no_temporal):
+            tw_, tt_, tm_ = temporal_
             feeds = {"image": image, "style_weights": np.asarray(sw_, np.float32),
                      "content_weights": np.asarray(cw_, np.float32),
-                     "tv_weight": np.array([tvw_], np.float32)}
+                     "tv_weight": np.array([tvw_], np.float32),
+                     "temporal_weight": np.array([tw_], np.float32),
+                     "temporal_target": tt_ if tw_ else np.zeros((1, 1, 1, 1), np.float32),
+                     "temporal_mask": tm_ if tw_ else np.zeros((1, 1, 1, 1), np.float32)}
             for (c, _, _), g in zip(style, grams):
                 feeds[f"gram_{c}"] = g
             for (c, _, _), t in zip(content, conts):
@@ -200,24 +215,25 @@ def check_model(label, model_dir, sizes, weights_path, seed, table, fd_eps=FD_EP
             return dict(zip(loss_names, ls.run(None, feeds)))
 
         # ---- loss values
-        out = run_onnx(sw, cw, tvw)
-        rl = ref.loss(image, grams64, conts64, sw, cw, tvw)
-        for term in ("content", "style", "tv", "total"):
+        out = run_onnx(sw, cw, tvw, temporal)
+        rl = ref.loss(image, grams64, conts64, sw, cw, tvw, temporal)
+        for term in ("content", "style", "tv", "temporal", "total"):
             name = "loss" if term == "total" else f"{term}_loss"
             table.add(label, size, f"value {term}", rl[term],
                       rel(out[name][0], rl[term]), TOL_VALUE)
 
         # ---- gradients: each term alone, and all together
         cases = {
-            "content": (np.zeros(ns), cw, 0.0),
-            "style": (sw, np.zeros(nc), 0.0),
-            "tv": (np.zeros(ns), np.zeros(nc), tvw),
-            "total": (sw, cw, tvw),
+            "content": (np.zeros(ns), cw, 0.0, no_temporal),
+            "style": (sw, np.zeros(nc), 0.0, no_temporal),
+            "tv": (np.zeros(ns), np.zeros(nc), tvw, no_temporal),
+            "temporal": (np.zeros(ns), np.zeros(nc), 0.0, temporal),
+            "total": (sw, cw, tvw, temporal),
         }
-        for term, (sw_, cw_, tvw_) in cases.items():
+        for term, (sw_, cw_, tvw_, tmp_) in cases.items():
             if (term == "content" and nc == 0) or (term == "style" and ns == 0):
                 continue
-            g = run_onnx(sw_, cw_, tvw_)["grad"].astype(np.float64)
+            g = run_onnx(sw_, cw_, tvw_, tmp_)["grad"].astype(np.float64)
             if not np.all(np.isfinite(g)):
                 table.add(label, size, f"grad {term}", float("nan"), float("inf"), TOL_GRAD)
                 continue
@@ -225,8 +241,8 @@ def check_model(label, model_dir, sizes, weights_path, seed, table, fd_eps=FD_EP
             dirs = [("grad", g / gn if gn > 0 else rng.standard_normal(g.shape))]
             dirs += [(f"rand{i}", rng.standard_normal(g.shape)) for i in (1, 2)]
             for dname, v in dirs:
-                fp = ref.loss(image + fd_eps * v, grams64, conts64, sw_, cw_, tvw_)[term]
-                fm = ref.loss(image - fd_eps * v, grams64, conts64, sw_, cw_, tvw_)[term]
+                fp = ref.loss(image + fd_eps * v, grams64, conts64, sw_, cw_, tvw_, tmp_)[term]
+                fm = ref.loss(image - fd_eps * v, grams64, conts64, sw_, cw_, tvw_, tmp_)[term]
                 fd = (fp - fm) / (2 * fd_eps)
                 an = float(np.sum(g * v))
                 # floor: 1% of the typical size of <g, v> for a random v, so a direction that

@@ -177,6 +177,7 @@ impl FrameStylizer {
             targets: Targets {
                 grams: style_grams,
                 contents: Vec::new(),
+                temporal: None,
             },
             weights,
             optimizer,

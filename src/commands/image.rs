@@ -120,6 +120,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         content: args.style.content_weight,
         style: args.style.style_weight,
         tv: args.style.tv_weight,
+        temporal: 0.0,
     };
     let kind = super::optimizer_kind(&args.optim);
     let mut optimizer = kind.build()?;

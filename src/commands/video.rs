@@ -115,6 +115,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         content: args.style.content_weight,
         style: args.style.style_weight,
         tv: args.style.tv_weight,
+        temporal: 0.0,
     };
     let optimizer = super::optimizer_kind(&args.optim).build()?;
     let mut stylizer = FrameStylizer::new(
@@ -165,16 +166,19 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                 .map(|i| i.loss)
                 .unwrap_or_default();
             progress.step(format!("loss {:.3e}", loss.total));
-            frames.push(FrameStats {
-                frame: frame.index,
-                pts: frame.pts,
-                iterations: outcome.iterations.len(),
-                evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
-                initial: outcome.initial,
-                loss,
-                seconds,
-                model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
-            });
+            // Kept only when asked for, so that memory does not grow with the video's length.
+            if args.report.stats.is_some() {
+                frames.push(FrameStats {
+                    frame: frame.index,
+                    pts: frame.pts,
+                    iterations: outcome.iterations.len(),
+                    evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
+                    initial: outcome.initial,
+                    loss,
+                    seconds,
+                    model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+                });
+            }
             Ok(Stylized {
                 image,
                 pts: frame.pts,

@@ -8,13 +8,13 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ndarray::{Array1, ArrayView4, Ix2, Ix4};
+use ndarray::{Array1, Array4, ArrayView4, Ix2, Ix4};
 use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
 
 pub use manifest::Manifest;
 pub use runtime::{Backend, Device, SessionConfig};
-pub use targets::{blend_grams, Features, LossTerms, LossWeights, Targets};
+pub use targets::{blend_grams, Features, LossTerms, LossWeights, Targets, TemporalTarget};
 
 /// The default model directory, relative to the project root.
 pub const DEFAULT_MODEL: &str = "models/vgg19";
@@ -86,11 +86,26 @@ impl Model {
             .collect();
         let targets = grams.iter().chain(&contents).map(String::as_str);
         let features_outputs: Vec<&str> = targets.clone().collect();
-        let loss_inputs: Vec<&str> = ["image", "style_weights", "content_weights", "tv_weight"]
-            .into_iter()
-            .chain(targets)
-            .collect();
-        let loss_outputs = ["loss", "content_loss", "style_loss", "tv_loss", "grad"];
+        let loss_inputs: Vec<&str> = [
+            "image",
+            "style_weights",
+            "content_weights",
+            "tv_weight",
+            "temporal_target",
+            "temporal_mask",
+            "temporal_weight",
+        ]
+        .into_iter()
+        .chain(targets)
+        .collect();
+        let loss_outputs = [
+            "loss",
+            "content_loss",
+            "style_loss",
+            "tv_loss",
+            "temporal_loss",
+            "grad",
+        ];
         let checks = [
             (&self.features, &m.features.file, "input", vec!["image"]),
             (&self.features, &m.features.file, "output", features_outputs),
@@ -172,11 +187,29 @@ impl Model {
         let style_weights = Array1::from_elem(m.style_layers.len(), weights.style);
         let content_weights = Array1::from_elem(m.content_layers.len(), weights.content);
         let tv_weight = Array1::from_elem(1, weights.tv);
+        // Without a temporal target the term is switched off: weight 0 and 1×1×1×1 zeros, which
+        // the graph broadcasts.
+        let unused = Array4::<f32>::zeros((1, 1, 1, 1));
+        let (temporal_weight, temporal_target, temporal_mask) = match &targets.temporal {
+            Some(t) if weights.temporal != 0.0 => {
+                if t.image.dim() != image.dim()
+                    || t.mask.dim() != (1, 1, image.dim().2, image.dim().3)
+                {
+                    bail!("internal: the temporal target does not match the image's size");
+                }
+                (weights.temporal, t.image.view(), t.mask.view())
+            }
+            _ => (0.0, unused.view(), unused.view()),
+        };
+        let temporal_weight = Array1::from_elem(1, temporal_weight);
         let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
             ("image".into(), tensor(image)?),
             ("style_weights".into(), tensor(style_weights.view())?),
             ("content_weights".into(), tensor(content_weights.view())?),
             ("tv_weight".into(), tensor(tv_weight.view())?),
+            ("temporal_weight".into(), tensor(temporal_weight.view())?),
+            ("temporal_target".into(), tensor(temporal_target)?),
+            ("temporal_mask".into(), tensor(temporal_mask)?),
         ];
         for (layer, gram) in m.style_layers.iter().zip(&targets.grams) {
             inputs.push((format!("gram_{}", layer.name).into(), tensor(gram.view())?));
@@ -208,6 +241,7 @@ impl Model {
             content: scalar("content_loss")?,
             style: scalar("style_loss")?,
             tv: scalar("tv_loss")?,
+            temporal: scalar("temporal_loss")?,
         };
         let (_, g) = outputs["grad"]
             .try_extract_tensor::<f32>()

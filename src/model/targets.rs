@@ -12,13 +12,25 @@ pub struct Features {
     pub contents: Vec<Array4<f32>>,
 }
 
-/// The targets of one optimization: the (blended) style Grams and the content activations.
+/// The targets of one optimization: the (blended) style Grams, the content activations and, for
+/// a video frame, the previous stylized frame warped into this one.
 #[derive(Clone, Debug)]
 pub struct Targets {
     /// One C×C Gram matrix per style layer.
     pub grams: Vec<Array2<f32>>,
     /// One 1×C×h×w activation per content layer.
     pub contents: Vec<Array4<f32>>,
+    /// The temporal loss's target, if any.
+    pub temporal: Option<TemporalTarget>,
+}
+
+/// What the temporal loss (Ruder et al. 2016) pulls a video frame towards.
+#[derive(Clone, Debug)]
+pub struct TemporalTarget {
+    /// The previous stylized frame warped into this frame, 1×3×H×W.
+    pub image: Array4<f32>,
+    /// Per-pixel reliability weights in [0, 1] (0 where the warp cannot be trusted), 1×1×H×W.
+    pub mask: Array4<f32>,
 }
 
 impl Targets {
@@ -27,6 +39,7 @@ impl Targets {
         Targets {
             grams: blend_grams(styles, blend),
             contents: content.contents,
+            temporal: None,
         }
     }
 }
@@ -56,12 +69,14 @@ pub struct LossWeights {
     pub style: f32,
     /// `--tv-weight`.
     pub tv: f32,
+    /// `--temporal-weight` (used only when the targets have a temporal target).
+    pub temporal: f32,
 }
 
 /// The loss terms of one evaluation, already weighted.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct LossTerms {
-    /// content + style + tv.
+    /// content + style + tv + temporal.
     pub total: f32,
     /// Content term.
     pub content: f32,
@@ -69,4 +84,6 @@ pub struct LossTerms {
     pub style: f32,
     /// Total-variation term.
     pub tv: f32,
+    /// Temporal-consistency term (0 without a temporal target).
+    pub temporal: f32,
 }
