@@ -464,24 +464,29 @@ fn psi_prime(s2: f32) -> f32 {
     0.5 / (s2 + EPSILON * EPSILON).sqrt()
 }
 
-/// The per-pixel linearized data terms about the current flow.
+/// One pixel's data terms, linearized about the current flow, with their normalizations.
+#[derive(Clone, Copy)]
 struct DataTerms {
     /// Ix, Iy, Iz: brightness constancy.
-    ix: Plane,
-    iy: Plane,
-    iz: Plane,
+    ix: f32,
+    iy: f32,
+    iz: f32,
     /// Ixx, Ixy, Iyy, Ixz, Iyz: gradient constancy.
-    ixx: Plane,
-    ixy: Plane,
-    iyy: Plane,
-    ixz: Plane,
-    iyz: Plane,
+    ixx: f32,
+    ixy: f32,
+    iyy: f32,
+    ixz: f32,
+    iyz: f32,
+    /// 1/(|∇I|² + ζ²) of brightness constancy and of the two gradient components.
+    nb: f32,
+    ngx: f32,
+    ngy: f32,
 }
 
 /// Variational refinement (as in DIS, after Brox et al. 2004): about the current flow (u, v),
 /// solves for an increment that lowers
 /// δ·Ψ(brightness) + γ·Ψ(gradient) + α·Ψ(|∇u|² + |∇v|²), by fixed-point iterations on the robust
-/// weights and red–black SOR on the linear system.
+/// weights and line-by-line SOR (odd and even rows in turn) on the linear system.
 fn refine(
     i0: &Plane,
     i1: &Plane,
@@ -499,93 +504,167 @@ fn refine(
     let i1w = i1.warped(u, v);
     let i1wx = i1x.warped(u, v);
     let i1wy = i1y.warped(u, v);
-    let avg = |a: &Plane, b: &Plane| Plane {
+    let ix = Plane {
         w,
         h,
-        data: a
+        data: i1wx
             .data
             .iter()
-            .zip(&b.data)
+            .zip(&i0x.data)
             .map(|(a, b)| 0.5 * (a + b))
             .collect(),
     };
-    let diff = |a: &Plane, b: &Plane| Plane {
+    let iy = Plane {
         w,
         h,
-        data: a.data.iter().zip(&b.data).map(|(a, b)| a - b).collect(),
+        data: i1wy
+            .data
+            .iter()
+            .zip(&i0y.data)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect(),
     };
-    let ix = avg(&i1wx, i0x);
-    let iy = avg(&i1wy, i0y);
     let (ixx, ixy) = ix.gradient();
     let (_, iyy) = iy.gradient();
-    let terms = DataTerms {
-        iz: diff(&i1w, i0),
-        ixz: diff(&i1wx, i0x),
-        iyz: diff(&i1wy, i0y),
-        ix,
-        iy,
-        ixx,
-        ixy,
-        iyy,
-    };
+    let zeta2 = ZETA * ZETA;
+    let terms: Vec<DataTerms> = (0..w * h)
+        .into_par_iter()
+        .map(|i| {
+            let (gx, gy) = (ix.data[i], iy.data[i]);
+            let (gxx, gxy, gyy) = (ixx.data[i], ixy.data[i], iyy.data[i]);
+            DataTerms {
+                ix: gx,
+                iy: gy,
+                iz: i1w.data[i] - i0.data[i],
+                ixx: gxx,
+                ixy: gxy,
+                iyy: gyy,
+                ixz: i1wx.data[i] - i0x.data[i],
+                iyz: i1wy.data[i] - i0y.data[i],
+                nb: 1.0 / (gx * gx + gy * gy + zeta2),
+                ngx: 1.0 / (gxx * gxx + gxy * gxy + zeta2),
+                ngy: 1.0 / (gxy * gxy + gyy * gyy + zeta2),
+            }
+        })
+        .collect();
 
-    let mut du = Plane::zeros(w, h);
-    let mut dv = Plane::zeros(w, h);
-    let mut next_du = Plane::zeros(w, h);
-    let mut next_dv = Plane::zeros(w, h);
-    // Per pixel: a11, a12, a22, b1, b2 of the data term; smoothness weight to the right and below.
-    let mut system = vec![[0f32; 7]; w * h];
+    let mut du = vec![0f32; w * h];
+    let mut dv = vec![0f32; w * h];
+    let mut system = vec![Equation::default(); w * h];
     for _ in 0..params.refine_iterations {
         let smooth = smoothness_weights(u, v, &du, &dv);
         system.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
             for (x, eq) in row.iter_mut().enumerate() {
                 let i = y * w + x;
-                *eq = data_equation(&terms, i, du.data[i], dv.data[i], params);
                 let s = smooth.data[i];
-                let right = if x + 1 < w {
-                    0.5 * (s + smooth.data[i + 1])
-                } else {
-                    0.0
+                let edge = |present: bool, j: usize| {
+                    if present {
+                        params.alpha * 0.5 * (s + smooth.data[j])
+                    } else {
+                        0.0
+                    }
                 };
-                let down = if y + 1 < h {
-                    0.5 * (s + smooth.data[i + w])
-                } else {
-                    0.0
+                let weights = [
+                    edge(x > 0, i.wrapping_sub(1)),
+                    edge(x + 1 < w, i + 1),
+                    edge(y > 0, i.wrapping_sub(w)),
+                    edge(y + 1 < h, i + w),
+                ];
+                let neighbours = [
+                    i - usize::from(x > 0),
+                    i + usize::from(x + 1 < w),
+                    i - w * usize::from(y > 0),
+                    i + w * usize::from(y + 1 < h),
+                ];
+                let [a11, a12, a22, b1, b2] = data_equation(&terms[i], du[i], dv[i], params);
+                let mut cu = -b1;
+                let mut cv = -b2;
+                for (s, j) in weights.iter().zip(neighbours) {
+                    cu += s * (u.data[j] - u.data[i]);
+                    cv += s * (v.data[j] - v.data[i]);
+                }
+                let sum: f32 = weights.iter().sum();
+                *eq = Equation {
+                    a12,
+                    cu,
+                    cv,
+                    inv_u: 1.0 / (a11 + sum),
+                    inv_v: 1.0 / (a22 + sum),
+                    weights,
                 };
-                eq[5] = params.alpha * right;
-                eq[6] = params.alpha * down;
             }
         });
         for _ in 0..params.sor_iterations {
-            for colour in 0..2 {
-                let (du_, dv_) = (&du, &dv);
-                let system = &system;
-                let (uu, vv) = (&*u, &*v);
-                next_du
-                    .data
-                    .par_chunks_mut(w)
-                    .zip(next_dv.data.par_chunks_mut(w))
-                    .enumerate()
-                    .for_each(|(y, (nu, nv))| {
-                        sor_row(y, colour, w, h, system, uu, vv, du_, dv_, nu, nv);
-                    });
-                std::mem::swap(&mut du, &mut next_du);
-                std::mem::swap(&mut dv, &mut next_dv);
+            for parity in 0..2 {
+                sor_half_sweep(parity, w, &system, &mut du, &mut dv);
             }
         }
     }
-    u.data.iter_mut().zip(&du.data).for_each(|(a, d)| *a += d);
-    v.data.iter_mut().zip(&dv.data).for_each(|(a, d)| *a += d);
+    u.data.iter_mut().zip(&du).for_each(|(a, d)| *a += d);
+    v.data.iter_mut().zip(&dv).for_each(|(a, d)| *a += d);
+}
+
+/// The linear equations of one pixel's increment (du, dv) within a fixed-point iteration:
+/// `du = inv_u · (cu + Σ wₙ duₙ − a12 dv)` and `dv = inv_v · (cv + Σ wₙ dvₙ − a12 du)`.
+#[derive(Clone, Copy, Default)]
+struct Equation {
+    a12: f32,
+    /// The data term's constant and the smoothness pull of the current flow, for u and v.
+    cu: f32,
+    cv: f32,
+    /// 1 / (diagonal of the data term + sum of the smoothness weights), for u and v.
+    inv_u: f32,
+    inv_v: f32,
+    /// α × smoothness weights to the left, right, upper and lower neighbours (0 beyond the frame).
+    weights: [f32; 4],
+}
+
+/// One half of a line-by-line SOR sweep: every row of the given parity, in parallel, updated in
+/// place left to right (Gauss–Seidel along the row); the rows above and below, of the other
+/// parity, are only read.
+fn sor_half_sweep(parity: usize, w: usize, system: &[Equation], du: &mut [f32], dv: &mut [f32]) {
+    let mut mine = Vec::new();
+    let mut other: Vec<(&[f32], &[f32])> = Vec::new();
+    for (y, (ru, rv)) in du.chunks_mut(w).zip(dv.chunks_mut(w)).enumerate() {
+        if y % 2 == parity {
+            mine.push((y, ru, rv));
+        } else {
+            other.push((ru, rv));
+        }
+    }
+    let zeros = vec![0f32; w];
+    // Row r of the other parity is other[r / 2]; beyond the frame, a zero row with zero weight.
+    let row = |r: Option<usize>| {
+        r.and_then(|r| other.get(r / 2).copied())
+            .unwrap_or((&zeros, &zeros))
+    };
+    mine.into_par_iter().for_each(|(y, ru, rv)| {
+        let (upper_u, upper_v) = row(y.checked_sub(1));
+        let (lower_u, lower_v) = row(Some(y + 1));
+        let equations = &system[y * w..(y + 1) * w];
+        for x in 0..w {
+            let eq = &equations[x];
+            let [wl, wr, wu, wd] = eq.weights;
+            let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
+            let nu = wl * ru[l] + wr * ru[r] + wu * upper_u[x] + wd * lower_u[x];
+            let nv = wl * rv[l] + wr * rv[r] + wu * upper_v[x] + wd * lower_v[x];
+            let new_u = (eq.cu + nu - eq.a12 * rv[x]) * eq.inv_u;
+            let new_u = ru[x] + OMEGA * (new_u - ru[x]);
+            let new_v = (eq.cv + nv - eq.a12 * new_u) * eq.inv_v;
+            rv[x] += OMEGA * (new_v - rv[x]);
+            ru[x] = new_u;
+        }
+    });
 }
 
 /// Ψ'(|∇(u + du)|² + |∇(v + dv)|²) per pixel, by forward differences.
-fn smoothness_weights(u: &Plane, v: &Plane, du: &Plane, dv: &Plane) -> Plane {
+fn smoothness_weights(u: &Plane, v: &Plane, du: &[f32], dv: &[f32]) -> Plane {
     let (w, h) = (u.w, u.h);
     Plane::map_rows(w, h, |y, row| {
         for (x, out) in row.iter_mut().enumerate() {
             let i = y * w + x;
-            let uf = |j: usize| u.data[j] + du.data[j];
-            let vf = |j: usize| v.data[j] + dv.data[j];
+            let uf = |j: usize| u.data[j] + du[j];
+            let vf = |j: usize| v.data[j] + dv[j];
             let (ux, vx) = if x + 1 < w {
                 (uf(i + 1) - uf(i), vf(i + 1) - vf(i))
             } else {
@@ -601,21 +680,27 @@ fn smoothness_weights(u: &Plane, v: &Plane, du: &Plane, dv: &Plane) -> Plane {
     })
 }
 
-/// The data term's 2×2 system at pixel i with the robust weights at the current increment:
-/// `[a11, a12, a22, b1, b2, _, _]` such that the data gradient is A·(du, dv) + b.
+/// The data term's 2×2 system at a pixel with the robust weights at the current increment:
+/// `[a11, a12, a22, b1, b2]` such that the data gradient is A·(du, dv) + b.
 #[inline]
-fn data_equation(t: &DataTerms, i: usize, du: f32, dv: f32, params: &FlowParams) -> [f32; 7] {
-    let (ix, iy, iz) = (t.ix.data[i], t.iy.data[i], t.iz.data[i]);
-    let (ixx, ixy, iyy) = (t.ixx.data[i], t.ixy.data[i], t.iyy.data[i]);
-    let (ixz, iyz) = (t.ixz.data[i], t.iyz.data[i]);
-    let zeta2 = ZETA * ZETA;
+fn data_equation(t: &DataTerms, du: f32, dv: f32, params: &FlowParams) -> [f32; 5] {
+    let DataTerms {
+        ix,
+        iy,
+        iz,
+        ixx,
+        ixy,
+        iyy,
+        ixz,
+        iyz,
+        nb,
+        ngx,
+        ngy,
+    } = *t;
     // Brightness constancy, normalized by the local gradient.
-    let nb = 1.0 / (ix * ix + iy * iy + zeta2);
     let rb = ix * du + iy * dv + iz;
     let wb = params.delta * nb * psi_prime(nb * rb * rb);
     // Gradient constancy, each component normalized by its own gradient.
-    let ngx = 1.0 / (ixx * ixx + ixy * ixy + zeta2);
-    let ngy = 1.0 / (ixy * ixy + iyy * iyy + zeta2);
     let rgx = ixx * du + ixy * dv + ixz;
     let rgy = ixy * du + iyy * dv + iyz;
     let wg = params.gamma * psi_prime(ngx * rgx * rgx + ngy * rgy * rgy);
@@ -626,64 +711,5 @@ fn data_equation(t: &DataTerms, i: usize, du: f32, dv: f32, params: &FlowParams)
         wb * iy * iy + gx * ixy * ixy + gy * iyy * iyy,
         wb * ix * iz + gx * ixx * ixz + gy * ixy * iyz,
         wb * iy * iz + gx * ixy * ixz + gy * iyy * iyz,
-        0.0,
-        0.0,
     ]
-}
-
-/// One red–black SOR half-sweep over row y: pixels of the given colour get new increments (from
-/// their neighbours, all of the other colour), the others are copied.
-#[allow(clippy::too_many_arguments)]
-fn sor_row(
-    y: usize,
-    colour: usize,
-    w: usize,
-    h: usize,
-    system: &[[f32; 7]],
-    u: &Plane,
-    v: &Plane,
-    du: &Plane,
-    dv: &Plane,
-    next_du: &mut [f32],
-    next_dv: &mut [f32],
-) {
-    let row = y * w;
-    next_du.copy_from_slice(&du.data[row..row + w]);
-    next_dv.copy_from_slice(&dv.data[row..row + w]);
-    for x in ((y + colour) % 2..w).step_by(2) {
-        let i = row + x;
-        let eq = &system[i];
-        // Neighbours and their smoothness weights (zero beyond the frame).
-        let mut neighbours = [(0usize, 0f32); 4];
-        let mut count = 0;
-        if x + 1 < w {
-            neighbours[count] = (i + 1, eq[5]);
-            count += 1;
-        }
-        if x > 0 {
-            neighbours[count] = (i - 1, system[i - 1][5]);
-            count += 1;
-        }
-        if y + 1 < h {
-            neighbours[count] = (i + w, eq[6]);
-            count += 1;
-        }
-        if y > 0 {
-            neighbours[count] = (i - w, system[i - w][6]);
-            count += 1;
-        }
-        let (mut su, mut sv, mut sw) = (0f32, 0f32, 0f32);
-        for &(j, s) in &neighbours[..count] {
-            su += s * (u.data[j] + du.data[j] - u.data[i]);
-            sv += s * (v.data[j] + dv.data[j] - v.data[i]);
-            sw += s;
-        }
-        let (old_u, old_v) = (du.data[i], dv.data[i]);
-        let new_u = (su - eq[3] - eq[1] * old_v) / (eq[0] + sw);
-        let new_u = (1.0 - OMEGA) * old_u + OMEGA * new_u;
-        let new_v = (sv - eq[4] - eq[1] * new_u) / (eq[2] + sw);
-        let new_v = (1.0 - OMEGA) * old_v + OMEGA * new_v;
-        next_du[x] = new_u;
-        next_dv[x] = new_v;
-    }
 }
