@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::warp::{bilinear, inside};
+use super::warp::{bilinear, checked_dim, inside};
 use super::Flow;
 
 /// Per-pixel weights in [0, 1] on the grid of frame t for using frame t−1 warped by `backward`
@@ -19,8 +19,8 @@ use super::Flow;
 ///
 /// and 1 otherwise.
 pub fn reliability(backward: &Flow, forward: &Flow) -> Result<Array2<f32>> {
-    let (h, w) = backward.dim();
-    if forward.dim() != (h, w) {
+    let (h, w) = checked_dim(backward)?;
+    if checked_dim(forward)? != (h, w) {
         bail!(
             "cannot check a {w}x{h} backward flow against a {}x{} forward flow",
             forward.dim().1,

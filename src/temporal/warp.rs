@@ -25,7 +25,7 @@ pub struct Warped {
 /// and are marked in [`Warped::inside`].
 pub fn warp(image: ArrayView4<f32>, flow: &Flow) -> Result<Warped> {
     let (n, c, h, w) = image.dim();
-    if (h, w) != flow.dim() {
+    if (h, w) != checked_dim(flow)? {
         bail!(
             "cannot warp a {w}x{h} image by a {}x{} flow field",
             flow.dim().1,
@@ -53,6 +53,18 @@ pub fn warp(image: ArrayView4<f32>, flow: &Flow) -> Result<Warped> {
     });
     let image = Array4::from_shape_vec((n, c, h, w), out).expect("n·c·h·w values");
     Ok(Warped { image, inside })
+}
+
+/// `(height, width)` of a flow whose two components agree in shape.
+pub(crate) fn checked_dim(flow: &Flow) -> Result<(usize, usize)> {
+    if flow.u.dim() != flow.v.dim() {
+        bail!(
+            "a flow field's components differ in shape: u is {:?}, v is {:?}",
+            flow.u.dim(),
+            flow.v.dim()
+        );
+    }
+    Ok(flow.dim())
 }
 
 /// The contiguous data of an array in standard layout.
@@ -133,5 +145,9 @@ mod tests {
     fn warp_rejects_mismatched_sizes() {
         let err = warp(ramp(3, 8, 8).view(), &Flow::zeros(8, 9)).unwrap_err();
         assert!(err.to_string().contains("8x8 image by a 9x8 flow"), "{err}");
+        let mut flow = Flow::zeros(8, 8);
+        flow.v = ndarray::Array2::zeros((8, 7));
+        let err = warp(ramp(3, 8, 8).view(), &flow).unwrap_err();
+        assert!(err.to_string().contains("components differ"), "{err}");
     }
 }
