@@ -40,6 +40,16 @@ fn time(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     Ok(median(times))
 }
 
+/// CPU seconds used so far by all of the process's threads (Linux's schedstat), if known.
+fn cpu_seconds() -> Option<f64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total as f64 * 1e-9)
+}
+
 /// Smoothed noise at several scales, in [0, 1].
 fn texture(rng: &mut StdRng, h: usize, w: usize) -> Array2<f32> {
     let mut sum = Array2::<f32>::zeros((h, w));
@@ -156,10 +166,15 @@ fn main() -> Result<()> {
         flow(cur.view(), prev.view(), &params)?;
         Ok(())
     })?;
+    let cpu_before = cpu_seconds();
     let both = time(o.runs, || {
         motion(prev.view(), cur.view(), &params)?;
         Ok(())
     })?;
+    // Mean CPU time of a call (the warm-up included), all threads together.
+    let cpu = cpu_before
+        .zip(cpu_seconds())
+        .map(|(a, b)| (b - a) / (o.runs + 1) as f64);
     println!(
         "rayon threads: {}, ONNX Runtime threads: {}, model: {}",
         rayon::current_num_threads(),
@@ -191,5 +206,11 @@ fn main() -> Result<()> {
         "| optical flow forward + backward + reliability (`temporal::motion`) | {w}×{h} | {:.0} ms | {share} |",
         both * 1e3
     );
+    if let Some(cpu) = cpu {
+        println!(
+            "| the same, CPU time of all threads (mean) | {w}×{h} | {:.0} ms | |",
+            cpu * 1e3
+        );
+    }
     Ok(())
 }

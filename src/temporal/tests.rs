@@ -154,6 +154,25 @@ fn backward_flow_of_a_translation_points_back() {
     assert!(e < 0.3, "EPE {e}");
 }
 
+#[test]
+fn flow_tolerates_noise_and_a_brightness_change() {
+    // The second frame is 5% brighter and both carry independent noise (σ ≈ 1% of the range).
+    let texture = Texture::new(9);
+    let mut rng = StdRng::seed_from_u64(10);
+    let mut noise = |x: f32| {
+        let n: f32 = (0..4).map(|_| rng.random_range(-0.5f32..0.5)).sum();
+        x + 0.017 * n
+    };
+    let a = texture.render(|x, y| (x, y)).mapv(&mut noise);
+    let b = texture
+        .render(|x, y| (x - 1.3, y + 0.7))
+        .mapv(|v| noise(0.05 + 0.95 * v));
+    let f = flow(a.view(), b.view(), &FlowParams::default()).unwrap();
+    let e = epe(&f, |x, y| (x + 1.3, y - 0.7));
+    println!("EPE translation with noise and brightness change: {e:.4} px");
+    assert!(e < 0.3, "EPE {e}");
+}
+
 fn interior_fraction(
     weights: &Array2<f32>,
     pick: impl Fn(usize, usize) -> bool,
