@@ -12,6 +12,37 @@
 //!   *forward* flow, from t−1 to t. [`motion`] computes both (in parallel) and the weights.
 //! - Weights are in [0, 1] on the grid of frame t; 0 marks pixels where frame t−1 cannot be
 //!   trusted (disoccluded, on a motion boundary, or carried in from outside the frame).
+//! - Compute the flow on content frames of the size being stylized, so that it lines up with the
+//!   stylized frames pixel for pixel.
+//!
+//! # Example
+//! ```
+//! use ndarray::Array4;
+//! use stylize::temporal::{luma, motion, warp, FlowParams};
+//!
+//! # fn main() -> anyhow::Result<()> {
+//! // Content frames t−1 and t, and the stylized frame t−1: 1×3×H×W in [0, 1].
+//! let (h, w) = (36, 48);
+//! let pattern = |dx: f32| {
+//!     Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
+//!         0.5 + 0.4 * ((x as f32 - dx) * 0.4 + c as f32).sin() * (y as f32 * 0.3).cos()
+//!     })
+//! };
+//! let (content_prev, content_cur) = (pattern(0.0), pattern(1.0));
+//! let stylized_prev = content_prev.clone();
+//!
+//! let m = motion(
+//!     luma(content_prev.view())?.view(),
+//!     luma(content_cur.view())?.view(),
+//!     &FlowParams::default(),
+//! )?;
+//! // The stylized frame t−1 carried over to frame t, and where to trust it.
+//! let carried = warp(stylized_prev.view(), &m.backward)?.image;
+//! assert_eq!(carried.dim(), (1, 3, h, w));
+//! assert_eq!(m.weights.dim(), (h, w));
+//! # Ok(())
+//! # }
+//! ```
 
 mod flow;
 mod reliability;

@@ -12,8 +12,9 @@ use super::Flow;
 pub struct Warped {
     /// The warped image, the same shape as the input.
     pub image: Array4<f32>,
-    /// `true` where the sample position lay inside the source frame (see [`inside`]); `false`
-    /// where it fell outside and the value is the nearest border pixel's.
+    /// `true` where the sample position lay inside the source frame (within the area its pixels
+    /// cover, half a pixel beyond the outermost pixel centres); `false` where it fell outside and
+    /// the value is the nearest border pixel's.
     pub inside: Array2<bool>,
 }
 
