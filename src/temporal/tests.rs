@@ -207,6 +207,7 @@ fn identical_frames_have_no_motion_and_full_reliability() {
         "flow between identical frames reaches {largest} px"
     );
     let ones = interior_fraction(&m.weights, interior, 1.0);
+    println!("identical frames: reliable share of the interior {ones:.4}");
     assert!(ones > 0.99, "only {ones} of the interior is reliable");
 }
 
@@ -220,10 +221,12 @@ fn translation_makes_the_uncovered_band_unreliable() {
     let m = motion(prev.view(), cur.view(), &FlowParams::default()).unwrap();
     let band = |x: usize, y: usize| x <= 3 || y >= H - 2;
     let zeros = interior_fraction(&m.weights, band, 0.0);
+    println!("translation: unreliable share of the uncovered band {zeros:.4}");
     assert!(zeros > 0.95, "only {zeros} of the uncovered band is marked");
     let rest =
         |x: usize, y: usize| (MARGIN..W - MARGIN).contains(&x) && (MARGIN..H - MARGIN).contains(&y);
     let ones = interior_fraction(&m.weights, rest, 1.0);
+    println!("translation: reliable share of the interior {ones:.4}");
     assert!(ones > 0.97, "only {ones} of the interior is reliable");
 }
 
@@ -247,6 +250,7 @@ fn a_moving_square_leaves_an_unreliable_band_behind() {
     // Disoccluded: background in the current frame where the square was before.
     let band = |x: usize, y: usize| (80..80 + step).contains(&x) && rows.contains(&y);
     let zeros = interior_fraction(&m.weights, band, 0.0);
+    println!("moving square: unreliable share of the disoccluded band {zeros:.4}");
     assert!(
         zeros > 0.8,
         "only {zeros} of the disoccluded band is marked"
@@ -256,12 +260,14 @@ fn a_moving_square_leaves_an_unreliable_band_behind() {
         !near && (8..W - 8).contains(&x) && (8..H - 8).contains(&y)
     };
     let ones = interior_fraction(&m.weights, far, 1.0);
+    println!("moving square: reliable share of the static background {ones:.4}");
     assert!(
         ones > 0.95,
         "only {ones} of the static background is reliable"
     );
     let inner = |x: usize, y: usize| (94..126).contains(&x) && (68..100).contains(&y);
     let ones = interior_fraction(&m.weights, inner, 1.0);
+    println!("moving square: reliable share of its inside {ones:.4}");
     assert!(ones > 0.9, "only {ones} of the moving square is reliable");
     // And the square's flow is found: about −6 px (pointing back to where it was).
     let mean_u = m
@@ -270,6 +276,7 @@ fn a_moving_square_leaves_an_unreliable_band_behind() {
         .slice(ndarray::s![68..100, 94..126])
         .mean()
         .unwrap();
+    println!("moving square: mean flow inside {mean_u:.4} px (true: -6)");
     assert!(
         (mean_u + 6.0).abs() < 0.3,
         "mean flow in the square {mean_u}"
