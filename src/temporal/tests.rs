@@ -144,6 +144,22 @@ fn flow_of_a_rotation() {
 }
 
 #[test]
+fn flow_stopped_at_half_size_is_upsampled() {
+    let texture = Texture::new(11);
+    let a = texture.render(|x, y| (x, y));
+    let b = texture.render(rotation(-2.0));
+    let params = FlowParams {
+        finest_level: 1,
+        ..FlowParams::default()
+    };
+    let f = flow(a.view(), b.view(), &params).unwrap();
+    assert_eq!(f.dim(), (H, W));
+    let e = epe(&f, rotation(2.0));
+    println!("EPE rotation 2°, finest level 1: {e:.4} px");
+    assert!(e < 0.3, "EPE {e}");
+}
+
+#[test]
 fn backward_flow_of_a_translation_points_back() {
     let texture = Texture::new(4);
     let a = texture.render(|x, y| (x, y));
