@@ -45,7 +45,8 @@ pub struct FlowParams {
     pub finest_level: usize,
     /// Side of the square patches, in pixels.
     pub patch_size: usize,
-    /// Distance between neighbouring patches (less than `patch_size`: they overlap).
+    /// Distance between neighbouring patches (less than `patch_size`: they overlap; more is
+    /// taken as `patch_size`).
     pub patch_stride: usize,
     /// Gauss–Newton iterations per patch.
     pub patch_iterations: usize,
@@ -324,7 +325,8 @@ impl<'a> PatchSearch<'a> {
         params: &FlowParams,
     ) -> Self {
         let size = params.patch_size;
-        let stride = params.patch_stride;
+        // Patches must touch or overlap so that every pixel gets a displacement.
+        let stride = params.patch_stride.min(size);
         PatchSearch {
             i0,
             i1,

@@ -308,6 +308,22 @@ fn flow_rejects_frames_of_different_sizes() {
 }
 
 #[test]
+fn patches_farther_apart_than_their_size_still_cover_the_frame() {
+    let texture = Texture::new(12);
+    let a = texture.render(|x, y| (x, y));
+    let b = texture.render(|x, y| (x - 1.3, y + 0.7));
+    let params = FlowParams {
+        patch_stride: 20,
+        refine_iterations: 0,
+        ..FlowParams::default()
+    };
+    let f = flow(a.view(), b.view(), &params).unwrap();
+    assert!(f.u.iter().chain(f.v.iter()).all(|d| d.is_finite()));
+    let e = epe(&f, |x, y| (x + 1.3, y - 0.7));
+    assert!(e < 0.3, "EPE {e}");
+}
+
+#[test]
 fn flow_handles_frames_smaller_than_a_patch() {
     let a = Array2::from_shape_fn((3, 5), |(y, x)| (x + y) as f32 / 8.0);
     let f = flow(a.view(), a.view(), &FlowParams::default()).unwrap();
