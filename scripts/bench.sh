@@ -5,14 +5,16 @@
 #           outside ONNX Runtime;
 #   video   `stylize video` at --size 256 with the default settings on a clip with camera motion:
 #           frames per second, and the share of the pipeline's wall time spent outside the stylizer;
-#   memory  peak RSS of `stylize video` (tiny model) on generated clips of 100 to 5,000 frames.
+#   memory  peak RSS of `stylize video` (tiny model) on generated clips of 100 to 5,000 frames;
+#   flow    optical flow (forward, backward and reliability weights) at 512×288, against a warm
+#           video frame's stylization measured in the same run (benches/flow.rs).
 # Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 mkdir -p .cache/bench
 sections=("$@")
-((${#sections[@]})) || sections=(engine video memory)
+((${#sections[@]})) || sections=(engine video memory flow)
 stylize=target/release/stylize
 
 engine() {
@@ -90,6 +92,13 @@ memory() {
   done
 }
 
+flow() {
+  echo "Optical flow between two 512×288 frames; the share is of 40 loss-and-gradient evaluations (a"
+  echo "warm frame's iterations at the default \`--size 256\`) measured in the same run. Medians."
+  echo
+  cargo bench --locked --quiet --bench flow -- --threads "${THREADS:-2}"
+}
+
 # Replaces the section `$1` of docs/BENCHMARKS.md with standard input.
 put_section() {
   .venv/bin/python - "$1" <<'PY'
@@ -100,7 +109,8 @@ text = path.read_text() if path.exists() else ""
 cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p' | head -1", shell=True,
                      capture_output=True, text=True).stdout.strip()
 cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-titles = {"engine": "Style engine", "video": "Video pipeline", "memory": "Memory on long videos"}
+titles = {"engine": "Style engine", "video": "Video pipeline", "memory": "Memory on long videos",
+          "flow": "Optical flow"}
 block = (f"<!-- section: {name} -->\n## {titles.get(name, name)}\n\n"
          f"`scripts/bench.sh {name}`, {datetime.date.today()}, {cpu} ({cores} cores).\n\n{body}\n"
          f"<!-- end: {name} -->")
@@ -117,8 +127,8 @@ PY
 
 for section in "${sections[@]}"; do
   case $section in
-    engine | video | memory) ;;
-    *) echo "bench: unknown section '$section' (engine, video, memory)" >&2; exit 2 ;;
+    engine | video | memory | flow) ;;
+    *) echo "bench: unknown section '$section' (engine, video, memory, flow)" >&2; exit 2 ;;
   esac
   out=.cache/bench/$section.md
   "$section" | tee "$out"

@@ -12,3 +12,4 @@ pub mod progress;
 pub mod project;
 pub mod stats;
 pub mod stylize;
+pub mod temporal;
