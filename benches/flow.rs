@@ -146,6 +146,7 @@ fn loss_and_gradient(o: &Options, w: usize, h: usize) -> Result<f64> {
         content: 5.0,
         style: 100.0,
         tv: 1e-3,
+        temporal: 0.0,
     };
     let mut grad = vec![0f32; image.len()];
     time(5, || {

@@ -30,6 +30,45 @@ pub enum Command {
         ffmpeg -i in.mkv -f nut - | stylize video - -s painting.jpg -o - --format nut | ffplay -\n\n\
         Ctrl-C (or SIGTERM) stops after the current frame and leaves a playable file; a second Ctrl-C aborts.")]
     Video(VideoArgs),
+    /// Measure a stylized video: its flicker (temporal warping error along the original's optical
+    /// flow) and, with --style, each frame's style and content loss.
+    #[command(after_help = "Examples:\n  \
+        stylize metrics --original clip.mp4 --stylized painted.mp4\n  \
+        stylize metrics --original clip.mp4 --stylized painted.mp4 --style painting.jpg --json")]
+    Metrics(MetricsArgs),
+}
+
+/// `stylize metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The original video (anything `stylize video` reads).
+    #[arg(long, value_name = "INPUT")]
+    pub original: String,
+
+    /// The stylized video, frame for frame the original's.
+    #[arg(long, value_name = "INPUT")]
+    pub stylized: String,
+
+    /// A style image: also report each frame's style and content loss; repeat for several (blended
+    /// equally, as `stylize video` does).
+    #[arg(short, long = "style", value_name = "IMAGE")]
+    pub styles: Vec<PathBuf>,
+
+    /// Longest side of the frames compared, in pixels (the stylized video's processing size is the
+    /// natural choice).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub size: u32,
+
+    /// Compare at most N frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
+
+    /// Print JSON (per frame and the means) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// `stylize video`.
@@ -55,9 +94,15 @@ pub struct VideoArgs {
     #[arg(long, default_value = "100,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
-    /// Where each frame's optimization starts: the previous stylized frame, its content, or noise.
-    #[arg(long, value_enum, default_value_t = FrameInit::Prev)]
+    /// Where each frame's optimization starts: the previous stylized frame carried along the
+    /// optical flow, the previous stylized frame as it was, the frame's content, or noise.
+    #[arg(long, value_enum, default_value_t = FrameInit::PrevWarped)]
     pub init: FrameInit,
+
+    /// Weight of the temporal loss (Ruder et al.): how strongly each frame keeps to the previous
+    /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off.
+    #[arg(long, default_value_t = 1000.0, value_name = "W", value_parser = non_negative)]
+    pub temporal_weight: f32,
 
     #[command(flatten)]
     pub media: MediaArgs,
@@ -127,7 +172,10 @@ pub struct MediaArgs {
 /// `--init` for video frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FrameInit {
-    /// The previous stylized frame (warm start: steadier video, fewer iterations).
+    /// The previous stylized frame carried along the optical flow of the content; where the flow
+    /// cannot be trusted (uncovered areas, motion boundaries), the frame's content.
+    PrevWarped,
+    /// The previous stylized frame as it was (warm start: steadier video, fewer iterations).
     Prev,
     /// The frame's own content (every frame independent).
     Content,

@@ -1,11 +1,13 @@
 //! The video pipeline: stages on threads joined by bounded channels, data flowing one way.
 //!
 //! ```text
-//! decode thread ──(frames at processing size, other streams' packets)──▶ stylize (calling thread)
+//! decode thread ──(frames at processing size, other streams' packets)──▶ prepare thread
+//!     (tensor; optical flow from the previous frame) ──▶ stylize (calling thread)
 //!     ──(stylized tensors, packets, in input order)──▶ encode thread (upscale, convert, mux)
 //! ```
-//! The channels are short, so memory stays flat however long the video is, and decoding and
-//! encoding overlap with the optimization. Frames and packets keep their input order end to end.
+//! The channels are short, so memory stays flat however long the video is, and decoding, the
+//! optical flow and encoding overlap with the optimization. Frames and packets keep their input
+//! order end to end.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,12 +15,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
-use crossbeam::channel::{bounded, Sender};
+use crossbeam::channel::{bounded, Receiver, Sender};
 use image::imageops::FilterType;
-use ndarray::Array4;
+use ndarray::{Array2, Array4};
 
 use crate::media::{Ending, Event, Input, InputPacket, Output, RgbFrame, Summary};
 use crate::picture;
+use crate::temporal::{self, FlowParams, Motion};
 
 /// How many items each channel holds.
 const DEPTH: usize = 4;
@@ -31,6 +34,23 @@ pub struct Stylized {
     pub pts: Option<i64>,
     /// The input frame's number.
     pub index: u64,
+}
+
+/// A decoded frame made ready for the stylizer.
+pub struct ContentFrame {
+    /// 1×3×h×w, RGB in [0, 1], at processing size.
+    pub image: Array4<f32>,
+    /// The motion from the previous frame to this one (when asked for, and not the first frame).
+    pub motion: Option<Motion>,
+    /// The input frame's timestamp.
+    pub pts: Option<i64>,
+    /// The input frame's number.
+    pub index: u64,
+}
+
+enum ToStylizer {
+    Frame(ContentFrame),
+    Packet(InputPacket),
 }
 
 enum ToEncoder {
@@ -50,26 +70,34 @@ pub struct Report {
     pub waiting_for_input: f64,
     /// Seconds the stylize stage waited for the encoder to take a frame.
     pub waiting_for_output: f64,
+    /// Seconds the prepare stage spent on conversion and optical flow (off the stylize thread).
+    pub prepare_seconds: f64,
 }
 
 /// Runs `input` through `stylize` into `output`: at most `frame_limit` frames, stopping after the
-/// current frame once `interrupt` is set. `keep_packets` forwards the other streams' packets.
+/// current frame once `interrupt` is set. `keep_packets` forwards the other streams' packets;
+/// `flow` computes the motion between consecutive frames with these parameters.
 pub fn run(
     mut input: Input,
     mut output: Output,
     interrupt: Arc<AtomicBool>,
     frame_limit: Option<u64>,
     keep_packets: bool,
-    mut stylize: impl FnMut(RgbFrame) -> Result<Stylized>,
+    flow: Option<FlowParams>,
+    mut stylize: impl FnMut(ContentFrame) -> Result<Stylized>,
 ) -> Result<Report> {
-    let (to_stylizer, from_decoder) = bounded::<Event>(DEPTH);
+    let (to_preparer, from_decoder) = bounded::<Event>(DEPTH);
+    let (to_stylizer, from_preparer) = bounded::<ToStylizer>(DEPTH);
     let (to_encoder, from_stylizer) = bounded::<ToEncoder>(DEPTH);
     let (out_w, out_h) = output.encoded_size();
     input.set_interrupt(interrupt.clone());
 
     let decoder = thread::Builder::new()
         .name("decode".into())
-        .spawn(move || decode(input, to_stylizer, frame_limit, keep_packets))?;
+        .spawn(move || decode(input, to_preparer, frame_limit, keep_packets))?;
+    let preparer = thread::Builder::new()
+        .name("prepare".into())
+        .spawn(move || prepare(from_decoder, to_stylizer, flow))?;
     let encoder =
         thread::Builder::new()
             .name("encode".into())
@@ -90,13 +118,13 @@ pub fn run(
     let stylized = (|| -> Result<()> {
         loop {
             let start = Instant::now();
-            let Ok(event) = from_decoder.recv() else {
+            let Ok(event) = from_preparer.recv() else {
                 return Ok(());
             };
             waiting_for_input += start.elapsed();
             let item = match event {
-                Event::Video(frame) => ToEncoder::Frame(stylize(frame)?),
-                Event::Packet(packet) => ToEncoder::Packet(packet),
+                ToStylizer::Frame(frame) => ToEncoder::Frame(stylize(frame)?),
+                ToStylizer::Packet(packet) => ToEncoder::Packet(packet),
             };
             let start = Instant::now();
             if to_encoder.send(item).is_err() {
@@ -109,16 +137,20 @@ pub fn run(
         }
     })();
     drop(to_encoder);
-    drop(from_decoder);
+    drop(from_preparer);
     let summary = encoder
         .join()
         .map_err(|_| anyhow!("internal: the encoder thread panicked"))?;
+    let prepared = preparer
+        .join()
+        .map_err(|_| anyhow!("internal: the prepare thread panicked"))?;
     let decoded = decoder
         .join()
         .map_err(|_| anyhow!("internal: the decoder thread panicked"))?;
     // The encoder's failure (a closed pipe, a full disk) explains a stylizer that stopped sending.
     let summary = summary?;
     stylized?;
+    let prepare_seconds = prepared?;
     let (ending, limit_reached) = decoded?;
     Ok(Report {
         summary,
@@ -126,6 +158,7 @@ pub fn run(
         ending,
         waiting_for_input: waiting_for_input.as_secs_f64(),
         waiting_for_output: waiting_for_output.as_secs_f64(),
+        prepare_seconds,
     })
 }
 
@@ -153,6 +186,49 @@ fn decode(
         }
     }
     Ok((input.ending().clone(), limit_reached))
+}
+
+/// The prepare stage: each frame to a tensor and, with `flow`, the motion from the frame before it
+/// (on the luma of the content frames). Returns the seconds it worked.
+fn prepare(
+    from_decoder: Receiver<Event>,
+    out: Sender<ToStylizer>,
+    flow: Option<FlowParams>,
+) -> Result<f64> {
+    let mut busy = Duration::ZERO;
+    let mut previous: Option<Array2<f32>> = None;
+    for event in from_decoder {
+        let start = Instant::now();
+        let item = match event {
+            Event::Video(frame) => {
+                let image = frame.to_tensor()?;
+                let motion = match &flow {
+                    Some(params) => {
+                        let luma = temporal::luma(image.view())?;
+                        let motion = match previous.as_ref().filter(|p| p.dim() == luma.dim()) {
+                            Some(prev) => Some(temporal::motion(prev.view(), luma.view(), params)?),
+                            None => None,
+                        };
+                        previous = Some(luma);
+                        motion
+                    }
+                    None => None,
+                };
+                ToStylizer::Frame(ContentFrame {
+                    image,
+                    motion,
+                    pts: frame.pts,
+                    index: frame.index,
+                })
+            }
+            Event::Packet(packet) => ToStylizer::Packet(packet),
+        };
+        busy += start.elapsed();
+        if out.send(item).is_err() {
+            break;
+        }
+    }
+    Ok(busy.as_secs_f64())
 }
 
 /// The encoder's frame: the stylized tensor as RGB, resized (bicubic) to the output size.

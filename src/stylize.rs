@@ -9,7 +9,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::cli::FrameInit;
-use crate::model::{LossTerms, LossWeights, Model, Targets};
+use crate::model::{LossTerms, LossWeights, Model, Targets, TemporalTarget};
+use crate::temporal::{self, Motion};
 use crate::optim::{AnyOptimizer, Objective, Optimizer};
 
 /// What one optimizer iteration did.
@@ -146,8 +147,10 @@ pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f3
     Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
 }
 
-/// Stylizes the frames of a video one after the other, each warm-started from the last
-/// (`--init prev`): the style targets are computed once, the content targets per frame.
+/// Stylizes the frames of a video one after the other, each warm-started from the last: the style
+/// targets are computed once, the content targets per frame. Given the motion between consecutive
+/// content frames, the previous stylized frame is carried along the optical flow (`--init
+/// prev-warped`) and the temporal loss pulls the reliable pixels towards it (Ruder et al. 2016).
 pub struct FrameStylizer {
     model: Model,
     targets: Targets,
@@ -194,8 +197,19 @@ impl FrameStylizer {
         &self.model
     }
 
+    /// Whether [`stylize`](Self::stylize) makes use of the motion between frames, so that a
+    /// pipeline computes it only when it helps.
+    pub fn wants_motion(&self) -> bool {
+        self.init == FrameInit::PrevWarped || self.weights.temporal > 0.0
+    }
+
     /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
-    pub fn stylize(&mut self, content: &Array4<f32>) -> Result<(Array4<f32>, Outcome)> {
+    /// `motion` is the motion from the previous content frame to this one, if known.
+    pub fn stylize(
+        &mut self,
+        content: &Array4<f32>,
+        motion: Option<&Motion>,
+    ) -> Result<(Array4<f32>, Outcome)> {
         self.targets.contents = self.model.features(content.view())?.contents;
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());
         let iterations = if previous.is_some() {
@@ -203,11 +217,20 @@ impl FrameStylizer {
         } else {
             self.first_iterations
         };
-        let mut image = match (self.init, previous) {
-            (FrameInit::Prev, Some(previous)) => previous,
-            (FrameInit::Noise, _) => noise(content.dim(), &mut self.rng),
+        // The previous stylized frame carried into this one, and where it can be trusted.
+        let carried = match (&previous, motion) {
+            (Some(previous), Some(motion)) => Some(carry(previous, content, motion)?),
+            _ => None,
+        };
+        let mut image = match (self.init, previous, &carried) {
+            (FrameInit::PrevWarped, Some(_), Some((_, start))) => start.clone(),
+            (FrameInit::Prev | FrameInit::PrevWarped, Some(previous), _) => previous,
+            (FrameInit::Noise, _, _) => noise(content.dim(), &mut self.rng),
             _ => content.clone(),
         };
+        self.targets.temporal = carried
+            .filter(|_| self.weights.temporal > 0.0)
+            .map(|(target, _)| target);
         self.optimizer.reset();
         let outcome = optimize(
             &mut self.model,
@@ -221,4 +244,31 @@ impl FrameStylizer {
         self.previous = Some(image.clone());
         Ok((image, outcome))
     }
+}
+
+/// The previous stylized frame warped along `motion` into the current frame, as the temporal
+/// loss's target (with the reliability weights as its mask), and the warm start made from it: the
+/// warped frame where it is reliable, the current content where it is not (areas the motion
+/// uncovers have no stylized past; their content is the right picture to start painting from).
+fn carry(
+    previous: &Array4<f32>,
+    content: &Array4<f32>,
+    motion: &Motion,
+) -> Result<(TemporalTarget, Array4<f32>)> {
+    let warped = temporal::warp(previous.view(), &motion.backward)?.image;
+    let (h, w) = motion.weights.dim();
+    let mask = motion
+        .weights
+        .view()
+        .into_shape_with_order((1, 1, h, w))
+        .context("internal: reliability weights of the wrong size")?
+        .to_owned();
+    let start = &warped * &mask + content * &(1.0 - &mask);
+    Ok((
+        TemporalTarget {
+            image: warped,
+            mask,
+        },
+        start,
+    ))
 }

@@ -1,6 +1,7 @@
 //! The subcommands, each wiring the library's stages for one use.
 
 mod image;
+mod metrics;
 mod video;
 
 use anyhow::{bail, Result};
@@ -23,6 +24,7 @@ pub fn run(command: Command) -> Result<Finished> {
     match command {
         Command::Image(args) => image::run(&args).map(|()| Finished::Done),
         Command::Video(args) => video::run(&args),
+        Command::Metrics(args) => metrics::run(&args).map(|()| Finished::Done),
     }
 }
 
@@ -66,4 +68,12 @@ fn optimizer_kind(optim: &OptimArgs) -> OptimizerKind {
             ..AdamConfig::default()
         }),
     }
+}
+
+/// The processing size: `size` on the longer side, the aspect ratio kept.
+fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
+    let scale = f64::from(size) / f64::from(width.max(height));
+    let w = ((f64::from(width) * scale).round() as u32).max(1);
+    let h = ((f64::from(height) * scale).round() as u32).max(1);
+    (w, h)
 }

@@ -15,8 +15,9 @@ use crate::pipeline::{self, Stylized};
 use crate::progress::Progress;
 use crate::stats;
 use crate::stylize::FrameStylizer;
+use crate::temporal::FlowParams;
 
-use super::Finished;
+use super::{processing_size, Finished};
 
 /// One frame's figures in `--stats`.
 #[derive(Serialize)]
@@ -53,8 +54,8 @@ struct VideoStats<'a> {
     pipeline_seconds: f64,
     /// Time inside the stylizer (content targets and optimization), all frames.
     stylize_seconds: f64,
-    /// Time converting decoded frames to tensors on the stylize thread.
-    convert_seconds: f64,
+    /// Time the prepare stage spent converting frames and computing optical flow (its own thread).
+    prepare_seconds: f64,
     waiting_for_input_seconds: f64,
     waiting_for_output_seconds: f64,
     /// The process's peak resident memory (Linux), in bytes.
@@ -115,7 +116,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         content: args.style.content_weight,
         style: args.style.style_weight,
         tv: args.style.tv_weight,
-        temporal: 0.0,
+        temporal: args.temporal_weight,
     };
     let optimizer = super::optimizer_kind(&args.optim).build()?;
     let mut stylizer = FrameStylizer::new(
@@ -144,7 +145,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let progress = Progress::new(total, "frames", quiet);
     let mut frames: Vec<FrameStats> = Vec::new();
     let mut stylize_seconds = 0.0;
-    let mut convert_seconds = 0.0;
+    let flow = stylizer.wants_motion().then(FlowParams::default);
     let pipeline_started = Instant::now();
     let report = pipeline::run(
         input,
@@ -152,12 +153,10 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         interrupt.clone(),
         media.frames,
         !media.no_audio,
+        flow,
         |frame| {
             let start = Instant::now();
-            let content = frame.to_tensor()?;
-            convert_seconds += start.elapsed().as_secs_f64();
-            let start = Instant::now();
-            let (image, outcome) = stylizer.stylize(&content)?;
+            let (image, outcome) = stylizer.stylize(&frame.image, frame.motion.as_ref())?;
             let seconds = start.elapsed().as_secs_f64();
             stylize_seconds += seconds;
             let loss = outcome
@@ -211,7 +210,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                 seconds: started.elapsed().as_secs_f64(),
                 pipeline_seconds,
                 stylize_seconds,
-                convert_seconds,
+                prepare_seconds: report.prepare_seconds,
                 waiting_for_input_seconds: report.waiting_for_input,
                 waiting_for_output_seconds: report.waiting_for_output,
                 peak_rss_bytes: stats::peak_rss_bytes(),
@@ -250,13 +249,6 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
-/// The processing size: `size` on the longer side, the aspect ratio kept.
-fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
-    let scale = f64::from(size) / f64::from(width.max(height));
-    let w = ((f64::from(width) * scale).round() as u32).max(1);
-    let h = ((f64::from(height) * scale).round() as u32).max(1);
-    (w, h)
-}
 
 /// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
 /// plays); the second aborts at once.

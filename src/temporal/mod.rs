@@ -44,6 +44,7 @@
 //! # }
 //! ```
 
+mod consistency;
 mod flow;
 mod reliability;
 mod warp;
@@ -54,6 +55,7 @@ mod tests;
 use anyhow::Result;
 use ndarray::{Array2, ArrayView2};
 
+pub use consistency::warping_error;
 pub use flow::{flow, luma, Flow, FlowParams};
 pub use reliability::reliability;
 pub use warp::{warp, Warped};

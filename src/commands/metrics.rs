@@ -1,0 +1,214 @@
+//! `stylize metrics`: how much a stylized video flickers (the temporal warping error of Ruder et
+//! al., along the original's optical flow) and, given the style, how well each frame is stylized.
+
+use anyhow::{bail, Result};
+use ndarray::Array4;
+use serde::Serialize;
+
+use crate::cli::MetricsArgs;
+use crate::media::Input;
+use crate::model::{self, blend_grams, LossWeights, Model, Targets};
+use crate::picture;
+use crate::temporal::{self, FlowParams};
+
+use super::processing_size;
+
+/// One frame's figures.
+#[derive(Serialize)]
+struct FrameMetrics {
+    frame: u64,
+    /// Temporal warping error against the frame before (none for the first frame, or where no
+    /// pixel is reliable).
+    warping_error: Option<f64>,
+    /// Share of the frame's pixels the flow marks reliable.
+    reliable: Option<f64>,
+    /// Weighted style loss at the default weights (with --style).
+    style_loss: Option<f32>,
+    /// Weighted content loss at the default weights (with --style).
+    content_loss: Option<f32>,
+}
+
+/// The means over the frames that have each figure.
+#[derive(Serialize)]
+struct Means {
+    warping_error: Option<f64>,
+    style_loss: Option<f64>,
+    content_loss: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    original: &'a str,
+    stylized: &'a str,
+    width: u32,
+    height: u32,
+    frames: Vec<FrameMetrics>,
+    mean: Means,
+}
+
+/// The style and content losses of stylized frames: the model and the style targets.
+struct Losses {
+    model: Model,
+    grams: Vec<ndarray::Array2<f32>>,
+}
+
+impl Losses {
+    fn terms(&mut self, original: &Array4<f32>, stylized: &Array4<f32>) -> Result<(f32, f32)> {
+        let targets = Targets {
+            grams: self.grams.clone(),
+            contents: self.model.features(original.view())?.contents,
+            temporal: None,
+        };
+        // The weights `stylize video` uses by default.
+        let weights = LossWeights {
+            content: 5.0,
+            style: 100.0,
+            tv: 0.0,
+            temporal: 0.0,
+        };
+        let mut grad = vec![0.0; stylized.len()];
+        let terms = self
+            .model
+            .loss_and_gradient(stylized.view(), &targets, &weights, &mut grad)?;
+        Ok((terms.style, terms.content))
+    }
+}
+
+pub(super) fn run(args: &MetricsArgs) -> Result<()> {
+    let styles = args
+        .styles
+        .iter()
+        .map(|p| picture::load(p, "style image"))
+        .collect::<Result<Vec<_>>>()?;
+    let mut original = Input::open(&args.original, None, &[])?;
+    let mut stylized = Input::open(&args.stylized, None, &[])?;
+    let info = original.video().clone();
+    let (width, height) = processing_size(info.width, info.height, args.size);
+    original.set_output_size(width, height)?;
+    stylized.set_output_size(width, height)?;
+
+    let mut losses = if styles.is_empty() {
+        None
+    } else {
+        let config = super::session_config(&args.engine, true);
+        let mut model = Model::load(&model::resolve_dir(args.engine.model.as_deref()), &config)?;
+        let features = styles
+            .iter()
+            .map(|s| {
+                model.features(picture::to_tensor(&picture::resize_longest(s, args.size))?.view())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let grams = blend_grams(&features, &vec![1.0; features.len()]);
+        Some(Losses { model, grams })
+    };
+
+    let params = FlowParams::default();
+    let mut frames = Vec::new();
+    let mut previous: Option<(Array4<f32>, ndarray::Array2<f32>)> = None;
+    loop {
+        if args.frames.is_some_and(|n| frames.len() as u64 >= n) {
+            break;
+        }
+        let (a, b) = (original.next_frame()?, stylized.next_frame()?);
+        let (Some(a), Some(b)) = (&a, &b) else {
+            // Whichever ended must have ended cleanly; the other may hold more frames.
+            let ended = [
+                (a.is_none(), &original, &args.original),
+                (b.is_none(), &stylized, &args.stylized),
+            ];
+            for (_, input, name) in ended.into_iter().filter(|e| e.0) {
+                if let Some(problem) = input.ending().problem() {
+                    bail!("input '{name}' is damaged: {problem}");
+                }
+            }
+            if frames.is_empty() {
+                bail!("no video frames to compare in '{}' and '{}'", args.original, args.stylized);
+            }
+            break;
+        };
+        let (a, b) = (a.to_tensor()?, b.to_tensor()?);
+        let luma = temporal::luma(a.view())?;
+        let (warping_error, reliable) = match &previous {
+            Some((previous_stylized, previous_luma)) => {
+                let motion = temporal::motion(previous_luma.view(), luma.view(), &params)?;
+                let reliable = motion.weights.mean().map(f64::from);
+                let error = temporal::warping_error(previous_stylized.view(), b.view(), &motion)?;
+                (error, reliable)
+            }
+            None => (None, None),
+        };
+        let (style_loss, content_loss) = match losses.as_mut() {
+            Some(l) => {
+                let (s, c) = l.terms(&a, &b)?;
+                (Some(s), Some(c))
+            }
+            None => (None, None),
+        };
+        frames.push(FrameMetrics {
+            frame: frames.len() as u64,
+            warping_error,
+            reliable,
+            style_loss,
+            content_loss,
+        });
+        previous = Some((b, luma));
+    }
+
+    let mean = |f: &dyn Fn(&FrameMetrics) -> Option<f64>| {
+        let v: Vec<f64> = frames.iter().filter_map(f).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let means = Means {
+        warping_error: mean(&|f| f.warping_error),
+        style_loss: mean(&|f| f.style_loss.map(f64::from)),
+        content_loss: mean(&|f| f.content_loss.map(f64::from)),
+    };
+    let report = Report {
+        original: &args.original,
+        stylized: &args.stylized,
+        width,
+        height,
+        frames,
+        mean: means,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn print_table(report: &Report) {
+    let opt = |v: Option<f64>, digits: usize| match v {
+        Some(v) if digits == 0 => format!("{v:.4e}"),
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".to_string(),
+    };
+    println!(
+        "frames compared at {}×{}; warping error: mean squared RGB difference (0–1 scale) to the previous stylized frame carried along the original's flow, over reliable pixels",
+        report.width, report.height
+    );
+    println!(
+        "{:>6}  {:>14}  {:>9}  {:>12}  {:>12}",
+        "frame", "warping error", "reliable", "style loss", "content loss"
+    );
+    for f in &report.frames {
+        println!(
+            "{:>6}  {:>14}  {:>9}  {:>12}  {:>12}",
+            f.frame,
+            opt(f.warping_error, 0),
+            opt(f.reliable.map(|r| r * 100.0), 1),
+            opt(f.style_loss.map(f64::from), 0),
+            opt(f.content_loss.map(f64::from), 0)
+        );
+    }
+    println!(
+        "{:>6}  {:>14}  {:>9}  {:>12}  {:>12}",
+        "mean",
+        opt(report.mean.warping_error, 0),
+        "",
+        opt(report.mean.style_loss, 0),
+        opt(report.mean.content_loss, 0)
+    );
+}
