@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::cli::FrameInit;
 use crate::model::{LossTerms, LossWeights, Model, Targets, TemporalTarget};
-use crate::temporal::{self, Motion};
 use crate::optim::{AnyOptimizer, Objective, Optimizer};
+use crate::temporal::{self, Motion};
 
 /// What one optimizer iteration did.
 #[derive(Clone, Copy, Debug, Serialize)]

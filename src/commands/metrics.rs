@@ -122,7 +122,11 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
                 }
             }
             if frames.is_empty() {
-                bail!("no video frames to compare in '{}' and '{}'", args.original, args.stylized);
+                bail!(
+                    "no video frames to compare in '{}' and '{}'",
+                    args.original,
+                    args.stylized
+                );
             }
             break;
         };

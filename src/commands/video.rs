@@ -249,7 +249,6 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
-
 /// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
 /// plays); the second aborts at once.
 fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {

@@ -118,7 +118,10 @@ mod tests {
         }
         let expected = expected.0 / expected.1;
         assert!(expected > 1e-3, "the test's shift is too small: {expected}");
-        assert!((error - expected).abs() < 0.05 * expected, "{error} vs {expected}");
+        assert!(
+            (error - expected).abs() < 0.05 * expected,
+            "{error} vs {expected}"
+        );
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! Temporal coherence end to end: `stylize metrics` on videos with known flicker, and the
+//! flow-warped start of `stylize video` against the unwarped one, on clips made with FFmpeg.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A clip in which everything moves: a 160×120 window panning 2 px per frame across a smooth
+/// generated texture, 12 frames at 25 fps.
+fn moving_clip(dir: &Path) -> PathBuf {
+    let texture = dir.join("texture.png");
+    image::RgbImage::from_fn(320, 160, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let wave = |a: f32, b: f32, phase: f32| (a * x + b * y + phase).sin();
+        let channel = |c: f32| {
+            let v = 0.5
+                + 0.2 * wave(0.21, 0.07, c)
+                + 0.15 * wave(-0.05, 0.17, 2.0 * c + 1.0)
+                + 0.1 * wave(0.11, -0.13, 3.0 - c);
+            (v.clamp(0.0, 1.0) * 255.0) as u8
+        };
+        image::Rgb([channel(0.0), channel(1.0), channel(2.0)])
+    })
+    .save(&texture)
+    .unwrap();
+    let path = dir.join("moving.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-loop", "1", "-framerate", "25", "-i"])
+        .arg(&texture)
+        .args(["-vf", "crop=160:120:x='2*n':y=20,format=yuv420p"])
+        .args(["-frames:v", "12", "-c:v", "libx264", "-crf", "12"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    path
+}
+
+/// `stylize metrics --json`: the parsed report.
+fn metrics(original: &Path, stylized: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = stylize()
+        .args(["metrics", "--json", "--size", "80", "--original"])
+        .arg(original)
+        .arg("--stylized")
+        .arg(stylized)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("metrics prints JSON")
+}
+
+fn mean_error(report: &serde_json::Value) -> f64 {
+    report["mean"]["warping_error"]
+        .as_f64()
+        .expect("a mean warping error")
+}
+
+#[test]
+fn metrics_of_a_video_against_itself_and_a_lagging_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path());
+    // The original is perfectly coherent with its own motion.
+    let same = metrics(&clip, &clip, &[]);
+    assert_eq!(same["frames"].as_array().unwrap().len(), 12);
+    assert!(mean_error(&same) < 2e-4, "{same}");
+
+    // A copy that holds every other frame twice jumps against the motion: clear flicker.
+    let lagging = dir.path().join("lagging.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .args([
+            "-vf",
+            "fps=12.5,fps=25",
+            "-frames:v",
+            "12",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+        ])
+        .arg(&lagging)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let lag = metrics(&clip, &lagging, &[]);
+    assert!(
+        mean_error(&lag) > 20.0 * mean_error(&same).max(1e-5),
+        "same {same}\nlagging {lag}"
+    );
+}
+
+#[test]
+fn metrics_report_style_and_content_losses_with_a_style() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path());
+    let style = dir.path().join("style.png");
+    write_style(&style, 64, 64);
+    let model = tiny_model();
+    let report = metrics(
+        &clip,
+        &clip,
+        &[
+            "--style",
+            style.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--frames",
+            "3",
+        ],
+    );
+    let frames = report["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 3);
+    for f in frames {
+        assert!(f["style_loss"].as_f64().unwrap() > 0.0, "{f}");
+        // The content target is the original frame itself.
+        assert!(f["content_loss"].as_f64().unwrap() < 1e-6, "{f}");
+    }
+}
+
+#[test]
+fn metrics_bad_inputs_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path());
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a video").unwrap();
+    let cases: [(&Path, &Path, &str); 3] = [
+        (&dir.path().join("missing.mp4"), &clip, "missing.mp4"),
+        (&clip, &text, "notes.txt"),
+        (&clip, &dir.path().join("missing.mp4"), "missing.mp4"),
+    ];
+    for (original, stylized, needle) in cases {
+        let out = stylize()
+            .args(["metrics", "--original"])
+            .arg(original)
+            .arg("--stylized")
+            .arg(stylized)
+            .output()
+            .unwrap();
+        assert_one_line_error(&out, 1, needle);
+    }
+}
+
+/// With the real VGG19 at a small size: painted strokes that stay put while the picture pans
+/// (`--init prev`) flicker against the motion; carried along the flow (`prev-warped`) they do not.
+#[test]
+fn flow_warped_start_flickers_less_than_the_unwarped_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path());
+    let style = dir.path().join("style.png");
+    write_style(&style, 64, 64);
+    let mut errors = Vec::new();
+    for init in ["prev", "prev-warped"] {
+        let out = dir.path().join(format!("{init}.mp4"));
+        let result = stylize()
+            .arg("video")
+            .arg(&clip)
+            .arg("--style")
+            .arg(&style)
+            .arg("-o")
+            .arg(&out)
+            .args(["--model", vgg19_model().to_str().unwrap(), "--device", "cpu"])
+            .args(["--size", "80", "--iterations", "30,8", "--init", init])
+            .args(["--temporal-weight", "0", "-q"])
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        errors.push(mean_error(&metrics(&clip, &out, &[])));
+    }
+    assert!(
+        errors[1] < 0.5 * errors[0],
+        "warping error: prev {}, prev-warped {}",
+        errors[0],
+        errors[1]
+    );
+}
