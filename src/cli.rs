@@ -30,6 +30,92 @@ pub enum Command {
         ffmpeg -i in.mkv -f nut - | stylize video - -s painting.jpg -o - --format nut | ffplay -\n\n\
         Ctrl-C (or SIGTERM) stops after the current frame and leaves a playable file; a second Ctrl-C aborts.")]
     Video(VideoArgs),
+    /// Show a webcam or any video stylized in a window, live, steered with the keyboard.
+    #[command(after_help = LIVE_HELP)]
+    Live(LiveArgs),
+}
+
+/// `stylize live --help`: the keys and examples.
+const LIVE_HELP: &str = "Keys in the window:\n  \
+    1-9      switch between the --style images (their targets are computed up front)\n  \
+    Space    pause / resume\n  \
+    V        stylized / side by side / original\n  \
+    + -      one more / one fewer iteration per frame\n  \
+    [ ]      lighter / heavier style weight (x1.5)\n  \
+    S        save a PNG screenshot (in --save-dir)\n  \
+    R        start / stop recording the stylized stream to an MP4 (in --save-dir)\n  \
+    O        show / hide the overlay (displayed fps, latency, iterations per frame)\n  \
+    Esc      quit (closing the window too; a recording is finished)\n\n\
+    Examples:\n  \
+    stylize live --camera --live --style painting.jpg --style monet.jpg\n  \
+    stylize live --camera /dev/video2 --camera-size 640x480 --camera-fps 30 --live -s painting.jpg\n  \
+    stylize live clip.mp4 --live -s painting.jpg\n  \
+    stylize live --input-format lavfi testsrc2=size=320x240:rate=30 --live -s painting.jpg";
+
+/// `stylize live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The input: a path, a URL, a device or lavfi graph (with --input-format), or `-` for stdin.
+    #[arg(
+        value_name = "INPUT",
+        required_unless_present = "camera",
+        conflicts_with = "camera"
+    )]
+    pub input: Option<String>,
+
+    /// Open a webcam: v4l2 on Linux [default: /dev/video0], avfoundation on macOS [default: 0],
+    /// dshow on Windows (give its name).
+    #[arg(long, value_name = "DEVICE", num_args = 0..=1, default_missing_value = "")]
+    pub camera: Option<String>,
+
+    /// The size the camera is asked for.
+    #[arg(long, value_name = "WxH", value_parser = parse_size, requires = "camera")]
+    pub camera_size: Option<(u32, u32)>,
+
+    /// The frame rate the camera is asked for.
+    #[arg(long, value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=240), requires = "camera")]
+    pub camera_fps: Option<u32>,
+
+    /// The input's format (demuxer or device), as `ffmpeg -f FMT -i INPUT`: lavfi, v4l2, nut…
+    #[arg(long, value_name = "FMT")]
+    pub input_format: Option<String>,
+
+    /// A demuxer or device option, as `ffmpeg -KEY VALUE -i INPUT`; repeat for several.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub input_option: Vec<(String, String)>,
+
+    /// Fast enough to feel live on a laptop CPU: the light model (models/vgg19-live: style at
+    /// relu1_1–relu3_1, content at relu2_2), --size 128, --iterations 10,3 unless given.
+    #[arg(long)]
+    pub live: bool,
+
+    /// Longest side of the frames while optimizing [default: 256, or 128 with --live].
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=8192))]
+    pub size: Option<u32>,
+
+    /// Iterations for the first frame and for every later one [default: 100,10, or 10,3 with --live].
+    #[arg(long, value_name = "N|FIRST,REST")]
+    pub iterations: Option<Iterations>,
+
+    /// Stop after N displayed frames.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
+
+    /// Where screenshots (S) and recordings (R) are saved.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub save_dir: PathBuf,
+
+    #[command(flatten)]
+    pub style: StyleArgs,
+
+    #[command(flatten)]
+    pub optim: OptimArgs,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 /// `stylize video`.
@@ -58,6 +144,10 @@ pub struct VideoArgs {
     /// Where each frame's optimization starts: the previous stylized frame, its content, or noise.
     #[arg(long, value_enum, default_value_t = FrameInit::Prev)]
     pub init: FrameInit,
+
+    /// Show the frames in a window while they are encoded (every frame is still written).
+    #[arg(long)]
+    pub preview: bool,
 
     #[command(flatten)]
     pub media: MediaArgs,
