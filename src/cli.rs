@@ -69,11 +69,11 @@ pub struct LiveArgs {
     pub camera: Option<String>,
 
     /// The size the camera is asked for.
-    #[arg(long, value_name = "WxH", value_parser = parse_size, requires = "camera")]
+    #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub camera_size: Option<(u32, u32)>,
 
     /// The frame rate the camera is asked for.
-    #[arg(long, value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=240), requires = "camera")]
+    #[arg(long, value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=240))]
     pub camera_fps: Option<u32>,
 
     /// The input's format (demuxer or device), as `ffmpeg -f FMT -i INPUT`: lavfi, v4l2, nut…

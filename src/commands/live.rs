@@ -510,6 +510,9 @@ impl Source {
     fn of(args: &LiveArgs) -> Result<Source> {
         let mut options = Vec::new();
         let Some(device) = &args.camera else {
+            if args.camera_size.is_some() || args.camera_fps.is_some() {
+                bail!("--camera-size and --camera-fps are for a camera: add --camera [DEVICE]");
+            }
             let url = args.input.clone().unwrap_or_default();
             return Ok(Source {
                 shown: if url == "-" {

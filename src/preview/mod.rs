@@ -117,7 +117,7 @@ impl Preview {
     /// The actions of the keys pressed since the last update.
     pub fn actions(&self) -> Vec<Action> {
         self.window
-            .get_keys_pressed(KeyRepeat::Yes)
+            .get_keys_pressed(KeyRepeat::No)
             .into_iter()
             .filter_map(action)
             .collect()
