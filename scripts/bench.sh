@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: loss-and-gradient evaluations of the real VGG19 at three sizes with 2 CPU threads, against
 # the CPU's convolution peak measured in the same run (one 3×3 512→512 convolution through ONNX Runtime),
-# and the share of an L-BFGS iteration spent outside ONNX Runtime. Writes docs/BENCHMARKS.md.
+# and the share of an L-BFGS iteration spent outside ONNX Runtime. Writes docs/BENCHMARKS.md (keeping the
+# live preview section that scripts/bench_live.sh writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,6 +20,8 @@ model.ir_version = 8
 onnx.save(model, ".cache/bench/conv512.onnx")
 PY
 out=$(mktemp)
+# scripts/bench_live.sh keeps its own section of the file.
+live=$(sed -n '/^## Live preview/,$p' docs/BENCHMARKS.md 2>/dev/null || true)
 cargo bench --locked --quiet --bench engine -- --conv .cache/bench/conv512.onnx --threads "${THREADS:-2}" "$@" | tee "$out"
 {
   echo "# Benchmarks"
@@ -26,5 +29,9 @@ cargo bench --locked --quiet --bench engine -- --conv .cache/bench/conv512.onnx 
   echo "Latest \`scripts/bench.sh\` run, $(date -u +%Y-%m-%d), on $(lscpu | sed -n 's/^Model name: *//p' | head -1) ($(nproc) cores). Medians; the percentage is of the convolution peak measured in the same run."
   echo
   cat "$out"
+  if [[ -n $live ]]; then
+    echo
+    echo "$live"
+  fi
 } >docs/BENCHMARKS.md
 rm -f "$out"

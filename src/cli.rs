@@ -85,7 +85,7 @@ pub struct LiveArgs {
     pub input_option: Vec<(String, String)>,
 
     /// Fast enough to feel live on a laptop CPU: the light model (models/vgg19-live: style at
-    /// relu1_1–relu3_1, content at relu2_2), --size 128, --iterations 10,3 unless given.
+    /// relu1_1–relu3_1, content at relu2_2), --size 128, --iterations 10,2 unless given.
     #[arg(long)]
     pub live: bool,
 
@@ -93,7 +93,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub size: Option<u32>,
 
-    /// Iterations for the first frame and for every later one [default: 100,10, or 10,3 with --live].
+    /// Iterations for the first frame and for every later one [default: 100,10, or 10,2 with --live].
     #[arg(long, value_name = "N|FIRST,REST")]
     pub iterations: Option<Iterations>,
 

@@ -28,7 +28,7 @@ use super::Finished;
 
 /// The `--live` preset (measured on a 2-core CPU: see docs/BENCHMARKS.md).
 const LIVE_SIZE: u32 = 128;
-const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 3 };
+const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
 const LIVE_MODEL: &str = "models/vgg19-live";
 /// Without `--live`: the full network, slower and finer.
 const SIZE: u32 = 256;
