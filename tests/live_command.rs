@@ -346,3 +346,40 @@ fn bad_live_options_are_one_line_errors() {
     assert_one_line_error(&run(&["--save-dir", "/nonexistent"]), 1, "--save-dir");
     assert_one_line_error(&run(&["--camera-fps", "30"]), 1, "add --camera");
 }
+
+#[test]
+fn a_file_or_pipe_plays_at_its_own_rate_and_ends_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let one_second = format!("{SOURCE}:duration=1");
+    let lavfi = live_command(d, "--frames 1000").replace(SOURCE, &one_second);
+    let piped = format!(
+        "ffmpeg -v error -f lavfi -i {one_second} -f nut - | {}",
+        live_command(d, "--frames 1000")
+            .replace(&format!("--input-format lavfi {SOURCE}"), "-")
+            .replace("stats.json", "stats-pipe.json")
+    );
+    let out = under_xvfb(&format!("{lavfi}\necho exit=$?\n{piped}\necho exit=$?"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.matches("exit=0").count(),
+        2,
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["stats.json", "stats-pipe.json"] {
+        let text = std::fs::read_to_string(d.join(name)).unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(stats["decoded_frames"], 25, "{name}");
+        // Paced at 25 frames per second: frame k is released k/25 s after frame 0.
+        let frames = stats["frames"].as_array().unwrap();
+        let (first, last) = (&frames[0], frames.last().unwrap());
+        let apart = last["shown_at"].as_f64().unwrap() - first["shown_at"].as_f64().unwrap();
+        let due = (last["frame"].as_f64().unwrap() - first["frame"].as_f64().unwrap()) / 25.0;
+        assert!(due >= 0.5, "{name}: {stats}");
+        assert!(
+            apart > due - 0.1,
+            "{name}: shown {apart} s apart, due {due} s apart"
+        );
+    }
+}

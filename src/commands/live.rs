@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use image::RgbImage;
 use ndarray::Array2;
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::media::Input;
 use crate::model::{self, LossWeights, Model};
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
-use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder};
+use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder, SourceReport};
 use crate::preview::{Action, Picture, Preview, KEYS_LINE};
 use crate::stats;
 use crate::stylize::FrameStylizer;
@@ -240,23 +241,26 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         ended: false,
         started,
     };
-    let looped = window_loop.run(&stylized, &interrupt, args.frames);
+    let mut stages = Stages {
+        source: Some(source_thread),
+        worker: Some(worker),
+        report: None,
+    };
+    let looped = window_loop.run(&stylized, &mut stages, &interrupt, args.frames);
     let recorded = window_loop.stop_recording();
     let shown = std::mem::take(&mut window_loop.shown);
 
     stop.store(true, Ordering::SeqCst);
     captured.close();
     stylized.close();
-    let worked = worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("internal: the stylize thread panicked"))?;
-    let sourced = source_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("internal: the source thread panicked"))?;
+    let joined = stages.join();
     looped?;
-    worked?;
+    joined?;
     recorded?;
-    let source_report = sourced?;
+    let source_report = stages
+        .report
+        .take()
+        .context("internal: the source stage gave no report")?;
     if shown.is_empty() && !interrupt.load(Ordering::Relaxed) {
         if let Some(problem) = source_report.ending.problem() {
             bail!("{}: {problem}", source.shown);
@@ -302,6 +306,32 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
+/// The stage threads behind the window, joined once.
+struct Stages {
+    source: Option<JoinHandle<Result<SourceReport>>>,
+    worker: Option<JoinHandle<Result<()>>>,
+    report: Option<SourceReport>,
+}
+
+impl Stages {
+    /// Waits for the stylize thread, then the source thread (keeping its report); the first
+    /// failure is returned.
+    fn join(&mut self) -> Result<()> {
+        if let Some(worker) = self.worker.take() {
+            worker
+                .join()
+                .map_err(|_| anyhow!("internal: the stylize thread panicked"))??;
+        }
+        if let Some(source) = self.source.take() {
+            let report = source
+                .join()
+                .map_err(|_| anyhow!("internal: the source thread panicked"))??;
+            self.report = Some(report);
+        }
+        Ok(())
+    }
+}
+
 /// The window's side of a run: keys, pictures, overlay, screenshots and recording.
 struct WindowLoop<'a> {
     preview: &'a mut Preview,
@@ -319,11 +349,12 @@ struct WindowLoop<'a> {
 }
 
 impl WindowLoop<'_> {
-    /// Runs until Esc, the window is closed, Ctrl-C, `frames` frames were shown, or (with
-    /// `frames`) the input ended.
+    /// Runs until Esc, the window is closed, Ctrl-C, `frames` frames were shown, a stage failed,
+    /// or (with `frames`) the input ended. At the end of the input the last picture stays up.
     fn run(
         &mut self,
         stylized: &Mailbox<Shown>,
+        stages: &mut Stages,
         interrupt: &AtomicBool,
         frames: Option<u64>,
     ) -> Result<()> {
@@ -368,8 +399,9 @@ impl WindowLoop<'_> {
             if stylized.is_finished() && !self.ended {
                 self.ended = true;
                 redraw = true;
+                stages.join()?;
                 if frames.is_some() || self.last.is_none() {
-                    return Ok(()); // the stylizer's or the source's report says why
+                    return Ok(());
                 }
             }
             if redraw || self.preview.resized() {
