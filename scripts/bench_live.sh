@@ -37,7 +37,7 @@ s0 = rows[0][0]
 print(f"`stylize live --live{(' ' + extra) if extra else ''}`: model `{s0['model'].split('/')[-1]}`, "
       f"processing size {s0['processing_width']}×{s0['processing_height']}, "
       f"{s0['first_iterations']} L-BFGS iterations on the first frame and {s0['iterations_per_frame']} on every later one, "
-      f"{s0['threads']} ONNX Runtime threads, device {s0['device']}; input `testsrc2=size=320x240:rate=30`, "
+      f"ONNX Runtime threads: {s0['threads']}, device {s0['device']}; input `testsrc2=size=320x240:rate=30`, "
       f"{s0['displayed_frames']} displayed frames per run.")
 print()
 print("| run | displayed fps | latency median | latency p95 | iterations per frame | frames decoded / displayed | stylize time per frame (median) | load average before the run |")

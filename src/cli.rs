@@ -46,6 +46,7 @@ const LIVE_HELP: &str = "Keys in the window:\n  \
     R        start / stop recording the stylized stream to an MP4 (in --save-dir)\n  \
     O        show / hide the overlay (displayed fps, latency, iterations per frame)\n  \
     Esc      quit (closing the window too; a recording is finished)\n\n\
+    Without --threads, ONNX Runtime gets all cores but one: decoding and the window keep the other.\n\n\
     Examples:\n  \
     stylize live --camera --live --style painting.jpg --style monet.jpg\n  \
     stylize live --camera /dev/video2 --camera-size 640x480 --camera-fps 30 --live -s painting.jpg\n  \
@@ -85,11 +86,11 @@ pub struct LiveArgs {
     pub input_option: Vec<(String, String)>,
 
     /// Fast enough to feel live on a laptop CPU: the light model (models/vgg19-live: style at
-    /// relu1_1–relu3_1, content at relu2_2), --size 128, --iterations 10,2 unless given.
+    /// relu1_1–relu3_1, content at relu2_2), --size 112, --iterations 10,2 unless given.
     #[arg(long)]
     pub live: bool,
 
-    /// Longest side of the frames while optimizing [default: 256, or 128 with --live].
+    /// Longest side of the frames while optimizing [default: 256, or 112 with --live].
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub size: Option<u32>,
 

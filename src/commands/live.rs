@@ -28,7 +28,7 @@ use crate::stylize::FrameStylizer;
 use super::Finished;
 
 /// The `--live` preset (measured on a 2-core CPU: see docs/BENCHMARKS.md).
-const LIVE_SIZE: u32 = 128;
+const LIVE_SIZE: u32 = 112;
 const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
 const LIVE_MODEL: &str = "models/vgg19-live";
 /// Without `--live`: the full network, slower and finer.
@@ -41,8 +41,10 @@ const ITERATIONS: Iterations = Iterations {
 const MAX_ITERATIONS: usize = 100;
 /// What `[` and `]` divide and multiply the style weight by.
 const WEIGHT_STEP: f32 = 1.5;
-/// The window is at least this wide (small inputs are scaled up).
+/// The window is at least this wide (small inputs are scaled up)…
 const MIN_WINDOW: u32 = 640;
+/// …and at most this wide (large ones are scaled down); it can be resized.
+const MAX_WINDOW: u32 = 1280;
 
 /// What the keys change in the stylizer, shared between the window and the stylize thread.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -137,7 +139,12 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let (width, height) = super::processing_size(info.width, info.height, size);
     input.set_output_size(width, height)?;
 
-    let config = super::session_config(&args.engine, quiet);
+    let mut config = super::session_config(&args.engine, quiet);
+    if args.engine.threads.is_none() {
+        // The source and the window need a core of their own to keep the latency down: with every
+        // core in ONNX Runtime's threads, one of them is preempted at each barrier.
+        config.threads = config.threads.saturating_sub(1).max(1);
+    }
     let model_dir = match (&args.engine.model, args.live) {
         (None, true) => live_model_dir()?,
         (given, _) => model::resolve_dir(given.as_deref()),
@@ -148,10 +155,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         .iter()
         .map(|s| {
             let tensor = picture::to_tensor(&picture::resize_longest(s, style_size))?;
-            Ok(model::blend_grams(
-                &[model.features(tensor.view())?],
-                &[1.0],
-            ))
+            Ok(model.features(tensor.view())?.grams)
         })
         .collect::<Result<Vec<Vec<Array2<f32>>>>>()?;
     let weights = LossWeights {
@@ -170,7 +174,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         args.optim.seed,
     );
 
-    let scale = (f64::from(MIN_WINDOW) / f64::from(info.width)).max(1.0);
+    let scale = (f64::from(MIN_WINDOW) / f64::from(info.width))
+        .max(1.0)
+        .min(f64::from(MAX_WINDOW) / f64::from(info.width));
     let window = (
         (f64::from(info.width) * scale).round() as usize,
         (f64::from(info.height) * scale).round() as usize,
