@@ -6,6 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::*;
 use image::RgbImage;
@@ -35,22 +36,18 @@ fn live_command(dir: &Path, extra: &str) -> String {
     )
 }
 
-/// Runs `script` (bash) inside `xvfb-run` with a 640×480 screen; `press KEY` holds a key for a
+/// Runs `script` (bash) inside `xvfb-run` with an 800×600 screen; `press KEY` holds a key for a
 /// moment (minifb reads the keys' state once per frame).
 fn under_xvfb(script: &str) -> Output {
     let script = format!(
         "set -u\npress() {{ xdotool keydown \"$1\"; sleep 0.5; xdotool keyup \"$1\"; sleep 0.2; }}\n{script}"
     );
+    // `xvfb-run -a` takes the first free display from `-n`: tests running at once start apart.
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let first = 100 + std::process::id() % 100 * 10 + RUNS.fetch_add(1, Ordering::SeqCst);
     Command::new("timeout")
-        .args([
-            "120",
-            "xvfb-run",
-            "-a",
-            "-s",
-            "-screen 0 800x600x24",
-            "bash",
-            "-c",
-        ])
+        .args(["120", "xvfb-run", "-a", "-n", &first.to_string()])
+        .args(["-s", "-screen 0 800x600x24", "bash", "-c"])
         .arg(&script)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
