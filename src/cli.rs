@@ -40,7 +40,7 @@ const LIVE_HELP: &str = "Keys in the window:\n  \
     1-9      switch between the --style images (their targets are computed up front)\n  \
     Space    pause / resume\n  \
     V        stylized / side by side / original\n  \
-    + -      one more / one fewer iteration per frame\n  \
+    + -      one more / one fewer iteration per frame (=/+ and - keys, or the keypad's)\n  \
     [ ]      lighter / heavier style weight (x1.5)\n  \
     S        save a PNG screenshot (in --save-dir)\n  \
     R        start / stop recording the stylized stream to an MP4 (in --save-dir)\n  \
