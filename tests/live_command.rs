@@ -158,6 +158,7 @@ fn window_shows_stylized_frames_keys_steer_it_and_esc_quits_cleanly() {
          press r; sleep 1\n\
          press 2; press equal; press bracketright; press v; sleep 1.5\n\
          press s; sleep 0.5\n\
+         press space; sleep 2; press space; sleep 1\n\
          press Escape\n\
          wait $pid; echo exit=$?\n",
         live = live_command(d, ""),
@@ -187,6 +188,20 @@ fn window_shows_stylized_frames_keys_steer_it_and_esc_quits_cleanly() {
     let frames = stats["frames"].as_array().unwrap();
     assert_eq!(frames[1]["iterations"], 2, "{stats}");
     assert_eq!(frames.last().unwrap()["iterations"], 3, "{stats}");
+    // Space paused it for over 2 seconds (the tiny model shows a frame every few tens of ms),
+    // and Space again resumed it.
+    let gaps: Vec<f64> = frames
+        .windows(2)
+        .map(|w| w[1]["shown_at"].as_f64().unwrap() - w[0]["shown_at"].as_f64().unwrap())
+        .collect();
+    let pause = (0..gaps.len())
+        .max_by(|&a, &b| gaps[a].total_cmp(&gaps[b]))
+        .unwrap();
+    assert!(gaps[pause] > 2.0, "no pause: {gaps:?}");
+    assert!(
+        pause + 3 < gaps.len(),
+        "no frames after the pause: {gaps:?}"
+    );
 
     // The X server's screen: the window is there and not blank.
     let root = image::open(d.join("root.png")).unwrap().to_rgb8();
