@@ -9,6 +9,7 @@
 #   flow    optical flow (forward, backward and reliability weights) at 512×288, against a warm
 #           video frame's stylization measured in the same run (benches/flow.rs).
 # Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads.
+# The live preview's figures come from scripts/bench_live.sh (its own section of the file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -99,31 +100,6 @@ flow() {
   cargo bench --locked --quiet --bench flow -- --threads "${THREADS:-2}"
 }
 
-# Replaces the section `$1` of docs/BENCHMARKS.md with standard input.
-put_section() {
-  .venv/bin/python - "$1" <<'PY'
-import re, sys, datetime, subprocess, pathlib
-name, body = sys.argv[1], sys.stdin.read().strip()
-path = pathlib.Path("docs/BENCHMARKS.md")
-text = path.read_text() if path.exists() else ""
-cpu = subprocess.run("lscpu | sed -n 's/^Model name: *//p' | head -1", shell=True,
-                     capture_output=True, text=True).stdout.strip()
-cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-titles = {"engine": "Style engine", "video": "Video pipeline", "memory": "Memory on long videos",
-          "flow": "Optical flow"}
-block = (f"<!-- section: {name} -->\n## {titles.get(name, name)}\n\n"
-         f"`scripts/bench.sh {name}`, {datetime.date.today()}, {cpu} ({cores} cores).\n\n{body}\n"
-         f"<!-- end: {name} -->")
-pattern = re.compile(rf"<!-- section: {name} -->.*?<!-- end: {name} -->", re.S)
-if pattern.search(text):
-    text = pattern.sub(lambda _: block, text)
-else:
-    if not text.startswith("# Benchmarks"):
-        text = "# Benchmarks\n\nThe latest figures of each `scripts/bench.sh` section.\n"
-    text = text.rstrip() + "\n\n" + block + "\n"
-path.write_text(text)
-PY
-}
 
 for section in "${sections[@]}"; do
   case $section in
@@ -132,5 +108,7 @@ for section in "${sections[@]}"; do
   esac
   out=.cache/bench/$section.md
   "$section" | tee "$out"
-  put_section "$section" <"$out"
+  title=$(case $section in engine) echo "Style engine" ;; video) echo "Video pipeline" ;;
+    memory) echo "Memory on long videos" ;; flow) echo "Optical flow" ;; esac)
+  .venv/bin/python scripts/bench_section.py "$section" "$title" "scripts/bench.sh $section" <"$out"
 done

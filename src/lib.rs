@@ -8,6 +8,7 @@ pub mod model;
 pub mod optim;
 pub mod picture;
 pub mod pipeline;
+pub mod preview;
 pub mod progress;
 pub mod project;
 pub mod stats;

@@ -8,6 +8,12 @@
 //! The channels are short, so memory stays flat however long the video is, and decoding, the
 //! optical flow and encoding overlap with the optimization. Frames and packets keep their input
 //! order end to end.
+//!
+//! The live wiring ([`live`]) joins the same kind of stages with latest-frame-wins mailboxes
+//! ([`handoff`]) instead, for sources that do not wait.
+
+pub mod handoff;
+pub mod live;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

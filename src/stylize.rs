@@ -203,6 +203,21 @@ impl FrameStylizer {
         self.init == FrameInit::PrevWarped || self.weights.temporal > 0.0
     }
 
+    /// Pulls towards other style targets from the next frame on (a live switch of style).
+    pub fn set_style(&mut self, style_grams: Vec<ndarray::Array2<f32>>) {
+        self.targets.grams = style_grams;
+    }
+
+    /// Sets the style weight from the next frame on.
+    pub fn set_style_weight(&mut self, weight: f32) {
+        self.weights.style = weight;
+    }
+
+    /// Sets the iterations of every later warm-started frame.
+    pub fn set_iterations(&mut self, rest: usize) {
+        self.rest_iterations = rest;
+    }
+
     /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
     /// `motion` is the motion from the previous content frame to this one, if known.
     pub fn stylize(

@@ -9,8 +9,8 @@ use std::process::Command;
 use common::*;
 
 /// A clip in which everything moves: a 160×120 window panning 2 px per frame across a smooth
-/// generated texture, 12 frames at 25 fps.
-fn moving_clip(dir: &Path) -> PathBuf {
+/// generated texture, `frames` frames at 25 fps.
+fn moving_clip(dir: &Path, frames: u32) -> PathBuf {
     let texture = dir.join("texture.png");
     image::RgbImage::from_fn(320, 160, |x, y| {
         let (x, y) = (x as f32, y as f32);
@@ -31,7 +31,14 @@ fn moving_clip(dir: &Path) -> PathBuf {
         .args(["-v", "error", "-loop", "1", "-framerate", "25", "-i"])
         .arg(&texture)
         .args(["-vf", "crop=160:120:x='2*n':y=20,format=yuv420p"])
-        .args(["-frames:v", "12", "-c:v", "libx264", "-crf", "12"])
+        .args([
+            "-frames:v",
+            &frames.to_string(),
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+        ])
         .arg(&path)
         .status()
         .expect("ffmpeg runs");
@@ -39,10 +46,17 @@ fn moving_clip(dir: &Path) -> PathBuf {
     path
 }
 
-/// `stylize metrics --json`: the parsed report.
+/// `stylize metrics --json` (at `--size 80` unless `extra` says otherwise): the parsed report.
 fn metrics(original: &Path, stylized: &Path, extra: &[&str]) -> serde_json::Value {
+    let size = if extra.contains(&"--size") {
+        &[][..]
+    } else {
+        &["--size", "80"][..]
+    };
     let out = stylize()
-        .args(["metrics", "--json", "--size", "80", "--original"])
+        .args(["metrics", "--json"])
+        .args(size)
+        .arg("--original")
         .arg(original)
         .arg("--stylized")
         .arg(stylized)
@@ -66,7 +80,7 @@ fn mean_error(report: &serde_json::Value) -> f64 {
 #[test]
 fn metrics_of_a_video_against_itself_and_a_lagging_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = moving_clip(dir.path());
+    let clip = moving_clip(dir.path(), 12);
     // The original is perfectly coherent with its own motion.
     let same = metrics(&clip, &clip, &[]);
     assert_eq!(same["frames"].as_array().unwrap().len(), 12);
@@ -101,7 +115,7 @@ fn metrics_of_a_video_against_itself_and_a_lagging_copy() {
 #[test]
 fn metrics_report_style_and_content_losses_with_a_style() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = moving_clip(dir.path());
+    let clip = moving_clip(dir.path(), 12);
     let style = dir.path().join("style.png");
     write_style(&style, 64, 64);
     let model = tiny_model();
@@ -131,7 +145,7 @@ fn metrics_report_style_and_content_losses_with_a_style() {
 #[test]
 fn metrics_bad_inputs_are_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = moving_clip(dir.path());
+    let clip = moving_clip(dir.path(), 12);
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a video").unwrap();
     let cases: [(&Path, &Path, &str); 3] = [
@@ -156,7 +170,7 @@ fn metrics_bad_inputs_are_one_line() {
 #[test]
 fn flow_warped_start_flickers_less_than_the_unwarped_one() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = moving_clip(dir.path());
+    let clip = moving_clip(dir.path(), 6);
     let style = dir.path().join("style.png");
     write_style(&style, 64, 64);
     let mut errors = Vec::new();
@@ -169,8 +183,13 @@ fn flow_warped_start_flickers_less_than_the_unwarped_one() {
             .arg(&style)
             .arg("-o")
             .arg(&out)
-            .args(["--model", vgg19_model().to_str().unwrap(), "--device", "cpu"])
-            .args(["--size", "80", "--iterations", "30,8", "--init", init])
+            .args([
+                "--model",
+                vgg19_model().to_str().unwrap(),
+                "--device",
+                "cpu",
+            ])
+            .args(["--size", "64", "--iterations", "30,8", "--init", init])
             .args(["--temporal-weight", "0", "-q"])
             .output()
             .unwrap();
@@ -179,7 +198,7 @@ fn flow_warped_start_flickers_less_than_the_unwarped_one() {
             "{}",
             String::from_utf8_lossy(&result.stderr)
         );
-        errors.push(mean_error(&metrics(&clip, &out, &[])));
+        errors.push(mean_error(&metrics(&clip, &out, &["--size", "64"])));
     }
     assert!(
         errors[1] < 0.5 * errors[0],

@@ -1,8 +1,12 @@
 //! The subcommands, each wiring the library's stages for one use.
 
 mod image;
+mod live;
 mod metrics;
 mod video;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
@@ -25,6 +29,7 @@ pub fn run(command: Command) -> Result<Finished> {
         Command::Image(args) => image::run(&args).map(|()| Finished::Done),
         Command::Video(args) => video::run(&args),
         Command::Metrics(args) => metrics::run(&args).map(|()| Finished::Done),
+        Command::Live(args) => live::run(&args),
     }
 }
 
@@ -76,4 +81,25 @@ fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
     let w = ((f64::from(width) * scale).round() as u32).max(1);
     let h = ((f64::from(height) * scale).round() as u32).max(1);
     (w, h)
+}
+
+/// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
+/// plays); the second aborts at once.
+fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
+    let count = AtomicUsize::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            flag.store(true, Ordering::SeqCst);
+            if !quiet {
+                eprintln!("stopping after the current frame (Ctrl-C again to abort)");
+            }
+        } else {
+            eprintln!("aborted");
+            std::process::exit(130);
+        }
+    });
+    match installed {
+        Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
+        Err(e) => bail!("cannot install the Ctrl-C handler: {e}"),
+    }
 }

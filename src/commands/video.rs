@@ -1,23 +1,25 @@
 //! `stylize video`: decode → stylize each frame (warm-started from the last) → encode, sound kept.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
 use crate::cli::VideoArgs;
 use crate::media::{Input, Output, VideoSettings};
 use crate::model::{self, blend_grams, Features, LossTerms, LossWeights, Model};
 use crate::picture;
+use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::{self, Stylized};
+use crate::preview::{self, Action, Picture, Preview};
 use crate::progress::Progress;
 use crate::stats;
 use crate::stylize::FrameStylizer;
 use crate::temporal::FlowParams;
 
-use super::{processing_size, Finished};
+use super::Finished;
 
 /// One frame's figures in `--stats`.
 #[derive(Serialize)]
@@ -65,6 +67,9 @@ struct VideoStats<'a> {
 pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let started = Instant::now();
     let quiet = args.report.quiet;
+    if args.preview {
+        preview::check_display()?;
+    }
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
@@ -86,7 +91,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         input.set_range(media.start.map(f64::from), media.duration.map(f64::from))?;
     }
     let info = input.video().clone();
-    let (width, height) = processing_size(info.width, info.height, args.size);
+    let (width, height) = super::processing_size(info.width, info.height, args.size);
     input.set_output_size(width, height)?;
     let (out_w, out_h) = args.output_size.unwrap_or((info.width, info.height));
     let mut settings = VideoSettings::like(&info, out_w, out_h);
@@ -116,7 +121,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         content: args.style.content_weight,
         style: args.style.style_weight,
         tv: args.style.tv_weight,
-        temporal: args.temporal_weight,
+        temporal: args.temporal.temporal_weight,
     };
     let optimizer = super::optimizer_kind(&args.optim).build()?;
     let mut stylizer = FrameStylizer::new(
@@ -124,7 +129,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         blend_grams(&style_features, &blend),
         weights,
         optimizer,
-        args.init,
+        args.temporal.init,
         (
             args.iterations.first as usize,
             args.iterations.rest as usize,
@@ -132,12 +137,20 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         args.optim.seed,
     );
 
+    let preview = if args.preview {
+        let scale = (640.0 / f64::from(out_w)).max(1.0);
+        let size = |side: u32| (f64::from(side) * scale).round() as usize;
+        let title = format!("stylize video {} - V view  O overlay  Esc stop", args.input);
+        Some(Preview::open(&title, size(out_w), size(out_h))?)
+    } else {
+        None
+    };
     // Created last, so that nothing is written when anything before fails.
     let output = Output::create(&args.output, media.format.as_deref(), settings, streams)?;
     let (out_w, out_h) = output.encoded_size();
 
     let interrupt = Arc::new(AtomicBool::new(false));
-    install_interrupt_handler(interrupt.clone(), quiet)?;
+    super::install_interrupt_handler(interrupt.clone(), quiet)?;
     let total = match (info.estimated_frames(), media.frames) {
         (Some(n), Some(limit)) => Some(n.min(limit)),
         (known, limit) => known.or(limit),
@@ -145,46 +158,61 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let progress = Progress::new(total, "frames", quiet);
     let mut frames: Vec<FrameStats> = Vec::new();
     let mut stylize_seconds = 0.0;
+    let to_preview = preview
+        .as_ref()
+        .map(|_| Arc::new(Mailbox::<Picture>::new()));
     let flow = stylizer.wants_motion().then(FlowParams::default);
     let pipeline_started = Instant::now();
-    let report = pipeline::run(
-        input,
-        output,
-        interrupt.clone(),
-        media.frames,
-        !media.no_audio,
-        flow,
-        |frame| {
-            let start = Instant::now();
-            let (image, outcome) = stylizer.stylize(&frame.image, frame.motion.as_ref())?;
-            let seconds = start.elapsed().as_secs_f64();
-            stylize_seconds += seconds;
-            let loss = outcome
-                .iterations
-                .last()
-                .map(|i| i.loss)
-                .unwrap_or_default();
-            progress.step(format!("loss {:.3e}", loss.total));
-            // Kept only when asked for, so that memory does not grow with the video's length.
-            if args.report.stats.is_some() {
-                frames.push(FrameStats {
-                    frame: frame.index,
+    let run_pipeline = || {
+        pipeline::run(
+            input,
+            output,
+            interrupt.clone(),
+            media.frames,
+            !media.no_audio,
+            flow,
+            |frame| {
+                let start = Instant::now();
+                let (image, outcome) = stylizer.stylize(&frame.image, frame.motion.as_ref())?;
+                let seconds = start.elapsed().as_secs_f64();
+                stylize_seconds += seconds;
+                let loss = outcome
+                    .iterations
+                    .last()
+                    .map(|i| i.loss)
+                    .unwrap_or_default();
+                progress.step(format!("loss {:.3e}", loss.total));
+                // Kept only when asked for, so that memory does not grow with the video's length.
+                if args.report.stats.is_some() {
+                    frames.push(FrameStats {
+                        frame: frame.index,
+                        pts: frame.pts,
+                        iterations: outcome.iterations.len(),
+                        evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
+                        initial: outcome.initial,
+                        loss,
+                        seconds,
+                        model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+                    });
+                }
+                if let Some(mailbox) = &to_preview {
+                    mailbox.put(Picture {
+                        stylized: picture::from_tensor(image.view())?,
+                        original: picture::from_tensor(frame.image.view())?,
+                    });
+                }
+                Ok(Stylized {
+                    image,
                     pts: frame.pts,
-                    iterations: outcome.iterations.len(),
-                    evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
-                    initial: outcome.initial,
-                    loss,
-                    seconds,
-                    model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
-                });
-            }
-            Ok(Stylized {
-                image,
-                pts: frame.pts,
-                index: frame.index,
-            })
-        },
-    );
+                    index: frame.index,
+                })
+            },
+        )
+    };
+    let report = match (preview, &to_preview) {
+        (Some(mut window), Some(mailbox)) => watch(&mut window, mailbox, &interrupt, run_pipeline),
+        _ => run_pipeline(),
+    };
     let pipeline_seconds = pipeline_started.elapsed().as_secs_f64();
     progress.finish();
     let report = report?;
@@ -249,23 +277,61 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     Ok(Finished::Done)
 }
 
-/// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
-/// plays); the second aborts at once.
-fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
-    let count = AtomicUsize::new(0);
-    let installed = ctrlc::set_handler(move || {
-        if count.fetch_add(1, Ordering::SeqCst) == 0 {
-            flag.store(true, Ordering::SeqCst);
-            if !quiet {
-                eprintln!("stopping after the current frame (Ctrl-C again to abort)");
+/// Runs `work` (the pipeline) on a thread while `preview` shows the frames it puts in `shown`
+/// (the newest one each time the window is drawn: the output still gets every frame). Esc or
+/// closing the window stops the run as Ctrl-C does.
+fn watch<T: Send>(
+    preview: &mut Preview,
+    shown: &Mailbox<Picture>,
+    interrupt: &AtomicBool,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        let shown_loop = (|| -> Result<()> {
+            let started = Instant::now();
+            let mut last = None;
+            let mut count = 0u64;
+            while !worker.is_finished() {
+                let mut redraw = false;
+                for action in preview.actions() {
+                    match action {
+                        Action::Quit => interrupt.store(true, Ordering::SeqCst),
+                        Action::View => preview.view = preview.view.next(),
+                        Action::Overlay => preview.overlay = !preview.overlay,
+                        _ => continue,
+                    }
+                    redraw = true;
+                }
+                if !preview.is_open() {
+                    interrupt.store(true, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                if let Some(picture) = shown.try_take() {
+                    count += 1;
+                    last = Some(picture);
+                    redraw = true;
+                }
+                let lines = [format!(
+                    "{count} frames  {:.1} fps  {}",
+                    count as f64 / started.elapsed().as_secs_f64().max(1e-3),
+                    preview.view.name()
+                )];
+                match &last {
+                    Some(picture) if redraw => preview.show(picture, &lines)?,
+                    _ => preview.idle(),
+                }
             }
-        } else {
-            eprintln!("aborted");
-            std::process::exit(130);
+            Ok(())
+        })();
+        if shown_loop.is_err() {
+            interrupt.store(true, Ordering::SeqCst);
         }
-    });
-    match installed {
-        Ok(()) | Err(ctrlc::Error::MultipleHandlers) => Ok(()),
-        Err(e) => bail!("cannot install the Ctrl-C handler: {e}"),
-    }
+        let result = worker
+            .join()
+            .map_err(|_| anyhow!("internal: the pipeline thread panicked"))?;
+        shown_loop?;
+        result
+    })
 }
