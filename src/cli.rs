@@ -116,13 +116,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FPS", value_parser = clap::value_parser!(u32).range(1..=240))]
     pub camera_fps: Option<u32>,
 
-    /// The input's format (demuxer or device), as `ffmpeg -f FMT -i INPUT`: lavfi, v4l2, nut…
-    #[arg(long, value_name = "FMT")]
-    pub input_format: Option<String>,
-
-    /// A demuxer or device option, as `ffmpeg -KEY VALUE -i INPUT`; repeat for several.
-    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub input_option: Vec<(String, String)>,
+    #[command(flatten)]
+    pub source: InputArgs,
 
     /// Fast enough to feel live on a laptop CPU: the light model (models/vgg19-live: style at
     /// relu1_1–relu3_1, content at relu2_2), --size 112, --iterations 10,2 unless given.
@@ -207,17 +202,24 @@ pub struct VideoArgs {
     pub report: ReportArgs,
 }
 
-/// Demuxer, muxer, encoder and the part of the input to use, in FFmpeg's words.
+/// How FFmpeg opens the input, in its words.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Media")]
-pub struct MediaArgs {
+pub struct InputArgs {
     /// The input's format (demuxer or device), as `ffmpeg -f FMT -i INPUT`: rawvideo, lavfi, v4l2, nut…
     #[arg(long, value_name = "FMT")]
     pub input_format: Option<String>,
 
-    /// A demuxer option, as `ffmpeg -KEY VALUE -i INPUT`; repeat for several.
+    /// A demuxer or device option, as `ffmpeg -KEY VALUE -i INPUT`; repeat for several.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub input_option: Vec<(String, String)>,
+}
+
+/// Demuxer, muxer, encoder and the part of the input to use, in FFmpeg's words.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Media")]
+pub struct MediaArgs {
+    #[command(flatten)]
+    pub source: InputArgs,
 
     /// The output container: mp4, matroska, nut, mpegts, yuv4mpegpipe, rawvideo… [default: from the extension].
     #[arg(long, value_name = "FMT")]

@@ -50,12 +50,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     }
     let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
     let content = picture::load(&args.content, "content image")?;
-    let styles = args
-        .style
-        .styles
-        .iter()
-        .map(|p| picture::load(p, "style image"))
-        .collect::<Result<Vec<_>>>()?;
+    let styles = super::load_styles(&args.style.styles)?;
     let init_image = match &args.init {
         Init::Image(path) => Some(picture::load(path, "init image")?),
         _ => None,

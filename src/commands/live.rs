@@ -119,12 +119,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
             args.save_dir.display()
         );
     }
-    let styles = args
-        .style
-        .styles
-        .iter()
-        .map(|p| picture::load(p, "style image"))
-        .collect::<Result<Vec<_>>>()?;
+    let styles = super::load_styles(&args.style.styles)?;
     let size = args
         .size
         .unwrap_or(if args.live { LIVE_SIZE } else { SIZE });
@@ -580,8 +575,8 @@ impl Source {
                     format!("input '{url}'")
                 },
                 url,
-                format: args.input_format.clone(),
-                options: args.input_option.clone(),
+                format: args.source.input_format.clone(),
+                options: args.source.input_option.clone(),
                 pace: true,
                 camera: false,
             });
@@ -592,7 +587,7 @@ impl Source {
         if let Some(fps) = args.camera_fps {
             options.push(("framerate".into(), fps.to_string()));
         }
-        options.extend(args.input_option.iter().cloned());
+        options.extend(args.source.input_option.iter().cloned());
         let (format, url) = camera_device(device)?;
         if cfg!(target_os = "linux") && !Path::new(&url).exists() {
             bail!("no camera: {url} does not exist; connect a webcam or name another with --camera DEVICE");
@@ -600,7 +595,7 @@ impl Source {
         Ok(Source {
             shown: format!("camera '{url}'"),
             url,
-            format: Some(args.input_format.clone().unwrap_or(format.into())),
+            format: Some(args.source.input_format.clone().unwrap_or(format.into())),
             options,
             pace: false,
             camera: true,

@@ -75,11 +75,7 @@ impl Losses {
 }
 
 pub(super) fn run(args: &MetricsArgs) -> Result<()> {
-    let styles = args
-        .styles
-        .iter()
-        .map(|p| picture::load(p, "style image"))
-        .collect::<Result<Vec<_>>>()?;
+    let styles = super::load_styles(&args.styles)?;
     let mut original = Input::open(&args.original, None, &[])?;
     let mut stylized = Input::open(&args.stylized, None, &[])?;
     let info = original.video().clone();

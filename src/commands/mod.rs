@@ -33,6 +33,14 @@ pub fn run(command: Command) -> Result<Finished> {
     }
 }
 
+/// The `--style` images, read and decoded.
+fn load_styles(paths: &[std::path::PathBuf]) -> Result<Vec<::image::RgbImage>> {
+    paths
+        .iter()
+        .map(|p| crate::picture::load(p, "style image"))
+        .collect()
+}
+
 /// One weight per style: `--style-blend` as given, else equal weights.
 fn blend_weights(given: &[f32], styles: usize) -> Result<Vec<f32>> {
     if given.is_empty() {

@@ -74,18 +74,13 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         stats::check(path)?;
     }
     let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
-    let styles = args
-        .style
-        .styles
-        .iter()
-        .map(|p| picture::load(p, "style image"))
-        .collect::<Result<Vec<_>>>()?;
+    let styles = super::load_styles(&args.style.styles)?;
 
     let media = &args.media;
     let mut input = Input::open(
         &args.input,
-        media.input_format.as_deref(),
-        &media.input_option,
+        media.source.input_format.as_deref(),
+        &media.source.input_option,
     )?;
     if media.start.is_some() || media.duration.is_some() {
         input.set_range(media.start.map(f64::from), media.duration.map(f64::from))?;
