@@ -63,11 +63,7 @@ fn metrics(original: &Path, stylized: &Path, extra: &[&str]) -> serde_json::Valu
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("metrics prints JSON")
 }
 
@@ -193,11 +189,7 @@ fn flow_warped_start_flickers_less_than_the_unwarped_one() {
             .args(["--temporal-weight", "0", "-q"])
             .output()
             .unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        assert_success(&result);
         errors.push(mean_error(&metrics(&clip, &out, &["--size", "64"])));
     }
     assert!(

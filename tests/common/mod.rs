@@ -104,3 +104,12 @@ pub fn image_command(content: &Path, style: &Path, out: &Path, model: &Path) -> 
         .arg(model);
     cmd
 }
+
+/// Asserts that a run succeeded, showing its stderr when it did not.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
