@@ -8,7 +8,8 @@
 #   memory  peak RSS of `stylize video` (tiny model) on generated clips of 100 to 5,000 frames;
 #   flow    optical flow (forward, backward and reliability weights) at 512×288, against a warm
 #           video frame's stylization measured in the same run (benches/flow.rs).
-# Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads.
+# Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads;
+# VIDEO_RUNS (3) and VIDEO_FRAMES (12) the video section's runs, REUSE=1 keeps its finished runs.
 # The live preview's figures come from scripts/bench_live.sh (its own section of the file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,8 @@ video() {
     -vf "scale=720:-2,crop=320:200:x='40+t*80':y='150+t*15',format=yuv420p" -t 2 -r 12 \
     -c:v libx264 -crf 14 "$clip"
   for i in $(seq "$runs"); do
+    # REUSE=1 keeps finished runs and redoes only the table.
+    [[ ${REUSE:-} == 1 && -s .cache/bench/video$i.json ]] && continue
     "$stylize" video "$clip" --style .cache/samples/painting.jpg -o .cache/bench/pan-out.mp4 \
       --frames "$frames" --device cpu -q --stats ".cache/bench/video$i.json"
   done
@@ -68,11 +71,11 @@ print(f"| seconds per warm frame | {med(lambda r: 1 / warm(r)):.2f} |")
 print(f"| loss evaluations per warm frame | {med(lambda r: statistics.mean(f['evaluations'] for f in r['frames'][1:])):.1f} |")
 outside = lambda r: r["pipeline_seconds"] - r["stylize_seconds"]
 print(f"| pipeline wall time | {med(lambda r: r['pipeline_seconds']):.1f} s |")
-print(f"| of which outside the stylizer (decode, convert, encode, waiting) | "
+print(f"| of which outside the stylizer (waiting for decode, flow and encode; the end of the run) | "
       f"{med(outside):.3f} s = **{100 * med(lambda r: outside(r) / r['pipeline_seconds']):.2f}%** |")
 print(f"| &nbsp;&nbsp;stylize thread waiting for a decoded frame | {med(lambda r: r['waiting_for_input_seconds']):.3f} s |")
 print(f"| &nbsp;&nbsp;stylize thread waiting for the encoder | {med(lambda r: r['waiting_for_output_seconds']):.3f} s |")
-print(f"| &nbsp;&nbsp;frame → tensor conversion on the stylize thread | {med(lambda r: r['convert_seconds']):.4f} s |")
+print(f"| prepare stage (frame → tensor, optical flow), on its own thread | {med(lambda r: r['prepare_seconds']):.3f} s |")
 print(f"| set-up before the first frame (model load, style targets) | {med(lambda r: r['seconds'] - r['pipeline_seconds']):.2f} s |")
 PY
 }

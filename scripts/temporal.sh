@@ -8,7 +8,8 @@
 #            stylized with the defaults: mean colour and style loss of frames 1–50 against 251–300.
 # Usage: scripts/temporal.sh [compare] [drift]   (default: both). Writes .cache/temporal/*, prints
 # the tables and, with DOCS=1, writes docs/temporal_strip.png.
-# SIZE, FRAMES, ITERATIONS and TEMPORAL_WEIGHT change the comparison's settings.
+# SIZE, FRAMES, ITERATIONS and TEMPORAL_WEIGHT change the comparison's settings, DRIFT_SIZE the
+# drift run's; REUSE=1 keeps a finished drift stylization.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ ${NO_SETUP:-} == 1 ]] || scripts/setup.sh
@@ -43,7 +44,7 @@ import sys, numpy as np
 w, h = map(int, sys.argv[1:3])
 data = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(-1, h, w, 3)
 for f in data.reshape(len(data), -1, 3).mean(axis=1):
-    print(*(f'{v:.3f}' for v in f))" $(ffprobe -v error -select_streams v -show_entries stream=width,height -of csv=p=0:s=' ' "$1")
+    print(*(f'{v:.3f}' for v in f))" $(ffprobe -v error -select_streams v -show_entries stream=width,height -of csv=p=0:s=x "$1" | tr x ' ')
 }
 
 compare() {
@@ -94,11 +95,14 @@ print(f'| {name} | \`{opts}\` | {float(err):.3e} | {ratio(err, be)} | {ratio(err
 drift() {
   local size=${DRIFT_SIZE:-128} frames=300
   # A static camera: the sample photograph, 320×200, with fresh sensor noise in every frame.
-  ffmpeg -v error -y -loop 1 -framerate 25 -i .cache/samples/photo.jpg \
+  [[ ${REUSE:-} == 1 && -s $work/static.mp4 ]] || ffmpeg -v error -y -loop 1 -framerate 25 -i .cache/samples/photo.jpg \
     -vf "scale=320:200:force_original_aspect_ratio=increase,crop=320:200,noise=alls=8:allf=t,format=yuv420p" \
     -frames:v "$frames" -c:v libx264 -crf 16 "$work/static.mp4"
-  "$stylize" video "$work/static.mp4" --style "$style" -o "$work/static-out.mp4" --size "$size" \
-    --device cpu -q --stats "$work/static.json"
+  # REUSE=1 keeps a finished stylization (it takes a while) and redoes only the figures.
+  if [[ ${REUSE:-} != 1 || ! -s $work/static.json ]]; then
+    "$stylize" video "$work/static.mp4" --style "$style" -o "$work/static-out.mp4" --size "$size" \
+      --device cpu -q --stats "$work/static.json"
+  fi
   "$stylize" metrics --original "$work/static.mp4" --stylized "$work/static-out.mp4" --size "$size" \
     --style "$style" --device cpu --json >"$work/static-metrics.json"
   mean_colours "$work/static-out.mp4" >"$work/static-colours.txt"
