@@ -30,15 +30,15 @@ pub enum Command {
         ffmpeg -i in.mkv -f nut - | stylize video - -s painting.jpg -o - --format nut | ffplay -\n\n\
         Ctrl-C (or SIGTERM) stops after the current frame and leaves a playable file; a second Ctrl-C aborts.")]
     Video(VideoArgs),
+    /// Show a webcam or any video stylized in a window, live, steered with the keyboard.
+    #[command(after_help = LIVE_HELP)]
+    Live(LiveArgs),
     /// Measure a stylized video: its flicker (temporal warping error along the original's optical
     /// flow) and, with --style, each frame's style and content loss.
     #[command(after_help = "Examples:\n  \
         stylize metrics --original clip.mp4 --stylized painted.mp4\n  \
         stylize metrics --original clip.mp4 --stylized painted.mp4 --style painting.jpg --json")]
     Metrics(MetricsArgs),
-    /// Show a webcam or any video stylized in a window, live, steered with the keyboard.
-    #[command(after_help = LIVE_HELP)]
-    Live(LiveArgs),
 }
 
 /// `stylize metrics`.
