@@ -23,11 +23,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use crossbeam::channel::{bounded, Receiver, Sender};
 use image::imageops::FilterType;
-use ndarray::{Array2, Array4};
+use ndarray::Array4;
 
 use crate::media::{Ending, Event, Input, InputPacket, Output, RgbFrame, Summary};
 use crate::picture;
-use crate::temporal::{self, FlowParams, Motion};
+use crate::temporal::{FlowParams, Motion, MotionTracker};
 
 /// How many items each channel holds.
 const DEPTH: usize = 4;
@@ -202,22 +202,14 @@ fn prepare(
     flow: Option<FlowParams>,
 ) -> Result<f64> {
     let mut busy = Duration::ZERO;
-    let mut previous: Option<Array2<f32>> = None;
+    let mut tracker = flow.map(MotionTracker::new);
     for event in from_decoder {
         let start = Instant::now();
         let item = match event {
             Event::Video(frame) => {
                 let image = frame.to_tensor()?;
-                let motion = match &flow {
-                    Some(params) => {
-                        let luma = temporal::luma(image.view())?;
-                        let motion = match previous.as_ref().filter(|p| p.dim() == luma.dim()) {
-                            Some(prev) => Some(temporal::motion(prev.view(), luma.view(), params)?),
-                            None => None,
-                        };
-                        previous = Some(luma);
-                        motion
-                    }
+                let motion = match tracker.as_mut() {
+                    Some(tracker) => tracker.next(image.view())?,
                     None => None,
                 };
                 ToStylizer::Frame(ContentFrame {

@@ -24,7 +24,7 @@ use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder, Sour
 use crate::preview::{Action, Picture, Preview, KEYS_LINE};
 use crate::stats;
 use crate::stylize::FrameStylizer;
-use crate::temporal::{self, FlowParams};
+use crate::temporal::{FlowParams, MotionTracker};
 
 use super::Finished;
 
@@ -195,7 +195,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let worker = {
         let controls = controls.clone();
         let mut applied = *lock(&controls);
-        let mut previous_luma: Option<Array2<f32>> = None;
+        let mut tracker = stylizer
+            .wants_motion()
+            .then(|| MotionTracker::new(FlowParams::default()));
         spawn_worker(
             "stylize",
             captured.clone(),
@@ -216,20 +218,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                 let content = item.frame.to_tensor()?;
                 // The motion since the last frame stylized (frames dropped in between included);
                 // small at live sizes, so computed here rather than in a stage of its own.
-                let motion = if stylizer.wants_motion() {
-                    let luma = temporal::luma(content.view())?;
-                    let motion = match previous_luma.as_ref().filter(|p| p.dim() == luma.dim()) {
-                        Some(previous) => Some(temporal::motion(
-                            previous.view(),
-                            luma.view(),
-                            &FlowParams::default(),
-                        )?),
-                        None => None,
-                    };
-                    previous_luma = Some(luma);
-                    motion
-                } else {
-                    None
+                let motion = match tracker.as_mut() {
+                    Some(tracker) => tracker.next(content.view())?,
+                    None => None,
                 };
                 let (image, outcome) = stylizer.stylize(&content, motion.as_ref())?;
                 let original =

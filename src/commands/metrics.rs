@@ -9,7 +9,7 @@ use crate::cli::MetricsArgs;
 use crate::media::Input;
 use crate::model::{self, blend_grams, LossWeights, Model, Targets};
 use crate::picture;
-use crate::temporal::{self, FlowParams};
+use crate::temporal::{self, FlowParams, MotionTracker};
 
 use super::processing_size;
 
@@ -46,19 +46,16 @@ struct Report<'a> {
     mean: Means,
 }
 
-/// The style and content losses of stylized frames: the model and the style targets.
+/// The style and content losses of stylized frames: the model and the targets (the style's fixed,
+/// the content's set per frame).
 struct Losses {
     model: Model,
-    grams: Vec<ndarray::Array2<f32>>,
+    targets: Targets,
 }
 
 impl Losses {
     fn terms(&mut self, original: &Array4<f32>, stylized: &Array4<f32>) -> Result<(f32, f32)> {
-        let targets = Targets {
-            grams: self.grams.clone(),
-            contents: self.model.features(original.view())?.contents,
-            temporal: None,
-        };
+        self.targets.contents = self.model.features(original.view())?.contents;
         // The weights `stylize video` uses by default.
         let weights = LossWeights {
             content: 5.0,
@@ -67,9 +64,9 @@ impl Losses {
             temporal: 0.0,
         };
         let mut grad = vec![0.0; stylized.len()];
-        let terms = self
-            .model
-            .loss_and_gradient(stylized.view(), &targets, &weights, &mut grad)?;
+        let terms =
+            self.model
+                .loss_and_gradient(stylized.view(), &self.targets, &weights, &mut grad)?;
         Ok((terms.style, terms.content))
     }
 }
@@ -94,13 +91,17 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
                 model.features(picture::to_tensor(&picture::resize_longest(s, args.size))?.view())
             })
             .collect::<Result<Vec<_>>>()?;
-        let grams = blend_grams(&features, &vec![1.0; features.len()]);
-        Some(Losses { model, grams })
+        let targets = Targets {
+            grams: blend_grams(&features, &vec![1.0; features.len()]),
+            contents: Vec::new(),
+            temporal: None,
+        };
+        Some(Losses { model, targets })
     };
 
-    let params = FlowParams::default();
+    let mut tracker = MotionTracker::new(FlowParams::default());
     let mut frames = Vec::new();
-    let mut previous: Option<(Array4<f32>, ndarray::Array2<f32>)> = None;
+    let mut previous_stylized: Option<Array4<f32>> = None;
     loop {
         if args.frames.is_some_and(|n| frames.len() as u64 >= n) {
             break;
@@ -127,15 +128,14 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
             break;
         };
         let (a, b) = (a.to_tensor()?, b.to_tensor()?);
-        let luma = temporal::luma(a.view())?;
-        let (warping_error, reliable) = match &previous {
-            Some((previous_stylized, previous_luma)) => {
-                let motion = temporal::motion(previous_luma.view(), luma.view(), &params)?;
+        let motion = tracker.next(a.view())?;
+        let (warping_error, reliable) = match (&previous_stylized, &motion) {
+            (Some(previous_stylized), Some(motion)) => {
                 let reliable = motion.weights.mean().map(f64::from);
-                let error = temporal::warping_error(previous_stylized.view(), b.view(), &motion)?;
+                let error = temporal::warping_error(previous_stylized.view(), b.view(), motion)?;
                 (error, reliable)
             }
-            None => (None, None),
+            _ => (None, None),
         };
         let (style_loss, content_loss) = match losses.as_mut() {
             Some(l) => {
@@ -151,7 +151,7 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
             style_loss,
             content_loss,
         });
-        previous = Some((b, luma));
+        previous_stylized = Some(b);
     }
 
     let mean = |f: &dyn Fn(&FrameMetrics) -> Option<f64>| {

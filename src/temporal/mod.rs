@@ -53,7 +53,7 @@ mod warp;
 mod tests;
 
 use anyhow::Result;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayView4};
 
 pub use consistency::warping_error;
 pub use flow::{flow, luma, Flow, FlowParams};
@@ -76,4 +76,33 @@ pub fn motion(prev: ArrayView2<f32>, cur: ArrayView2<f32>, params: &FlowParams) 
     let backward = backward?;
     let weights = reliability(&backward, &forward?)?;
     Ok(Motion { backward, weights })
+}
+
+/// Follows a stream of content frames: each call gives the [`Motion`] from the frame before it
+/// (none for the first frame, or after a change of size).
+pub struct MotionTracker {
+    params: FlowParams,
+    previous: Option<Array2<f32>>,
+}
+
+impl MotionTracker {
+    /// A tracker that computes the flow with `params`.
+    pub fn new(params: FlowParams) -> MotionTracker {
+        MotionTracker {
+            params,
+            previous: None,
+        }
+    }
+
+    /// The motion from the previous frame to `frame` (1×3×H×W RGB, or 1×1×H×W), which becomes
+    /// the previous frame of the next call.
+    pub fn next(&mut self, frame: ArrayView4<f32>) -> Result<Option<Motion>> {
+        let current = luma(frame)?;
+        let found = match self.previous.as_ref().filter(|p| p.dim() == current.dim()) {
+            Some(previous) => Some(motion(previous.view(), current.view(), &self.params)?),
+            None => None,
+        };
+        self.previous = Some(current);
+        Ok(found)
+    }
 }
