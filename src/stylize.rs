@@ -233,19 +233,20 @@ impl FrameStylizer {
             self.first_iterations
         };
         // The previous stylized frame carried into this one, and where it can be trusted.
-        let carried = match (&previous, motion) {
-            (Some(previous), Some(motion)) => Some(carry(previous, content, motion)?),
-            _ => None,
+        let (target, warped_start) = match (&previous, motion) {
+            (Some(previous), Some(motion)) => {
+                let (target, start) = carry(previous, content, motion)?;
+                (Some(target), Some(start))
+            }
+            _ => (None, None),
         };
-        let mut image = match (self.init, previous, &carried) {
-            (FrameInit::PrevWarped, Some(_), Some((_, start))) => start.clone(),
+        let mut image = match (self.init, previous, warped_start) {
+            (FrameInit::PrevWarped, _, Some(start)) => start,
             (FrameInit::Prev | FrameInit::PrevWarped, Some(previous), _) => previous,
             (FrameInit::Noise, _, _) => noise(content.dim(), &mut self.rng),
             _ => content.clone(),
         };
-        self.targets.temporal = carried
-            .filter(|_| self.weights.temporal > 0.0)
-            .map(|(target, _)| target);
+        self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
         self.optimizer.reset();
         let outcome = optimize(
             &mut self.model,
