@@ -167,7 +167,7 @@ fn main() -> Result<()> {
             &mut image,
             &mut optimizer,
             8,
-            |_| {},
+            |_| std::ops::ControlFlow::Continue(()),
         )?;
         let wall = start.elapsed().as_secs_f64();
         let inside = model.run_seconds() - before;

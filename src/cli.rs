@@ -28,7 +28,7 @@ pub enum Command {
         stylize video clip.mp4 --style painting.jpg -o painted.mp4\n  \
         stylize video --input-format lavfi testsrc2=size=320x240:rate=25:duration=2 -s painting.jpg -o test.mp4\n  \
         ffmpeg -i in.mkv -f nut - | stylize video - -s painting.jpg -o - --format nut | ffplay -\n\n\
-        Ctrl-C (or SIGTERM) stops after the current frame and leaves a playable file; a second Ctrl-C aborts.")]
+        Ctrl-C (or SIGTERM) cuts the frame in hand short, writes it and leaves a playable file; a second Ctrl-C aborts.")]
     Video(VideoArgs),
     /// Show a webcam or any video stylized in a window, live, steered with the keyboard.
     #[command(after_help = LIVE_HELP)]
@@ -176,7 +176,9 @@ pub struct VideoArgs {
     pub output_size: Option<(u32, u32)>,
 
     /// Optimizer iterations: FIRST,REST gives the first frame FIRST and every later frame REST.
-    #[arg(long, default_value = "100,40", value_name = "N|FIRST,REST")]
+    /// A first frame close to convergence keeps a still scene from creeping over hundreds of
+    /// frames (docs/TEMPORAL.md); 100,40 is a quicker look.
+    #[arg(long, default_value = "1000,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
     #[command(flatten)]

@@ -37,6 +37,11 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Shows `message` beside the bar without advancing it.
+    pub fn message(&self, message: String) {
+        self.bar.set_message(message);
+    }
+
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
         self.bar.finish_and_clear();

@@ -1,5 +1,6 @@
 //! One image's optimization (Gatys et al.): the loss-and-gradient calls, the optimizer steps, the stopping rule.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -72,8 +73,9 @@ impl Objective for LossObjective<'_> {
 }
 
 /// Minimizes the loss over `image` (1×3×H×W, RGB in [0, 1], changed in place) for at most `iterations`
-/// optimizer steps, calling `on_iteration` after each. The optimizer's state is kept, so a caller that
-/// continues from where it stopped may pass it again; it is the caller's to [`Optimizer::reset`].
+/// optimizer steps, calling `on_iteration` after each (which may end the optimization early with
+/// `ControlFlow::Break`, e.g. on Ctrl-C). The optimizer's state is kept, so a caller that continues
+/// from where it stopped may pass it again; it is the caller's to [`Optimizer::reset`].
 pub fn optimize(
     model: &mut Model,
     targets: &Targets,
@@ -81,7 +83,7 @@ pub fn optimize(
     image: &mut Array4<f32>,
     optimizer: &mut AnyOptimizer,
     iterations: usize,
-    mut on_iteration: impl FnMut(&Iteration),
+    mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
 ) -> Result<Outcome> {
     let shape = image.dim();
     let mut x = Array1::from_iter(image.iter().copied());
@@ -129,10 +131,13 @@ pub fn optimize(
             seconds: start.elapsed().as_secs_f64(),
             model_seconds: objective.model_seconds,
         };
-        on_iteration(&report);
+        let flow = on_iteration(&report);
         outcome.iterations.push(report);
         if step.converged {
             outcome.converged = true;
+            break;
+        }
+        if flow.is_break() {
             break;
         }
     }
@@ -218,20 +223,27 @@ impl FrameStylizer {
         self.rest_iterations = rest;
     }
 
+    /// How many iterations the next frame gets: FIRST for the first frame (and after a change of
+    /// size), REST for the others.
+    pub fn next_iterations(&self, content: &Array4<f32>) -> usize {
+        match &self.previous {
+            Some(previous) if previous.dim() == content.dim() => self.rest_iterations,
+            _ => self.first_iterations,
+        }
+    }
+
     /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
-    /// `motion` is the motion from the previous content frame to this one, if known.
+    /// `motion` is the motion from the previous content frame to this one, if known;
+    /// `on_iteration` is called after each iteration, as by [`optimize`].
     pub fn stylize(
         &mut self,
         content: &Array4<f32>,
         motion: Option<&Motion>,
+        on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
     ) -> Result<(Array4<f32>, Outcome)> {
         self.targets.contents = self.model.features(content.view())?.contents;
+        let iterations = self.next_iterations(content);
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());
-        let iterations = if previous.is_some() {
-            self.rest_iterations
-        } else {
-            self.first_iterations
-        };
         // The previous stylized frame carried into this one, and where it can be trusted.
         let (target, warped_start) = match (&previous, motion) {
             (Some(previous), Some(motion)) => {
@@ -255,7 +267,7 @@ impl FrameStylizer {
             &mut image,
             &mut self.optimizer,
             iterations,
-            |_| {},
+            on_iteration,
         )?;
         self.previous = Some(image.clone());
         Ok((image, outcome))

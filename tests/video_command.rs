@@ -263,6 +263,49 @@ fn sigint_finishes_a_playable_file_with_the_frames_done() {
 }
 
 #[test]
+fn sigint_cuts_a_long_first_frame_short_and_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("first.mp4");
+    // A first frame that takes minutes (the tiny model converges after thousands of iterations at
+    // this size): Ctrl-C must end it where it is, within one iteration, not after it.
+    let mut child = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=640x480:rate=25:duration=20",
+        ])
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--size",
+            "640",
+            "--iterations",
+            "100000,40",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let sent = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    while child.try_wait().unwrap().is_none() {
+        if sent.elapsed().as_secs() > 30 {
+            child.kill().unwrap();
+            panic!("still optimizing the first frame 30 s after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert_eq!(probe(&out, "v").expect("the file plays").0, 1, "{stderr}");
+}
+
+#[test]
 fn broken_pipe_ends_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = video(&style(dir.path()))

@@ -1,5 +1,6 @@
 //! `stylize image`: one content image, one or more styles, one output image.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -128,7 +129,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         &mut image,
         &mut optimizer,
         args.iterations as usize,
-        |it| progress.step(format!("loss {:.4e}", it.loss.total)),
+        |it| {
+            progress.step(format!("loss {:.4e}", it.loss.total));
+            ControlFlow::Continue(())
+        },
     )?;
     progress.finish();
 

@@ -4,6 +4,7 @@
 //! the last stylized frame) ─latest frame wins─▶ the window on this thread (keys, overlay,
 //! screenshots, recording).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -222,7 +223,8 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                     Some(tracker) => tracker.next(content.view())?,
                     None => None,
                 };
-                let (image, outcome) = stylizer.stylize(&content, motion.as_ref())?;
+                let (image, outcome) =
+                    stylizer.stylize(&content, motion.as_ref(), |_| ControlFlow::Continue(()))?;
                 let original =
                     RgbImage::from_raw(item.frame.width, item.frame.height, item.frame.data)
                         .context("internal: a decoded frame has the wrong length")?;

@@ -91,15 +91,15 @@ fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
     (w, h)
 }
 
-/// Ctrl-C or SIGTERM: the first stops after the current frame (the output is finished and
-/// plays); the second aborts at once.
+/// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon (`video` cuts the frame
+/// in hand short, writes it and finishes the output, which plays); the second aborts at once.
 fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
     let count = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if count.fetch_add(1, Ordering::SeqCst) == 0 {
             flag.store(true, Ordering::SeqCst);
             if !quiet {
-                eprintln!("stopping after the current frame (Ctrl-C again to abort)");
+                eprintln!("stopping; what is done is kept (Ctrl-C again to abort)");
             }
         } else {
             eprintln!("aborted");

@@ -1,5 +1,6 @@
 //! `stylize video`: decode → stylize each frame (warm-started from the last) → encode, sound kept.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +17,7 @@ use crate::pipeline::{self, Stylized};
 use crate::preview::{self, Action, Picture, Preview};
 use crate::progress::Progress;
 use crate::stats;
-use crate::stylize::FrameStylizer;
+use crate::stylize::{FrameStylizer, Iteration};
 use crate::temporal::FlowParams;
 
 use super::Finished;
@@ -168,7 +169,22 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
             flow,
             |frame| {
                 let start = Instant::now();
-                let (image, outcome) = stylizer.stylize(&frame.image, frame.motion.as_ref())?;
+                let budget = stylizer.next_iterations(&frame.image);
+                // Iteration by iteration (the first frame's FIRST can take minutes); Ctrl-C ends
+                // the frame where it is, and that frame is still written.
+                let on_iteration = |it: &Iteration| {
+                    progress.message(format!(
+                        "iteration {}/{budget}  loss {:.3e}",
+                        it.iteration, it.loss.total
+                    ));
+                    if interrupt.load(Ordering::Relaxed) {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                let (image, outcome) =
+                    stylizer.stylize(&frame.image, frame.motion.as_ref(), on_iteration)?;
                 let seconds = start.elapsed().as_secs_f64();
                 stylize_seconds += seconds;
                 let loss = outcome
