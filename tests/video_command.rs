@@ -223,36 +223,46 @@ fn raw_frames_on_stdin() {
     assert_eq!(probe(&out, "v").expect("video").0, 10);
 }
 
-#[test]
-fn sigint_finishes_a_playable_file_with_the_frames_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("partial.mp4");
-    let child = video(&style(dir.path()))
+/// Runs `stylize video` on a 20-second test pattern at `size` with `iterations`, sends it Ctrl-C
+/// after 2.5 s and returns what it printed on stderr once it exited with 130. Fails if it is still
+/// running 30 s after the signal.
+fn interrupted_video(style: &Path, out: &Path, size: &str, iterations: &str) -> String {
+    let mut child = video(style)
         .args([
             "--input-format",
             "lavfi",
-            "testsrc2=size=96x64:rate=25:duration=20",
+            "testsrc2=size=640x480:rate=25:duration=20",
         ])
-        .args([
-            "-o",
-            out.to_str().unwrap(),
-            "--size",
-            "64",
-            "--iterations",
-            "40",
-        ])
+        .args(["-o", out.to_str().unwrap()])
+        .args(["--size", size, "--iterations", iterations])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
+    let sent = std::time::Instant::now();
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    while child.try_wait().unwrap().is_none() {
+        if sent.elapsed().as_secs() > 30 {
+            child.kill().unwrap();
+            panic!("still running 30 s after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let result = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&result.stderr);
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
     assert_eq!(result.status.code(), Some(130), "{stderr}");
+    stderr
+}
+
+#[test]
+fn sigint_finishes_a_playable_file_with_the_frames_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("partial.mp4");
+    let stderr = interrupted_video(&style(dir.path()), &out, "64", "40");
     assert!(stderr.contains("interrupted: wrote"), "{stderr}");
     let (frames, ..) = probe(&out, "v").expect("the partial file plays");
     assert!((1..500).contains(&frames), "{frames} frames");
@@ -268,40 +278,7 @@ fn sigint_cuts_a_long_first_frame_short_and_writes_it() {
     let out = dir.path().join("first.mp4");
     // A first frame that takes minutes (the tiny model converges after thousands of iterations at
     // this size): Ctrl-C must end it where it is, within one iteration, not after it.
-    let mut child = video(&style(dir.path()))
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=640x480:rate=25:duration=20",
-        ])
-        .args([
-            "-o",
-            out.to_str().unwrap(),
-            "--size",
-            "640",
-            "--iterations",
-            "100000,40",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let sent = std::time::Instant::now();
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    while child.try_wait().unwrap().is_none() {
-        if sent.elapsed().as_secs() > 30 {
-            child.kill().unwrap();
-            panic!("still optimizing the first frame 30 s after Ctrl-C");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let result = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&result.stderr);
-    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    let stderr = interrupted_video(&style(dir.path()), &out, "640", "100000,40");
     assert_eq!(probe(&out, "v").expect("the file plays").0, 1, "{stderr}");
 }
 
