@@ -8,7 +8,7 @@
 #            stylized with the defaults: mean colour and style loss of frames 1–50 against 251–300.
 # Both pass `--iterations` explicitly (the default, 1000,40, unless ITERATIONS / DRIFT_ITERATIONS).
 # Usage: scripts/temporal.sh [compare] [drift]   (default: both). Writes .cache/temporal/*, prints
-# the tables and, with DOCS=1, writes docs/temporal_strip.png.
+# the tables and, with DOCS=1, writes docs/temporal_strip.png and docs/temporal_drift.png.
 # SIZE, FRAMES, ITERATIONS and TEMPORAL_WEIGHT change the comparison's settings, DRIFT_SIZE the
 # drift run's; REUSE=1 keeps a finished drift stylization; STYLIZE names the binary (target/release/stylize).
 set -euo pipefail
@@ -107,6 +107,11 @@ drift() {
   "$stylize" metrics --original "$work/static.mp4" --stylized "$work/static-out.mp4" --size "$size" \
     --style "$style" --device cpu --json >"$work/static-metrics.json"
   mean_colours "$work/static-out.mp4" >"$work/static-colours.txt"
+  # Frames 1 and 300 side by side.
+  ffmpeg -v error -y -i "$work/static-out.mp4" \
+    -vf "select='eq(n\,0)+eq(n\,$((frames - 1)))',tile=2x1:padding=4:color=white,split[x][y];\
+[x]palettegen[p];[y][p]paletteuse=dither=sierra2_4a" -frames:v 1 "$work/drift.png"
+  [[ ${DOCS:-} != 1 ]] || cp "$work/drift.png" docs/temporal_drift.png
   echo "A static camera: the sample photograph (320×200) with fresh noise in every frame (\`noise=alls=8:allf=t\`),"
   echo "$frames frames, stylized with \`--iterations $iterations\` (\`--init prev-warped\`, temporal weight 1000)"
   echo "at \`--size $size\`. Mean colour of the output frames (RGB, 0–255); style loss as the stylizer"
