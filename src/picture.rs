@@ -59,8 +59,8 @@ pub fn from_tensor(t: ArrayView4<f32>) -> Result<RgbImage> {
         .ok_or_else(|| anyhow!("internal: tensor of {w}×{h} does not make an image"))
 }
 
-/// Luminance (YIQ's Y) of an RGB tensor, as a 1×1×H×W tensor.
-fn luminance(t: ArrayView4<f32>) -> Array4<f32> {
+/// Luminance (YIQ's Y, BT.601's luma weights) of an RGB tensor, as a 1×1×H×W tensor.
+pub(crate) fn luminance(t: ArrayView4<f32>) -> Array4<f32> {
     let mut y = Array4::zeros((1, 1, t.dim().2, t.dim().3));
     Zip::from(y.index_axis_mut(Axis(1), 0))
         .and(t.index_axis(Axis(1), 0))

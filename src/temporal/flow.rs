@@ -85,9 +85,7 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
     let (n, c, h, w) = image.dim();
     match (n, c) {
         (1, 1) => Ok(image.slice(ndarray::s![0, 0, .., ..]).to_owned()),
-        (1, 3) => Ok(Array2::from_shape_fn((h, w), |(y, x)| {
-            0.299 * image[[0, 0, y, x]] + 0.587 * image[[0, 1, y, x]] + 0.114 * image[[0, 2, y, x]]
-        })),
+        (1, 3) => Ok(crate::picture::luminance(image).into_shape_with_order((h, w))?),
         _ => bail!("expected a 1×3×H×W or 1×1×H×W image, got {n}×{c}×{h}×{w}"),
     }
 }
@@ -253,6 +251,20 @@ impl Plane {
             }
         });
         (gx, gy)
+    }
+
+    /// The pixelwise mean of this plane and `other` (of the same size).
+    fn mean_with(&self, other: &Plane) -> Plane {
+        Plane {
+            w: self.w,
+            h: self.h,
+            data: self
+                .data
+                .iter()
+                .zip(&other.data)
+                .map(|(a, b)| 0.5 * (a + b))
+                .collect(),
+        }
     }
 
     /// This plane sampled at (x + u, y + v) for every pixel.
@@ -506,26 +518,8 @@ fn refine(
     let i1w = i1.warped(u, v);
     let i1wx = i1x.warped(u, v);
     let i1wy = i1y.warped(u, v);
-    let ix = Plane {
-        w,
-        h,
-        data: i1wx
-            .data
-            .iter()
-            .zip(&i0x.data)
-            .map(|(a, b)| 0.5 * (a + b))
-            .collect(),
-    };
-    let iy = Plane {
-        w,
-        h,
-        data: i1wy
-            .data
-            .iter()
-            .zip(&i0y.data)
-            .map(|(a, b)| 0.5 * (a + b))
-            .collect(),
-    };
+    let ix = i1wx.mean_with(i0x);
+    let iy = i1wy.mean_with(i0y);
     let (ixx, ixy) = ix.gradient();
     let (_, iyy) = iy.gradient();
     let zeta2 = ZETA * ZETA;

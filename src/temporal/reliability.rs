@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::warp::{bilinear, checked_dim, inside};
+use super::warp::{bilinear, checked_dim, inside, plain};
 use super::Flow;
 
 /// Per-pixel weights in [0, 1] on the grid of frame t for using frame t−1 warped by `backward`
@@ -31,8 +31,8 @@ pub fn reliability(backward: &Flow, forward: &Flow) -> Result<Array2<f32>> {
     let bv = backward.v.as_standard_layout();
     let fu = forward.u.as_standard_layout();
     let fv = forward.v.as_standard_layout();
-    let (bu, bv) = (slice(&bu), slice(&bv));
-    let (fu, fv) = (slice(&fu), slice(&fv));
+    let (bu, bv) = (plain(&bu), plain(&bv));
+    let (fu, fv) = (plain(&fu), plain(&fv));
     let mut weights = vec![0f32; h * w];
     if h * w == 0 {
         return Ok(Array2::zeros((h, w)));
@@ -68,10 +68,6 @@ pub fn reliability(backward: &Flow, forward: &Flow) -> Result<Array2<f32>> {
         }
     });
     Ok(Array2::from_shape_vec((h, w), weights).expect("h·w weights"))
-}
-
-fn slice<'a>(a: &'a ndarray::CowArray<'_, f32, ndarray::Ix2>) -> &'a [f32] {
-    a.as_slice().expect("standard layout")
 }
 
 #[cfg(test)]

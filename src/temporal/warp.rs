@@ -69,7 +69,7 @@ pub(crate) fn checked_dim(flow: &Flow) -> Result<(usize, usize)> {
 }
 
 /// The contiguous data of an array in standard layout.
-fn plain<'a, D: ndarray::Dimension>(a: &'a ndarray::CowArray<'_, f32, D>) -> &'a [f32] {
+pub(crate) fn plain<'a, D: ndarray::Dimension>(a: &'a ndarray::CowArray<'_, f32, D>) -> &'a [f32] {
     a.as_slice().expect("standard layout")
 }
 
