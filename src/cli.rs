@@ -378,6 +378,11 @@ pub struct TemporalArgs {
     pub temporal_weight: f32,
 }
 
+/// The default `--content-weight` (neural-style's).
+pub const DEFAULT_CONTENT_WEIGHT: f32 = 5.0;
+/// The default `--style-weight` (neural-style's).
+pub const DEFAULT_STYLE_WEIGHT: f32 = 100.0;
+
 /// Style images and loss weights.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Style")]
@@ -395,11 +400,11 @@ pub struct StyleArgs {
     pub style_scale: f32,
 
     /// Weight of the content loss.
-    #[arg(long, default_value_t = 5.0, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_CONTENT_WEIGHT, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub content_weight: f32,
 
     /// Weight of the style loss.
-    #[arg(long, default_value_t = 100.0, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_STYLE_WEIGHT, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub style_weight: f32,
 
     /// Weight of the total-variation (smoothness) loss.

@@ -63,9 +63,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
 
     let content = picture::to_tensor(&picture::resize_longest(&content, args.size))?;
     let (_, _, height, width) = content.dim();
-    let style_size = ((args.size as f32) * args.style.style_scale)
-        .round()
-        .max(16.0) as u32;
+    let style_size = super::style_size(args.size, args.style.style_scale);
     let styles = styles
         .iter()
         .map(|s| picture::to_tensor(&picture::resize_longest(s, style_size)))
@@ -112,12 +110,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         _ => content_in.clone(),
     };
 
-    let weights = LossWeights {
-        content: args.style.content_weight,
-        style: args.style.style_weight,
-        tv: args.style.tv_weight,
-        temporal: 0.0,
-    };
+    let weights = super::loss_weights(&args.style, 0.0);
     let kind = super::optimizer_kind(&args.optim);
     let mut optimizer = kind.build()?;
     let setup_seconds = started.elapsed().as_secs_f64();

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{Iterations, LiveArgs};
 use crate::media::Input;
-use crate::model::{self, LossWeights, Model};
+use crate::model::{self, Model};
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder, SourceReport};
@@ -147,20 +147,12 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         (given, _) => model::resolve_dir(given.as_deref()),
     };
     let mut model = Model::load(&model_dir, &config)?;
-    let style_size = ((size as f32) * args.style.style_scale).round().max(16.0) as u32;
-    let grams = styles
-        .iter()
-        .map(|s| {
-            let tensor = picture::to_tensor(&picture::resize_longest(s, style_size))?;
-            Ok(model.features(tensor.view())?.grams)
-        })
-        .collect::<Result<Vec<Vec<Array2<f32>>>>>()?;
-    let weights = LossWeights {
-        content: args.style.content_weight,
-        style: args.style.style_weight,
-        tv: args.style.tv_weight,
-        temporal: args.temporal.temporal_weight,
-    };
+    let grams: Vec<Vec<Array2<f32>>> =
+        super::style_features(&mut model, &styles, size, args.style.style_scale)?
+            .into_iter()
+            .map(|f| f.grams)
+            .collect();
+    let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
     let device = model.backend().to_string();
     let mut stylizer = FrameStylizer::new(
         model,

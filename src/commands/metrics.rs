@@ -5,10 +5,9 @@ use anyhow::{bail, Result};
 use ndarray::Array4;
 use serde::Serialize;
 
-use crate::cli::MetricsArgs;
+use crate::cli::{MetricsArgs, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT};
 use crate::media::Input;
 use crate::model::{self, blend_grams, LossWeights, Model, Targets};
-use crate::picture;
 use crate::temporal::{self, FlowParams, MotionTracker};
 
 use super::processing_size;
@@ -56,10 +55,10 @@ struct Losses {
 impl Losses {
     fn terms(&mut self, original: &Array4<f32>, stylized: &Array4<f32>) -> Result<(f32, f32)> {
         self.targets.contents = self.model.features(original.view())?.contents;
-        // The weights `stylize video` uses by default.
+        // The style and content weights `stylize video` uses by default.
         let weights = LossWeights {
-            content: 5.0,
-            style: 100.0,
+            content: DEFAULT_CONTENT_WEIGHT,
+            style: DEFAULT_STYLE_WEIGHT,
             tv: 0.0,
             temporal: 0.0,
         };
@@ -85,12 +84,7 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
     } else {
         let config = super::session_config(&args.engine, true);
         let mut model = Model::load(&model::resolve_dir(args.engine.model.as_deref()), &config)?;
-        let features = styles
-            .iter()
-            .map(|s| {
-                model.features(picture::to_tensor(&picture::resize_longest(s, args.size))?.view())
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let features = super::style_features(&mut model, &styles, args.size, 1.0)?;
         let targets = Targets {
             grams: blend_grams(&features, &vec![1.0; features.len()]),
             contents: Vec::new(),

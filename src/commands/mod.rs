@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::cli::{Command, EngineArgs, OptimArgs, OptimizerChoice};
-use crate::model::SessionConfig;
+use crate::cli::{Command, EngineArgs, OptimArgs, OptimizerChoice, StyleArgs};
+use crate::model::{Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
 
 /// How a command that did not fail ended.
@@ -39,6 +39,38 @@ fn load_styles(paths: &[std::path::PathBuf]) -> Result<Vec<::image::RgbImage>> {
         .iter()
         .map(|p| crate::picture::load(p, "style image"))
         .collect()
+}
+
+/// The longest side of the style images: `size` × `--style-scale`, at least 16 px.
+fn style_size(size: u32, scale: f32) -> u32 {
+    ((size as f32) * scale).round().max(16.0) as u32
+}
+
+/// The features of each style image, resized to [`style_size`].
+fn style_features(
+    model: &mut Model,
+    styles: &[::image::RgbImage],
+    size: u32,
+    scale: f32,
+) -> Result<Vec<Features>> {
+    let side = style_size(size, scale);
+    styles
+        .iter()
+        .map(|s| {
+            let tensor = crate::picture::to_tensor(&crate::picture::resize_longest(s, side))?;
+            model.features(tensor.view())
+        })
+        .collect()
+}
+
+/// The loss weights that the style options ask for, with `temporal` for the temporal loss.
+fn loss_weights(style: &StyleArgs, temporal: f32) -> LossWeights {
+    LossWeights {
+        content: style.content_weight,
+        style: style.style_weight,
+        tv: style.tv_weight,
+        temporal,
+    }
 }
 
 /// One weight per style: `--style-blend` as given, else equal weights.

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::VideoArgs;
 use crate::media::{Input, Output, VideoSettings};
-use crate::model::{self, blend_grams, Features, LossTerms, LossWeights, Model};
+use crate::model::{self, blend_grams, LossTerms, LossWeights, Model};
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::{self, Stylized};
@@ -104,21 +104,9 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let config = super::session_config(&args.engine, quiet);
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let mut model = Model::load(&model_dir, &config)?;
-    let style_size = ((args.size as f32) * args.style.style_scale)
-        .round()
-        .max(16.0) as u32;
-    let style_features = styles
-        .iter()
-        .map(|s| {
-            model.features(picture::to_tensor(&picture::resize_longest(s, style_size))?.view())
-        })
-        .collect::<Result<Vec<Features>>>()?;
-    let weights = LossWeights {
-        content: args.style.content_weight,
-        style: args.style.style_weight,
-        tv: args.style.tv_weight,
-        temporal: args.temporal.temporal_weight,
-    };
+    let style_features =
+        super::style_features(&mut model, &styles, args.size, args.style.style_scale)?;
+    let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
     let optimizer = super::optimizer_kind(&args.optim).build()?;
     let mut stylizer = FrameStylizer::new(
         model,
