@@ -4,6 +4,8 @@
 //! Arguments (after `cargo bench --bench engine --`): `--conv PATH` (one 3×3 512→512 convolution),
 //! `--threads N` (default 2), `--model DIR` (default models/vgg19), `--sizes WxH,...`.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -14,18 +16,11 @@ use ort::value::TensorRef;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use stylize::model::{self, Device, LossWeights, Model, SessionConfig, Targets};
+use stylize::model::{self, Device, Model, SessionConfig};
 use stylize::optim::{LbfgsConfig, OptimizerKind};
 use stylize::stylize::optimize;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn random_image(rng: &mut StdRng, h: usize, w: usize) -> Array4<f32> {
-    Array4::from_shape_simple_fn((1, 3, h, w), || rng.random::<f32>())
-}
+use common::{median, random_image, random_problem, WEIGHTS};
 
 struct Options {
     conv: PathBuf,
@@ -117,18 +112,10 @@ fn main() -> Result<()> {
     let per_pixel = model.manifest().flops.loss_per_pixel;
     let gram_per_pixel = 2.0 * model.manifest().flops.gram_per_pixel;
     let mut rng = StdRng::seed_from_u64(7);
-    let weights = LossWeights {
-        content: 5.0,
-        style: 100.0,
-        tv: 1e-3,
-        temporal: 0.0,
-    };
+    let weights = WEIGHTS;
     let mut at_512 = None;
     for &(w, h) in &o.sizes {
-        let content = model.features(random_image(&mut rng, h, w).view())?;
-        let style = model.features(random_image(&mut rng, h, w).view())?;
-        let targets = Targets::new(content, &[style], &[1.0]);
-        let image = random_image(&mut rng, h, w);
+        let (targets, image) = random_problem(&mut model, &mut rng, h, w)?;
         let mut grad = vec![0f32; image.len()];
         let runs = if w * h > 400_000 { 4 } else { 6 };
         let mut times = Vec::new();

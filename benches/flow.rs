@@ -9,24 +9,23 @@
 //! `--model DIR` (default models/vgg19; the share is left out when it cannot be loaded),
 //! `--runs N` (default 7).
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use ndarray::{Array2, Array4};
+use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use stylize::model::{self, Device, LossWeights, Model, SessionConfig, Targets};
+use stylize::model::{self, Device, Model, SessionConfig};
 use stylize::temporal::{flow, motion, warp, Flow, FlowParams};
+
+use common::{median, random_problem, WEIGHTS};
 
 /// Iterations of a warm video frame at the default settings.
 const WARM_ITERATIONS: f64 = 40.0;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Seconds of each of `runs` calls of `f` after one warm-up call.
 fn time(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -137,20 +136,10 @@ fn loss_and_gradient(o: &Options, w: usize, h: usize) -> Result<f64> {
     };
     let mut model = Model::load(&o.model, &config)?;
     let mut rng = StdRng::seed_from_u64(7);
-    let mut random = || Array4::from_shape_simple_fn((1, 3, h, w), || rng.random::<f32>());
-    let content = model.features(random().view())?;
-    let style = model.features(random().view())?;
-    let targets = Targets::new(content, &[style], &[1.0]);
-    let image = random();
-    let weights = LossWeights {
-        content: 5.0,
-        style: 100.0,
-        tv: 1e-3,
-        temporal: 0.0,
-    };
+    let (targets, image) = random_problem(&mut model, &mut rng, h, w)?;
     let mut grad = vec![0f32; image.len()];
     time(5, || {
-        model.loss_and_gradient(image.view(), &targets, &weights, &mut grad)?;
+        model.loss_and_gradient(image.view(), &targets, &WEIGHTS, &mut grad)?;
         Ok(())
     })
 }
