@@ -5,6 +5,7 @@ Writes, into --out DIR:
   features.onnx  image -> gram matrices of the style layers + content-layer activations
   loss.onnx      image + targets + weights -> loss terms and d(loss)/d(image)
                  (the backward pass is written by hand with standard ONNX ops)
+  optim_*.onnx   the optimizers' vector algebra (L-BFGS, Adam), run on the model's device
   manifest.json  what the Rust side needs to know (layers, channels, hashes, FLOPs)
 
 Needs numpy and onnx only (h5py only for Keras .h5 weights). See models/README.md.
@@ -738,6 +739,79 @@ def gram_flops_per_pixel(net):
 # ---------------------------------------------------------------------------------------------
 # Main
 
+# ---------------------------------------------------------------------------------------------
+# The optimizers' vector algebra as small graphs, so that L-BFGS and Adam run on the model's device
+# (src/optim/graphs.rs drives them through IO binding). Vectors are float32 tensors of the image's
+# shape [N, C, H, W]; step sizes are float32 [1]; dot products are accumulated in float64, as the Rust
+# reference optimizers do (src/optim/host.rs), so both follow the same iterates.
+
+OPTIMIZER_GRAPHS = {
+    "combine": "z = a*x + b*y",
+    "combine_dot": "z = a*x + b*y and the float64 dot product w.z",
+    "dot": "the float64 dot product x.y",
+    "norm_inf": "max |x|",
+    "pair": "s = x1 - x0, y = g1 - g0 and the float64 products s.s, s.y, y.y",
+    "adam": "Adam's trial point from x, g and the moments m, v, and the updated moments",
+}
+
+
+def build_optimizer_graph(kind):
+    from onnx import TensorProto as TP
+    B = Builder()
+    h = B.helper
+
+    def vec(name):
+        return h.make_tensor_value_info(name, TP.FLOAT, ["n", "c", "h", "w"])
+
+    def scalar(name):
+        return h.make_tensor_value_info(name, TP.FLOAT, [1])
+
+    def f64(name):
+        return h.make_tensor_value_info(name, TP.DOUBLE, [])
+
+    def dot(a, b, out):
+        prod = B.op("Mul", [B.op("Cast", [a], to=TP.DOUBLE), B.op("Cast", [b], to=TP.DOUBLE)])
+        return B.op("ReduceSum", [prod], out=out, keepdims=0)
+
+    def combine(out):
+        return B.op("Add", [B.op("Mul", ["a", "x"]), B.op("Mul", ["b", "y"])], out=out)
+
+    if kind == "combine":
+        combine("z")
+        ins, outs = [scalar("a"), vec("x"), scalar("b"), vec("y")], [vec("z")]
+    elif kind == "combine_dot":
+        dot("w", combine("z"), "wz")
+        ins = [scalar("a"), vec("x"), scalar("b"), vec("y"), vec("w")]
+        outs = [vec("z"), f64("wz")]
+    elif kind == "dot":
+        dot("x", "y", "xy")
+        ins, outs = [vec("x"), vec("y")], [f64("xy")]
+    elif kind == "norm_inf":
+        B.op("ReduceMax", [B.op("Abs", ["x"])], out="m", keepdims=0)
+        ins, outs = [vec("x")], [h.make_tensor_value_info("m", TP.FLOAT, [])]
+    elif kind == "pair":
+        s = B.op("Sub", ["x1", "x0"], out="s")
+        y = B.op("Sub", ["g1", "g0"], out="y")
+        dot(s, s, "ss")
+        dot(s, y, "sy")
+        dot(y, y, "yy")
+        ins = [vec("x1"), vec("x0"), vec("g1"), vec("g0")]
+        outs = [vec("s"), vec("y"), f64("ss"), f64("sy"), f64("yy")]
+    elif kind == "adam":
+        # m' = beta1 m + c1 g; v' = beta2 v + (c2 g) g; xt = x - (step m') / (sqrt(v') inv + eps)
+        m = B.op("Add", [B.op("Mul", ["beta1", "m"]), B.op("Mul", ["c1", "g"])], out="m_new")
+        v = B.op("Add", [B.op("Mul", ["beta2", "v"]),
+                         B.op("Mul", [B.op("Mul", ["c2", "g"]), "g"])], out="v_new")
+        den = B.op("Add", [B.op("Mul", [B.op("Sqrt", [v]), "inv_sqrt_bc2"]), "eps"])
+        B.op("Sub", ["x", B.op("Div", [B.op("Mul", ["step", m]), den])], out="xt")
+        ins = [vec("x"), vec("g"), vec("m"), vec("v")] + [scalar(n) for n in (
+            "beta1", "c1", "beta2", "c2", "step", "inv_sqrt_bc2", "eps")]
+        outs = [vec("xt"), vec("m_new"), vec("v_new")]
+    else:
+        raise ValueError(kind)
+    return B.model(f"optim_{kind}", ins, outs, OPTIMIZER_GRAPHS[kind])
+
+
 def _atomic_write(path, data):
     d = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
@@ -792,7 +866,9 @@ def export(args):
     feat = build_features(net)
     loss = build_loss(net)
     blobs = {}
-    for fname, m in (("features.onnx", feat), ("loss.onnx", loss)):
+    graphs = [("features.onnx", feat), ("loss.onnx", loss)]
+    graphs += [(f"optim_{k}.onnx", build_optimizer_graph(k)) for k in OPTIMIZER_GRAPHS]
+    for fname, m in graphs:
         onnx.checker.check_model(m)
         blobs[fname] = m.SerializeToString()
 
@@ -812,6 +888,8 @@ def export(args):
                             "stride": 2 ** (CONVS[k][0] - 1)} for c, k, _ in content],
         "features": {"file": "features.onnx", "sha256": sha256_bytes(blobs["features.onnx"])},
         "loss": {"file": "loss.onnx", "sha256": sha256_bytes(blobs["loss.onnx"])},
+        "optimizer": {k: {"file": f"optim_{k}.onnx", "sha256": sha256_bytes(blobs[f"optim_{k}.onnx"])}
+                      for k in OPTIMIZER_GRAPHS},
         "flops": {
             "note": "per evaluation of loss.onnx = loss_per_pixel*H*W (conv FLOPs = 2*MACs, "
                     "forward + backward to the image, H and W divisible by 16); "
