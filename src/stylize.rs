@@ -51,7 +51,7 @@ struct LossObjective<'a> {
     model_seconds: f64,
 }
 
-impl Objective for LossObjective<'_> {
+impl Objective<Array1<f32>> for LossObjective<'_> {
     type Error = anyhow::Error;
 
     fn evaluate(&mut self, x: &Array1<f32>, grad: &mut Array1<f32>) -> Result<f32> {

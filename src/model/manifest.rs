@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::optim::GraphFiles;
+
 /// The manifest format this build reads.
 pub const FORMAT: u32 = 1;
 
@@ -60,6 +62,8 @@ pub struct Manifest {
     pub features: GraphFile,
     /// Image, targets, weights → loss terms and gradient.
     pub loss: GraphFile,
+    /// The optimizers' vector algebra, run on the model's device.
+    pub optimizer: GraphFiles,
     /// Work per pixel, for benchmarks.
     pub flops: Flops,
 }
@@ -96,7 +100,8 @@ impl Manifest {
         if manifest.style_layers.is_empty() {
             bail!("'{}' names no style layers", path.display());
         }
-        for graph in [&manifest.features, &manifest.loss] {
+        let optimizer = manifest.optimizer.all();
+        for graph in [&manifest.features, &manifest.loss].into_iter().chain(optimizer) {
             let file = dir.join(&graph.file);
             if !file.is_file() {
                 bail!(

@@ -36,10 +36,7 @@ impl Model {
         let (features, backend) =
             runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
         let resolved = SessionConfig {
-            device: match backend {
-                Backend::Cpu => Device::Cpu,
-                Backend::Cuda(n) => Device::Cuda(n),
-            },
+            device: backend.into(),
             ..*config
         };
         let (loss, _) = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;

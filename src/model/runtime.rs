@@ -50,6 +50,15 @@ pub enum Backend {
     Cuda(i32),
 }
 
+impl From<Backend> for Device {
+    fn from(backend: Backend) -> Device {
+        match backend {
+            Backend::Cpu => Device::Cpu,
+            Backend::Cuda(n) => Device::Cuda(n),
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

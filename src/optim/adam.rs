@@ -2,9 +2,7 @@
 
 use std::mem::swap;
 
-use ndarray::{Array1, Zip};
-
-use super::{all_finite, evaluate, norm_inf, sl, Cache, ConfigError, Objective, Optimizer, Step};
+use super::{evaluate, AdamStep, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step};
 
 /// Settings of [`Adam`].
 #[derive(Debug, Clone, PartialEq)]
@@ -62,36 +60,49 @@ impl AdamConfig {
     }
 }
 
+/// Adam's vectors for one problem size: the moments, their updated copies, the trial point and
+/// its gradient.
+#[derive(Debug)]
+struct Work<V> {
+    m: V,
+    v: V,
+    m_next: V,
+    v_next: V,
+    xt: V,
+    gt: V,
+}
+
 /// Adam minimizer: one objective evaluation per step (two on the first).
 ///
 /// A step whose new point has a non-finite loss or gradient is rejected: `x` and the
 /// moments stay unchanged and the step reports `converged`.
 #[derive(Debug)]
-pub struct Adam {
+pub struct Adam<A: Algebra = Host> {
     config: AdamConfig,
+    algebra: A,
     /// Current point with f and ∇f there.
-    cache: Cache,
-    /// First and second moment estimates.
-    m: Array1<f32>,
-    v: Array1<f32>,
-    /// Trial point and its gradient.
-    xt: Array1<f32>,
-    gt: Array1<f32>,
+    cache: Cache<A::Vector>,
+    work: Option<Work<A::Vector>>,
     /// Steps taken since the last reset.
     steps: i32,
 }
 
-impl Adam {
-    /// Creates the optimizer after validating `config`.
+impl Adam<Host> {
+    /// Creates the optimizer on the host after validating `config`.
     pub fn new(config: AdamConfig) -> Result<Self, ConfigError> {
+        Self::with_algebra(config, Host)
+    }
+}
+
+impl<A: Algebra> Adam<A> {
+    /// Creates the optimizer over `algebra` after validating `config`.
+    pub fn with_algebra(config: AdamConfig, algebra: A) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
             config,
+            algebra,
             cache: Cache::default(),
-            m: Array1::zeros(0),
-            v: Array1::zeros(0),
-            xt: Array1::zeros(0),
-            gt: Array1::zeros(0),
+            work: None,
             steps: 0,
         })
     }
@@ -100,39 +111,63 @@ impl Adam {
     pub fn config(&self) -> &AdamConfig {
         &self.config
     }
+
+    /// The algebra the optimizer runs on.
+    pub fn algebra(&mut self) -> &mut A {
+        &mut self.algebra
+    }
+
+    /// Sizes the work vectors like `x` with zero moments when they have another size or `fresh`.
+    fn ensure_buffers(&mut self, x: &A::Vector, fresh: bool) -> Result<(), A::Error> {
+        let a = &mut self.algebra;
+        let n = a.len(x);
+        if !matches!(&self.work, Some(w) if a.len(&w.m) == n) {
+            self.work = None;
+            self.work = Some(Work {
+                m: a.alloc_like(x)?,
+                v: a.alloc_like(x)?,
+                m_next: a.alloc_like(x)?,
+                v_next: a.alloc_like(x)?,
+                xt: a.alloc_like(x)?,
+                gt: a.alloc_like(x)?,
+            });
+        } else if !fresh {
+            return Ok(());
+        }
+        let w = self.work.as_mut().expect("made above");
+        a.combine(0.0, x, 0.0, x, &mut w.m)?;
+        a.combine(0.0, x, 0.0, x, &mut w.v)?;
+        self.steps = 0;
+        Ok(())
+    }
 }
 
-impl Optimizer for Adam {
-    fn step<O: Objective>(
+impl<A: Algebra> Optimizer<A> for Adam<A> {
+    fn step<O: Objective<A::Vector>>(
         &mut self,
-        x: &mut Array1<f32>,
+        x: &mut A::Vector,
         objective: &mut O,
-    ) -> Result<Step, O::Error> {
-        let (mut evaluations, reused) = self.cache.ensure(x, objective)?;
-        let n = x.len();
-        if self.m.len() != n {
-            for a in [&mut self.m, &mut self.v, &mut self.xt, &mut self.gt] {
-                *a = Array1::zeros(n);
-            }
-            self.steps = 0;
-        } else if !reused {
-            self.m.fill(0.0);
-            self.v.fill(0.0);
-            self.steps = 0;
-        }
+    ) -> Result<Step, O::Error>
+    where
+        O::Error: From<A::Error>,
+    {
+        let (mut evaluations, reused) = self.cache.ensure(&mut self.algebra, x, objective)?;
+        self.ensure_buffers(x, !reused)?;
         let converged = |loss, evaluations| Step {
             loss,
             evaluations,
             converged: true,
         };
-        if !self.cache.is_finite() {
+        let a = &mut self.algebra;
+        if !self.cache.is_finite(a)? {
             tracing::warn!(
                 loss = self.cache.loss,
                 "Adam: loss or gradient at x is not finite"
             );
             return Ok(converged(self.cache.loss, evaluations));
         }
-        if norm_inf(sl(&self.cache.grad)) == 0.0 {
+        let (cx, cg) = self.cache.vectors();
+        if a.norm_inf(cg)? == 0.0 {
             return Ok(converged(self.cache.loss, evaluations));
         }
 
@@ -143,41 +178,42 @@ impl Optimizer for Adam {
             eps,
         } = self.config;
         let k = self.steps.saturating_add(1);
-        let step_size = (f64::from(learning_rate) / (1.0 - f64::from(beta1).powi(k))) as f32;
-        let inv_sqrt_bc2 = (1.0 - f64::from(beta2).powi(k)).sqrt().recip() as f32;
-        let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
-        // Trial point from the updated moments, without storing them yet.
-        Zip::from(&mut self.xt)
-            .and(&self.cache.x)
-            .and(&self.cache.grad)
-            .and(&self.m)
-            .and(&self.v)
-            .for_each(|xt, &x, &g, &m, &v| {
-                let m = beta1 * m + c1 * g;
-                let v = beta2 * v + c2 * g * g;
-                *xt = x - step_size * m / (v.sqrt() * inv_sqrt_bc2 + eps);
-            });
-        let loss = evaluate(objective, &self.xt, &mut self.gt)?;
+        let step = AdamStep {
+            beta1,
+            c1: 1.0 - beta1,
+            beta2,
+            c2: 1.0 - beta2,
+            step: (f64::from(learning_rate) / (1.0 - f64::from(beta1).powi(k))) as f32,
+            inv_sqrt_bc2: (1.0 - f64::from(beta2).powi(k)).sqrt().recip() as f32,
+            eps,
+        };
+        let w = self.work.as_mut().expect("ensure_buffers ran");
+        // Trial point from the updated moments, kept aside until the trial is accepted.
+        a.adam(
+            &step,
+            cx,
+            cg,
+            (&w.m, &w.v),
+            (&mut w.m_next, &mut w.v_next),
+            &mut w.xt,
+        )?;
+        let loss = evaluate(a, objective, &w.xt, &mut w.gt)?;
         evaluations += 1;
-        if !(loss.is_finite() && all_finite(&self.gt)) {
+        if !(loss.is_finite() && a.all_finite(&w.gt)?) {
             tracing::warn!(
                 loss,
                 "Adam: loss or gradient at the new point is not finite; step rejected"
             );
             return Ok(converged(self.cache.loss, evaluations));
         }
-        Zip::from(&mut self.m)
-            .and(&mut self.v)
-            .and(&self.cache.grad)
-            .for_each(|m, v, &g| {
-                *m = beta1 * *m + c1 * g;
-                *v = beta2 * *v + c2 * g * g;
-            });
+        swap(&mut w.m, &mut w.m_next);
+        swap(&mut w.v, &mut w.v_next);
         self.steps = k;
-        swap(&mut self.cache.x, &mut self.xt);
-        swap(&mut self.cache.grad, &mut self.gt);
+        let (cx, cg) = self.cache.vectors.as_mut().expect("cache is filled");
+        swap(cx, &mut w.xt);
+        swap(cg, &mut w.gt);
         self.cache.loss = loss;
-        x.assign(&self.cache.x);
+        a.assign(x, cx)?;
         Ok(Step {
             loss,
             evaluations,
@@ -192,8 +228,9 @@ impl Optimizer for Adam {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{quadratic, Counted};
+    use super::super::tests::{injected, quadratic, Counted};
     use super::*;
+    use ndarray::Array1;
 
     fn adam(learning_rate: f32) -> Adam {
         Adam::new(AdamConfig {
@@ -290,7 +327,7 @@ mod tests {
         );
         objective.fail_at = Some(objective.evaluations);
         let kept = x.clone();
-        assert_eq!(opt.step(&mut x, &mut objective), Err("injected failure"));
+        assert_eq!(opt.step(&mut x, &mut objective), Err(injected()));
         assert_eq!(x, kept);
     }
 }

@@ -3,9 +3,7 @@
 use std::collections::VecDeque;
 use std::mem::swap;
 
-use ndarray::{Array1, Zip};
-
-use super::{dot, evaluate, norm_inf, sl, sl_mut, Cache, ConfigError, Objective, Optimizer, Step};
+use super::{evaluate, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step};
 
 /// Sufficient-decrease (Armijo) constant.
 const C1: f64 = 1e-4;
@@ -79,9 +77,9 @@ impl LbfgsConfig {
 
 /// One curvature pair: s = Δx, y = Δ∇f.
 #[derive(Debug)]
-struct Pair {
-    s: Array1<f32>,
-    y: Array1<f32>,
+struct Pair<V> {
+    s: V,
+    y: V,
     /// 1 / sᵀy.
     rho: f64,
     /// sᵀy / yᵀy: initial inverse-Hessian scale when this is the newest pair.
@@ -103,46 +101,56 @@ struct Bound {
     point: Option<Point>,
 }
 
-/// L-BFGS minimizer (two-loop recursion, strong-Wolfe line search, monotone in f).
-///
-/// Working memory is (2·history + 7)·n `f32`s; buffers are kept across [`Optimizer::reset`]
-/// so that successive frames of the same size allocate nothing.
+/// The work vectors of one problem size: the search direction (and its spare for updates that
+/// cannot be done in place), the trial point and gradient, the best trial point and gradient.
 #[derive(Debug)]
-pub struct Lbfgs {
-    config: LbfgsConfig,
-    /// Current point x₀ with f and ∇f there.
-    cache: Cache,
-    /// Curvature pairs, oldest first.
-    pairs: VecDeque<Pair>,
-    /// Pair buffers not in use, kept to avoid reallocation.
-    spare: Vec<Pair>,
-    /// Two-loop coefficients αᵢ.
-    alpha: Vec<f64>,
-    /// Search direction.
-    d: Array1<f32>,
-    /// Trial point and its gradient.
-    xt: Array1<f32>,
-    gt: Array1<f32>,
-    /// Best trial point so far (satisfies Armijo) and its gradient.
-    xl: Array1<f32>,
-    gl: Array1<f32>,
+struct Work<V> {
+    d: V,
+    spare: V,
+    xt: V,
+    gt: V,
+    xl: V,
+    gl: V,
 }
 
-impl Lbfgs {
-    /// Creates the optimizer after validating `config`.
+/// L-BFGS minimizer (two-loop recursion, strong-Wolfe line search, monotone in f).
+///
+/// Working memory is (2·history + 8)·n floats; buffers are kept across [`Optimizer::reset`]
+/// so that successive frames of the same size allocate nothing.
+#[derive(Debug)]
+pub struct Lbfgs<A: Algebra = Host> {
+    config: LbfgsConfig,
+    algebra: A,
+    /// Current point x₀ with f and ∇f there.
+    cache: Cache<A::Vector>,
+    /// Curvature pairs, oldest first.
+    pairs: VecDeque<Pair<A::Vector>>,
+    /// Pair buffers not in use, kept to avoid reallocation.
+    unused: Vec<Pair<A::Vector>>,
+    /// Two-loop coefficients αᵢ.
+    alpha: Vec<f64>,
+    work: Option<Work<A::Vector>>,
+}
+
+impl Lbfgs<Host> {
+    /// Creates the optimizer on the host after validating `config`.
     pub fn new(config: LbfgsConfig) -> Result<Self, ConfigError> {
+        Self::with_algebra(config, Host)
+    }
+}
+
+impl<A: Algebra> Lbfgs<A> {
+    /// Creates the optimizer over `algebra` after validating `config`.
+    pub fn with_algebra(config: LbfgsConfig, algebra: A) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self {
             alpha: Vec::with_capacity(config.history),
             config,
+            algebra,
             cache: Cache::default(),
             pairs: VecDeque::new(),
-            spare: Vec::new(),
-            d: Array1::zeros(0),
-            xt: Array1::zeros(0),
-            gt: Array1::zeros(0),
-            xl: Array1::zeros(0),
-            gl: Array1::zeros(0),
+            unused: Vec::new(),
+            work: None,
         })
     }
 
@@ -151,69 +159,89 @@ impl Lbfgs {
         &self.config
     }
 
+    /// The algebra the optimizer runs on.
+    pub fn algebra(&mut self) -> &mut A {
+        &mut self.algebra
+    }
+
     /// Number of curvature pairs currently held.
     pub fn history_len(&self) -> usize {
         self.pairs.len()
     }
 
-    /// Sizes the work vectors for `n` unknowns, dropping pair buffers of another size.
-    fn ensure_buffers(&mut self, n: usize) {
-        if self.d.len() != n {
-            self.pairs.clear();
-            self.spare.clear();
-            for v in [
-                &mut self.d,
-                &mut self.xt,
-                &mut self.gt,
-                &mut self.xl,
-                &mut self.gl,
-            ] {
-                *v = Array1::zeros(n);
-            }
+    /// Sizes the work vectors like `x`, dropping pair buffers of another size.
+    fn ensure_buffers(&mut self, x: &A::Vector) -> Result<(), A::Error> {
+        let n = self.algebra.len(x);
+        if matches!(&self.work, Some(w) if self.algebra.len(&w.d) == n) {
+            return Ok(());
         }
+        self.pairs.clear();
+        self.unused.clear();
+        self.work = None;
+        let a = &mut self.algebra;
+        self.work = Some(Work {
+            d: a.alloc_like(x)?,
+            spare: a.alloc_like(x)?,
+            xt: a.alloc_like(x)?,
+            gt: a.alloc_like(x)?,
+            xl: a.alloc_like(x)?,
+            gl: a.alloc_like(x)?,
+        });
+        Ok(())
     }
 
     /// Forgets the curvature pairs, keeping their buffers for reuse.
     fn clear_history(&mut self) {
-        self.spare.extend(self.pairs.drain(..));
+        self.unused.extend(self.pairs.drain(..));
     }
 
     /// Sets d = −H∇f by the two-loop recursion and returns ∇fᵀd (< 0). Falls back to
     /// steepest descent (clearing the history) when that is not a descent direction.
-    fn direction(&mut self) -> f64 {
-        let g = sl(&self.cache.grad);
-        let d = sl_mut(&mut self.d);
-        for (d, &g) in d.iter_mut().zip(g) {
-            *d = -g;
+    ///
+    /// Each update of d goes to the spare vector and the two are swapped, and is fused with the
+    /// dot product the next update needs.
+    fn direction(&mut self) -> Result<f64, A::Error> {
+        let (a, work, pairs) = (&mut self.algebra, work(&mut self.work), &self.pairs);
+        let (_, g) = self.cache.vectors();
+        let Some(newest) = pairs.back() else {
+            a.combine(-1.0, g, 0.0, g, &mut work.d)?;
+            return Ok(-a.dot(g, g)?);
+        };
+        let m = pairs.len();
+        self.alpha.clear();
+        self.alpha.resize(m, 0.0);
+        // First loop, newest to oldest: αᵢ = ρᵢ sᵢᵀd, d −= αᵢ yᵢ.
+        let mut sd = a.combine_dot(-1.0, g, 0.0, g, &newest.s, &mut work.d)?;
+        for i in (0..m).rev() {
+            let pair = &pairs[i];
+            self.alpha[i] = pair.rho * sd;
+            let next = if i > 0 { &pairs[i - 1].s } else { &newest.y };
+            sd = a.combine_dot(1.0, &work.d, -self.alpha[i] as f32, &pair.y, next, &mut work.spare)?;
+            swap(&mut work.d, &mut work.spare);
         }
-        if let Some(newest) = self.pairs.back() {
-            let gamma = newest.gamma;
-            self.alpha.clear();
-            self.alpha.resize(self.pairs.len(), 0.0);
-            for (pair, alpha) in self.pairs.iter().zip(&mut self.alpha).rev() {
-                *alpha = pair.rho * dot(sl(&pair.s), d);
-                axpy(-*alpha as f32, sl(&pair.y), d);
-            }
-            let gamma = gamma as f32;
-            d.iter_mut().for_each(|d| *d *= gamma);
-            for (pair, &alpha) in self.pairs.iter().zip(&self.alpha) {
-                let beta = pair.rho * dot(sl(&pair.y), d);
-                axpy((alpha - beta) as f32, sl(&pair.s), d);
-            }
-            let gtd = dot(g, d);
-            if gtd < 0.0 && gtd.is_finite() {
-                return gtd;
-            }
-            tracing::debug!(
-                gtd,
-                "L-BFGS direction is not a descent direction; clearing history"
-            );
-            for (d, &g) in d.iter_mut().zip(g) {
-                *d = -g;
-            }
-            self.spare.extend(self.pairs.drain(..));
+        // d *= γ, and yᵀd for the oldest pair.
+        let gamma = newest.gamma as f32;
+        let mut yd = a.combine_dot(gamma, &work.d, 0.0, &work.d, &pairs[0].y, &mut work.spare)?;
+        swap(&mut work.d, &mut work.spare);
+        // Second loop, oldest to newest: βᵢ = ρᵢ yᵢᵀd, d += (αᵢ − βᵢ) sᵢ.
+        for i in 0..m {
+            let pair = &pairs[i];
+            let beta = pair.rho * yd;
+            let next = if i + 1 < m { &pairs[i + 1].y } else { g };
+            yd = a.combine_dot(1.0, &work.d, (self.alpha[i] - beta) as f32, &pair.s, next, &mut work.spare)?;
+            swap(&mut work.d, &mut work.spare);
         }
-        -dot(g, g)
+        let gtd = yd;
+        if gtd < 0.0 && gtd.is_finite() {
+            return Ok(gtd);
+        }
+        tracing::debug!(
+            gtd,
+            "L-BFGS direction is not a descent direction; clearing history"
+        );
+        a.combine(-1.0, g, 0.0, g, &mut work.d)?;
+        self.unused.extend(self.pairs.drain(..));
+        Ok(-a.dot(g, g)?)
     }
 
     /// Searches along d for a step satisfying the strong Wolfe conditions.
@@ -221,13 +249,18 @@ impl Lbfgs {
     /// On success returns f at the new point, which is left in `xl`/`gl`; the point always
     /// satisfies the Armijo condition (if the evaluation budget runs out, the best such
     /// point found is returned). Returns `None` if no trial point decreased f.
-    fn line_search<O: Objective>(
+    fn line_search<O: Objective<A::Vector>>(
         &mut self,
         objective: &mut O,
         t_init: f64,
         gtd: f64,
         evaluations: &mut usize,
-    ) -> Result<Option<f32>, O::Error> {
+    ) -> Result<Option<f32>, O::Error>
+    where
+        O::Error: From<A::Error>,
+    {
+        let (a, work) = (&mut self.algebra, work(&mut self.work));
+        let (x0, _) = self.cache.vectors();
         let f0 = f64::from(self.cache.loss);
         let start = Point {
             t: 0.0,
@@ -237,19 +270,15 @@ impl Lbfgs {
         let (mut prev, mut lo, mut lo_loss) = (start, start, self.cache.loss);
         let mut hi: Option<Bound> = None;
         // Step-length differences below this no longer change x in f32.
-        let d_max = f64::from(norm_inf(sl(&self.d)));
-        let x_scale = f64::from(norm_inf(sl(&self.cache.x))).max(f64::from(f32::MIN_POSITIVE));
+        let d_max = f64::from(a.norm_inf(&work.d)?);
+        let x_scale = f64::from(a.norm_inf(x0)?).max(f64::from(f32::MIN_POSITIVE));
         let resolution = f64::from(f32::EPSILON) * x_scale / d_max;
         let mut t = t_init;
         for _ in 0..self.config.max_line_search_evaluations {
-            let step = t as f32;
-            Zip::from(&mut self.xt)
-                .and(&self.cache.x)
-                .and(&self.d)
-                .for_each(|xt, &x0, &d| *xt = x0 + step * d);
-            let loss = evaluate(objective, &self.xt, &mut self.gt)?;
+            a.combine(1.0, x0, t as f32, &work.d, &mut work.xt)?;
+            let loss = evaluate(a, objective, &work.xt, &mut work.gt)?;
             *evaluations += 1;
-            let (f, dphi) = (f64::from(loss), dot(sl(&self.gt), sl(&self.d)));
+            let (f, dphi) = (f64::from(loss), a.dot(&work.gt, &work.d)?);
             let trial = Point { t, f, dphi };
             if !(f.is_finite() && dphi.is_finite()) {
                 hi = Some(Bound { t, point: None });
@@ -259,8 +288,8 @@ impl Lbfgs {
                     point: Some(trial),
                 });
             } else {
-                swap(&mut self.xt, &mut self.xl);
-                swap(&mut self.gt, &mut self.gl);
+                swap(&mut work.xt, &mut work.xl);
+                swap(&mut work.gt, &mut work.gl);
                 (prev, lo, lo_loss) = (lo, trial, loss);
                 if dphi.abs() <= -C2 * gtd {
                     return Ok(Some(loss));
@@ -290,67 +319,71 @@ impl Lbfgs {
     }
 
     /// Adds the pair from the accepted point (`xl`, `gl`) if its curvature is positive.
-    fn update_history(&mut self) {
-        let mut pair = if self.pairs.len() >= self.config.history {
-            self.pairs.pop_front()
-        } else {
-            self.spare.pop()
-        }
-        .unwrap_or_else(|| Pair {
-            s: Array1::zeros(self.d.len()),
-            y: Array1::zeros(self.d.len()),
-            rho: 0.0,
-            gamma: 0.0,
-        });
-        Zip::from(&mut pair.s)
-            .and(&self.xl)
-            .and(&self.cache.x)
-            .for_each(|s, &x1, &x0| *s = x1 - x0);
-        Zip::from(&mut pair.y)
-            .and(&self.gl)
-            .and(&self.cache.grad)
-            .for_each(|y, &g1, &g0| *y = g1 - g0);
-        let (s, y) = (sl(&pair.s), sl(&pair.y));
-        let (ss, sy, yy) = (dot(s, s), dot(s, y), dot(y, y));
+    fn update_history(&mut self) -> Result<(), A::Error> {
+        let (a, work) = (&mut self.algebra, work(&mut self.work));
+        let mut pair = match (self.pairs.len() >= self.config.history)
+            .then(|| self.pairs.pop_front())
+            .flatten()
+            .or_else(|| self.unused.pop())
+        {
+            Some(pair) => pair,
+            None => Pair {
+                s: a.alloc_like(&work.d)?,
+                y: a.alloc_like(&work.d)?,
+                rho: 0.0,
+                gamma: 0.0,
+            },
+        };
+        let (x0, g0) = self.cache.vectors();
+        let (ss, sy, yy) = a.pair(&work.xl, x0, &work.gl, g0, &mut pair.s, &mut pair.y)?;
         if sy.is_finite() && yy.is_finite() && sy > MIN_COSINE * (ss * yy).sqrt() {
             (pair.rho, pair.gamma) = (1.0 / sy, sy / yy);
             self.pairs.push_back(pair);
         } else {
             tracing::debug!(sy, yy, "L-BFGS skipped a curvature pair");
-            self.spare.push(pair);
+            self.unused.push(pair);
         }
+        Ok(())
     }
 }
 
-impl Optimizer for Lbfgs {
-    fn step<O: Objective>(
+/// The work vectors, once [`Lbfgs::ensure_buffers`] has made them.
+fn work<V>(work: &mut Option<Work<V>>) -> &mut Work<V> {
+    work.as_mut().expect("ensure_buffers ran first")
+}
+
+impl<A: Algebra> Optimizer<A> for Lbfgs<A> {
+    fn step<O: Objective<A::Vector>>(
         &mut self,
-        x: &mut Array1<f32>,
+        x: &mut A::Vector,
         objective: &mut O,
-    ) -> Result<Step, O::Error> {
-        let (mut evaluations, reused) = self.cache.ensure(x, objective)?;
+    ) -> Result<Step, O::Error>
+    where
+        O::Error: From<A::Error>,
+    {
+        let (mut evaluations, reused) = self.cache.ensure(&mut self.algebra, x, objective)?;
         if !reused {
             self.clear_history();
         }
-        self.ensure_buffers(x.len());
+        self.ensure_buffers(x)?;
         let converged = |loss, evaluations| Step {
             loss,
             evaluations,
             converged: true,
         };
-        if !self.cache.is_finite() {
+        if !self.cache.is_finite(&mut self.algebra)? {
             tracing::warn!(
                 loss = self.cache.loss,
                 "L-BFGS: loss or gradient at x is not finite"
             );
             return Ok(converged(self.cache.loss, evaluations));
         }
-        let g_max = norm_inf(sl(&self.cache.grad));
+        let g_max = self.algebra.norm_inf(self.cache.vectors().1)?;
         if g_max <= self.config.grad_tolerance {
             return Ok(converged(self.cache.loss, evaluations));
         }
         loop {
-            let gtd = self.direction();
+            let gtd = self.direction()?;
             let t_init = if self.pairs.is_empty() {
                 f64::from(self.config.initial_step) / f64::from(g_max)
             } else {
@@ -358,11 +391,13 @@ impl Optimizer for Lbfgs {
             };
             match self.line_search(objective, t_init, gtd, &mut evaluations)? {
                 Some(loss) => {
-                    self.update_history();
-                    swap(&mut self.cache.x, &mut self.xl);
-                    swap(&mut self.cache.grad, &mut self.gl);
+                    self.update_history()?;
+                    let work = work(&mut self.work);
+                    let (cx, cg) = self.cache.vectors.as_mut().expect("cache is filled");
+                    swap(cx, &mut work.xl);
+                    swap(cg, &mut work.gl);
                     self.cache.loss = loss;
-                    x.assign(&self.cache.x);
+                    self.algebra.assign(x, cx)?;
                     return Ok(Step {
                         loss,
                         evaluations,
@@ -381,13 +416,6 @@ impl Optimizer for Lbfgs {
     fn reset(&mut self) {
         self.cache.valid = false;
         self.clear_history();
-    }
-}
-
-/// y += a·x.
-fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += a * x;
     }
 }
 
@@ -427,9 +455,10 @@ fn interpolate(lo: Point, hi: Bound) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{
-        chained_rosenbrock, quadratic, rosenbrock, rosenbrock_start, Counted,
+        chained_rosenbrock, injected, quadratic, rosenbrock, rosenbrock_start, Counted,
     };
     use super::*;
+    use ndarray::Array1;
 
     /// Runs up to `max_steps` steps, checking after each that f never increases, that the
     /// reported loss is f at the returned x, and that evaluations are counted. Returns the
@@ -647,7 +676,7 @@ mod tests {
         opt.step(&mut x, &mut objective).expect("no error");
         let kept = x.clone();
         objective.fail_at = Some(objective.evaluations);
-        assert_eq!(opt.step(&mut x, &mut objective), Err("injected failure"));
+        assert_eq!(opt.step(&mut x, &mut objective), Err(injected()));
         assert_eq!(x, kept);
         objective.fail_at = None;
         let step = opt.step(&mut x, &mut objective).expect("no error");

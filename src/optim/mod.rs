@@ -1,30 +1,118 @@
-//! Optimizers for the image being stylized: L-BFGS and Adam, pure ndarray, no I/O.
+//! Optimizers for the image being stylized: L-BFGS and Adam.
+//!
+//! The optimizers are written once over an [`Algebra`]: the few vector operations they need
+//! (combinations, dot products, norms). [`Host`] does them in Rust on `ndarray` vectors — the
+//! reference; [`Graphs`] runs them as small ONNX graphs on the model's device, so that a GPU keeps
+//! the image, its gradient and the history in its own memory and only scalars cross to the host.
+//! Both follow the same iterates (dot products accumulate in `f64` on both).
 //!
 //! The caller drives one [`Optimizer::step`] at a time. Each optimizer caches the
 //! loss and gradient at the point it left `x`, so the first evaluation of a step is
 //! never repeated; call [`Optimizer::reset`] when the objective changes (e.g. a new
 //! video frame). A change to `x` made by the caller is detected and also resets.
-//!
-//! Vectors are stored as `f32`; dot products and norms accumulate in `f64`.
 
 mod adam;
+mod graphs;
+mod host;
 mod lbfgs;
 
 pub use adam::{Adam, AdamConfig};
+pub use graphs::{DeviceVector, GraphFiles, Graphs, Traffic};
+pub use host::Host;
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 
-use ndarray::Array1;
+/// The vector operations the optimizers need, done where the vectors live.
+pub trait Algebra: std::fmt::Debug {
+    /// A vector of unknowns (the image, its gradient, a direction, a history entry).
+    type Vector: std::fmt::Debug;
+    /// What a failed operation reports (nothing can fail on the host).
+    type Error;
 
-/// The function being minimized.
-pub trait Objective {
+    /// A new vector of `like`'s shape; its contents are unspecified.
+    fn alloc_like(&mut self, like: &Self::Vector) -> Result<Self::Vector, Self::Error>;
+    /// Number of elements.
+    fn len(&self, v: &Self::Vector) -> usize;
+    /// z = a·x + b·y.
+    fn combine(
+        &mut self,
+        a: f32,
+        x: &Self::Vector,
+        b: f32,
+        y: &Self::Vector,
+        z: &mut Self::Vector,
+    ) -> Result<(), Self::Error>;
+    /// z = a·x + b·y, returning wᵀz.
+    fn combine_dot(
+        &mut self,
+        a: f32,
+        x: &Self::Vector,
+        b: f32,
+        y: &Self::Vector,
+        w: &Self::Vector,
+        z: &mut Self::Vector,
+    ) -> Result<f64, Self::Error>;
+    /// xᵀy.
+    fn dot(&mut self, x: &Self::Vector, y: &Self::Vector) -> Result<f64, Self::Error>;
+    /// max |xᵢ|.
+    fn norm_inf(&mut self, x: &Self::Vector) -> Result<f32, Self::Error>;
+    /// Whether every element is finite.
+    fn all_finite(&mut self, x: &Self::Vector) -> Result<bool, Self::Error>;
+    /// s = x₁ − x₀ and y = g₁ − g₀ (an L-BFGS curvature pair); returns (sᵀs, sᵀy, yᵀy).
+    #[allow(clippy::too_many_arguments)]
+    fn pair(
+        &mut self,
+        x1: &Self::Vector,
+        x0: &Self::Vector,
+        g1: &Self::Vector,
+        g0: &Self::Vector,
+        s: &mut Self::Vector,
+        y: &mut Self::Vector,
+    ) -> Result<(f64, f64, f64), Self::Error>;
+    /// Adam's step: the moments `next` = (m', v') updated from `moments` and g, and the trial
+    /// point xt = x − step·m' / (√v'·inv_sqrt_bc2 + eps).
+    fn adam(
+        &mut self,
+        step: &AdamStep,
+        x: &Self::Vector,
+        g: &Self::Vector,
+        moments: (&Self::Vector, &Self::Vector),
+        next: (&mut Self::Vector, &mut Self::Vector),
+        xt: &mut Self::Vector,
+    ) -> Result<(), Self::Error>;
+    /// dst = src.
+    fn assign(&mut self, dst: &mut Self::Vector, src: &Self::Vector) -> Result<(), Self::Error>;
+    /// Whether `a` and `b` hold the same values.
+    fn same(&mut self, a: &Self::Vector, b: &Self::Vector) -> Result<bool, Self::Error>;
+}
+
+/// The scalars of one Adam step (see [`Algebra::adam`]).
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep {
+    /// Decay of the first moment.
+    pub beta1: f32,
+    /// 1 − `beta1`.
+    pub c1: f32,
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// 1 − `beta2`.
+    pub c2: f32,
+    /// The bias-corrected learning rate.
+    pub step: f32,
+    /// 1 / √(1 − β₂ᵏ).
+    pub inv_sqrt_bc2: f32,
+    /// Added to the denominator.
+    pub eps: f32,
+}
+
+/// The function being minimized, over the vectors of an [`Algebra`].
+pub trait Objective<V> {
     /// Error returned by an evaluation; passed through by the optimizers.
     type Error;
 
-    /// Writes ∇f(x) into `grad` (same length as `x`, filled in place) and returns f(x).
+    /// Writes ∇f(x) into `grad` (same shape as `x`, filled in place) and returns f(x).
     ///
     /// A non-finite loss or gradient is allowed: optimizers treat it as a failed trial point.
-    /// Replacing `grad` by an array of another length is a bug and makes the optimizer panic.
-    fn evaluate(&mut self, x: &Array1<f32>, grad: &mut Array1<f32>) -> Result<f32, Self::Error>;
+    fn evaluate(&mut self, x: &V, grad: &mut V) -> Result<f32, Self::Error>;
 }
 
 /// Outcome of one optimizer step.
@@ -39,16 +127,18 @@ pub struct Step {
     pub converged: bool,
 }
 
-/// A minimizer driven one step at a time.
-pub trait Optimizer {
+/// A minimizer driven one step at a time, over the vectors of an [`Algebra`].
+pub trait Optimizer<A: Algebra> {
     /// Performs one iteration, updating `x` in place.
     ///
     /// On an objective error `x` is left as it was before the step.
-    fn step<O: Objective>(
+    fn step<O: Objective<A::Vector>>(
         &mut self,
-        x: &mut Array1<f32>,
+        x: &mut A::Vector,
         objective: &mut O,
-    ) -> Result<Step, O::Error>;
+    ) -> Result<Step, O::Error>
+    where
+        O::Error: From<A::Error>;
 
     /// Forgets all state (cached evaluation, history, moments). Call it when the
     /// objective changes, e.g. before optimizing a new frame warm-started from the last.
@@ -100,30 +190,48 @@ impl Default for OptimizerKind {
 }
 
 impl OptimizerKind {
-    /// Validates the settings and creates the optimizer.
-    pub fn build(&self) -> Result<AnyOptimizer, ConfigError> {
+    /// Validates the settings and creates the optimizer on the host.
+    pub fn build(&self) -> Result<AnyOptimizer<Host>, ConfigError> {
+        self.build_with(Host)
+    }
+
+    /// Validates the settings and creates the optimizer over `algebra`.
+    pub fn build_with<A: Algebra>(&self, algebra: A) -> Result<AnyOptimizer<A>, ConfigError> {
         Ok(match self {
-            Self::Lbfgs(config) => AnyOptimizer::Lbfgs(Lbfgs::new(config.clone())?),
-            Self::Adam(config) => AnyOptimizer::Adam(Adam::new(config.clone())?),
+            Self::Lbfgs(config) => AnyOptimizer::Lbfgs(Lbfgs::with_algebra(config.clone(), algebra)?),
+            Self::Adam(config) => AnyOptimizer::Adam(Adam::with_algebra(config.clone(), algebra)?),
         })
     }
 }
 
 /// Any of the optimizers, chosen at run time.
 #[derive(Debug)]
-pub enum AnyOptimizer {
+pub enum AnyOptimizer<A: Algebra = Host> {
     /// See [`Lbfgs`].
-    Lbfgs(Lbfgs),
+    Lbfgs(Lbfgs<A>),
     /// See [`Adam`].
-    Adam(Adam),
+    Adam(Adam<A>),
 }
 
-impl Optimizer for AnyOptimizer {
-    fn step<O: Objective>(
+impl<A: Algebra> AnyOptimizer<A> {
+    /// The algebra the optimizer runs on.
+    pub fn algebra(&mut self) -> &mut A {
+        match self {
+            Self::Lbfgs(opt) => opt.algebra(),
+            Self::Adam(opt) => opt.algebra(),
+        }
+    }
+}
+
+impl<A: Algebra> Optimizer<A> for AnyOptimizer<A> {
+    fn step<O: Objective<A::Vector>>(
         &mut self,
-        x: &mut Array1<f32>,
+        x: &mut A::Vector,
         objective: &mut O,
-    ) -> Result<Step, O::Error> {
+    ) -> Result<Step, O::Error>
+    where
+        O::Error: From<A::Error>,
+    {
         match self {
             Self::Lbfgs(opt) => opt.step(x, objective),
             Self::Adam(opt) => opt.step(x, objective),
@@ -139,109 +247,109 @@ impl Optimizer for AnyOptimizer {
 }
 
 /// A cached evaluation: the point, its loss and gradient.
-#[derive(Debug, Default)]
-struct Cache {
-    x: Array1<f32>,
-    grad: Array1<f32>,
+#[derive(Debug)]
+struct Cache<V> {
+    /// The point and the gradient there, once allocated.
+    vectors: Option<(V, V)>,
     loss: f32,
     valid: bool,
 }
 
-impl Cache {
+impl<V> Default for Cache<V> {
+    fn default() -> Self {
+        Self {
+            vectors: None,
+            loss: 0.0,
+            valid: false,
+        }
+    }
+}
+
+impl<V> Cache<V> {
     /// Makes the cache hold an evaluation at `x`, evaluating only if needed.
     /// Returns the number of evaluations used (0 or 1) and whether the cache was reused.
-    fn ensure<O: Objective>(
+    fn ensure<A: Algebra<Vector = V>, O: Objective<V>>(
         &mut self,
-        x: &Array1<f32>,
+        algebra: &mut A,
+        x: &V,
         objective: &mut O,
-    ) -> Result<(usize, bool), O::Error> {
-        if self.valid && self.x.len() == x.len() && self.x == *x {
-            return Ok((0, true));
+    ) -> Result<(usize, bool), O::Error>
+    where
+        O::Error: From<A::Error>,
+    {
+        if let (true, Some((cx, _))) = (self.valid, &self.vectors) {
+            if algebra.len(cx) == algebra.len(x) && algebra.same(cx, x)? {
+                return Ok((0, true));
+            }
         }
         self.valid = false;
-        if self.x.len() != x.len() {
-            self.x = Array1::zeros(x.len());
-            self.grad = Array1::zeros(x.len());
+        let fits = matches!(&self.vectors, Some((cx, _)) if algebra.len(cx) == algebra.len(x));
+        if !fits {
+            self.vectors = Some((algebra.alloc_like(x)?, algebra.alloc_like(x)?));
         }
-        self.x.assign(x);
-        self.loss = evaluate(objective, &self.x, &mut self.grad)?;
+        let Some((cx, cg)) = self.vectors.as_mut() else {
+            unreachable!("allocated above")
+        };
+        algebra.assign(cx, x)?;
+        self.loss = evaluate(algebra, objective, cx, cg)?;
         self.valid = true;
         Ok((1, false))
     }
 
+    /// The cached point and gradient (after [`Cache::ensure`]).
+    fn vectors(&self) -> (&V, &V) {
+        let (x, g) = self.vectors.as_ref().expect("Cache::ensure ran first");
+        (x, g)
+    }
+
     /// Whether the cached loss and gradient are finite.
-    fn is_finite(&self) -> bool {
-        self.loss.is_finite() && all_finite(&self.grad)
+    fn is_finite<A: Algebra<Vector = V>>(&self, algebra: &mut A) -> Result<bool, A::Error> {
+        Ok(self.loss.is_finite() && algebra.all_finite(self.vectors().1)?)
     }
 }
 
-/// Calls the objective and checks that it kept `grad` a contiguous vector of the right length.
-fn evaluate<O: Objective>(
+/// Calls the objective and checks that it kept `grad` the size of `x`.
+fn evaluate<A: Algebra, O: Objective<A::Vector>>(
+    algebra: &A,
     objective: &mut O,
-    x: &Array1<f32>,
-    grad: &mut Array1<f32>,
+    x: &A::Vector,
+    grad: &mut A::Vector,
 ) -> Result<f32, O::Error> {
     let loss = objective.evaluate(x, grad)?;
     assert!(
-        grad.len() == x.len() && grad.is_standard_layout(),
-        "Objective::evaluate must fill `grad` in place (expected {} contiguous elements, got {})",
-        x.len(),
-        grad.len()
+        algebra.len(grad) == algebra.len(x),
+        "Objective::evaluate must fill `grad` in place (expected {} elements, got {})",
+        algebra.len(x),
+        algebra.len(grad)
     );
     Ok(loss)
-}
-
-/// Contiguous view of an optimizer-owned vector (they are always created contiguous).
-fn sl(a: &Array1<f32>) -> &[f32] {
-    a.as_slice().expect("optimizer vectors are contiguous")
-}
-
-/// Mutable contiguous view of an optimizer-owned vector.
-fn sl_mut(a: &mut Array1<f32>) -> &mut [f32] {
-    a.as_slice_mut().expect("optimizer vectors are contiguous")
-}
-
-/// Number of independent accumulators: lets the compiler vectorize f64 reductions.
-const LANES: usize = 8;
-
-/// Reduces `a` (and `b`) with `term`, summing in `f64` over [`LANES`] independent lanes.
-#[inline(always)]
-fn reduce2(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f64) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let mut acc = [0.0f64; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(&u, &v)| term(u, v))
-        .sum();
-    for (u, v) in ca.zip(cb) {
-        for ((s, &u), &v) in acc.iter_mut().zip(u).zip(v) {
-            *s += term(u, v);
-        }
-    }
-    acc.iter().sum::<f64>() + tail
-}
-
-/// aᵀb accumulated in f64.
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    reduce2(a, b, |u, v| f64::from(u) * f64::from(v))
-}
-
-/// max |aᵢ|; NaN elements are ignored (check finiteness separately).
-fn norm_inf(a: &[f32]) -> f32 {
-    a.iter().fold(0.0f32, |m, &v| m.max(v.abs()))
-}
-
-/// Whether every element is finite (vectorizable: no early exit).
-fn all_finite(a: &Array1<f32>) -> bool {
-    a.fold(true, |ok, v| ok & v.is_finite())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array1;
+
+    /// The error of a [`Counted`] objective (or of the algebra under it).
+    #[derive(Debug, PartialEq)]
+    pub(super) struct Failure(pub String);
+
+    impl From<std::convert::Infallible> for Failure {
+        fn from(never: std::convert::Infallible) -> Self {
+            match never {}
+        }
+    }
+
+    impl From<anyhow::Error> for Failure {
+        fn from(e: anyhow::Error) -> Self {
+            Failure(e.to_string())
+        }
+    }
+
+    /// The error a [`Counted`] objective injects.
+    pub(super) fn injected() -> Failure {
+        Failure("injected failure".into())
+    }
 
     /// Test objective over slices that counts evaluations and can fail on demand.
     pub(super) struct Counted<F> {
@@ -261,20 +369,31 @@ mod tests {
         }
     }
 
-    impl<F: FnMut(&[f32], &mut [f32]) -> f32> Objective for Counted<F> {
-        type Error = &'static str;
-
-        fn evaluate(
-            &mut self,
-            x: &Array1<f32>,
-            grad: &mut Array1<f32>,
-        ) -> Result<f32, Self::Error> {
+    impl<F: FnMut(&[f32], &mut [f32]) -> f32> Counted<F> {
+        fn call(&mut self, x: &[f32], grad: &mut [f32]) -> Result<f32, Failure> {
             if self.fail_at == Some(self.evaluations) {
-                return Err("injected failure");
+                return Err(injected());
             }
             self.evaluations += 1;
+            Ok((self.f)(x, grad))
+        }
+    }
+
+    impl<F: FnMut(&[f32], &mut [f32]) -> f32> Objective<Array1<f32>> for Counted<F> {
+        type Error = Failure;
+
+        fn evaluate(&mut self, x: &Array1<f32>, grad: &mut Array1<f32>) -> Result<f32, Failure> {
             let x = x.as_slice().expect("contiguous x");
-            Ok((self.f)(x, grad.as_slice_mut().expect("contiguous grad")))
+            self.call(x, grad.as_slice_mut().expect("contiguous grad"))
+        }
+    }
+
+    impl<F: FnMut(&[f32], &mut [f32]) -> f32> Objective<DeviceVector> for Counted<F> {
+        type Error = Failure;
+
+        fn evaluate(&mut self, x: &DeviceVector, grad: &mut DeviceVector) -> Result<f32, Failure> {
+            let x = x.host_slice()?.to_vec();
+            self.call(&x, grad.host_slice_mut()?)
         }
     }
 
@@ -330,21 +449,6 @@ mod tests {
             f as f32
         };
         (f, c)
-    }
-
-    #[test]
-    fn dot_and_norms() {
-        let a: Vec<f32> = (0..37).map(|i| i as f32 - 18.0).collect();
-        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.5).sin()).collect();
-        let naive: f64 = a
-            .iter()
-            .zip(&b)
-            .map(|(&u, &v)| f64::from(u) * f64::from(v))
-            .sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-9);
-        assert_eq!(norm_inf(&a), 18.0);
-        assert!(all_finite(&Array1::from(a.clone())));
-        assert!(!all_finite(&Array1::from(vec![1.0, f32::NAN])));
     }
 
     #[test]
