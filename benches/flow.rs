@@ -133,6 +133,7 @@ fn loss_and_gradient(o: &Options, w: usize, h: usize) -> Result<f64> {
         device: Device::Cpu,
         threads: o.threads,
         quiet: true,
+        tf32: false,
     };
     let mut model = Model::load(&o.model, &config)?;
     let mut rng = StdRng::seed_from_u64(7);

@@ -448,6 +448,34 @@ pub struct EngineArgs {
     /// Directory of the exported model (manifest.json, features.onnx, loss.onnx) [default: models/vgg19].
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+
+    /// Where the optimizer runs: device (its algebra as graphs on the model's device; only scalars
+    /// cross to the host), host (in Rust on the CPU) [default: device with CUDA, host on the CPU].
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<EngineKind>,
+
+    /// Arithmetic of CUDA's convolutions and matrix products: tf32 (TensorFloat-32, several times
+    /// faster) or fp32 (strict) [default: tf32 with CUDA; the CPU is always fp32].
+    #[arg(long, value_name = "PRECISION")]
+    pub precision: Option<PrecisionChoice>,
+}
+
+/// `--engine`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The optimizer's algebra as graphs on the model's device.
+    Device,
+    /// The optimizer's algebra in Rust on the host.
+    Host,
+}
+
+/// `--precision`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionChoice {
+    /// Strict single precision.
+    Fp32,
+    /// TensorFloat-32 convolutions and matrix products (CUDA only).
+    Tf32,
 }
 
 /// Progress and statistics.

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::cli::{ImageArgs, Init};
-use crate::model::{self, Features, LossWeights, Model, Targets};
+use crate::model::{self, Features, LossWeights, Targets};
 use crate::picture::{self, OutputImage};
 use crate::progress::Progress;
 use crate::stats;
@@ -31,13 +31,26 @@ struct ImageStats<'a> {
     threads: usize,
     model: String,
     optimizer: String,
+    /// `device` (the optimizer's graphs on the model's device) or `host`.
+    engine: &'static str,
+    /// `tf32` or `fp32`.
+    precision: &'static str,
     weights: LossWeights,
     initial: model::LossTerms,
     iterations: &'a [Iteration],
     evaluations: usize,
     converged: bool,
     seconds: f64,
+    /// Inside ONNX Runtime's loss evaluations.
     model_seconds: f64,
+    /// Inside ONNX Runtime's runs of the optimizer's graphs.
+    algebra_seconds: f64,
+    /// Share of the optimization's wall time inside ONNX Runtime (loss and optimizer graphs).
+    ort_share: f64,
+    /// Host↔device bytes per iteration (uploads of the image and targets not included).
+    transfer_bytes_per_iteration: f64,
+    /// Host↔device bytes in all.
+    transfer_bytes: u64,
     setup_seconds: f64,
 }
 
@@ -57,9 +70,9 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         _ => None,
     };
 
-    let config = super::session_config(&args.engine, quiet);
+    let config = super::session_config(&args.engine, quiet)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
-    let mut model = Model::load(&model_dir, &config)?;
+    let mut model = super::load_model(&model_dir, &args.engine, &config)?;
 
     let content = picture::to_tensor(&picture::resize_longest(&content, args.size))?;
     let (_, _, height, width) = content.dim();
@@ -111,8 +124,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     };
 
     let weights = super::loss_weights(&args.style, 0.0);
-    let kind = super::optimizer_kind(&args.optim);
-    let mut optimizer = kind.build()?;
+    let mut solver = super::solver(&args.optim, &args.engine, &model)?;
     let setup_seconds = started.elapsed().as_secs_f64();
     let progress = Progress::new(Some(u64::from(args.iterations)), "it", quiet);
     let outcome = stylize::optimize(
@@ -120,7 +132,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         &targets,
         &weights,
         &mut image,
-        &mut optimizer,
+        &mut solver,
         args.iterations as usize,
         |it| {
             progress.step(format!("loss {:.4e}", it.loss.total));
@@ -138,6 +150,11 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     output.save(&picture)?;
 
     if let Some(path) = &args.report.stats {
+        let its = &outcome.iterations;
+        let model_seconds: f64 = its.iter().map(|i| i.model_seconds).sum();
+        let algebra_seconds: f64 = its.iter().map(|i| i.algebra_seconds).sum();
+        let optimize_seconds: f64 = its.iter().map(|i| i.seconds).sum();
+        let iteration_bytes: u64 = its.iter().map(|i| i.transfer_bytes).sum();
         let stats = ImageStats {
             command: "image",
             content: &args.content,
@@ -148,14 +165,21 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
             device: model.backend().to_string(),
             threads: config.threads,
             model: model_dir.display().to_string(),
-            optimizer: format!("{kind:?}"),
+            optimizer: format!("{:?}", super::optimizer_kind(&args.optim)),
+            engine: solver.name(),
+            precision: model.precision(),
             weights,
             initial: outcome.initial,
             iterations: &outcome.iterations,
             evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
             converged: outcome.converged,
             seconds: started.elapsed().as_secs_f64(),
-            model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+            model_seconds,
+            algebra_seconds,
+            ort_share: (model_seconds + algebra_seconds) / optimize_seconds.max(f64::MIN_POSITIVE),
+            transfer_bytes_per_iteration: iteration_bytes as f64
+                / outcome.iterations.len().max(1) as f64,
+            transfer_bytes: outcome.transfer_bytes,
             setup_seconds,
         };
         stats::write(path, &stats)?;

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::cli::{Iterations, LiveArgs};
 use crate::media::Input;
-use crate::model::{self, Model};
+use crate::model;
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder, SourceReport};
@@ -136,7 +136,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let (width, height) = super::processing_size(info.width, info.height, size);
     input.set_output_size(width, height)?;
 
-    let mut config = super::session_config(&args.engine, quiet);
+    let mut config = super::session_config(&args.engine, quiet)?;
     if args.engine.threads.is_none() {
         // The source and the window need a core of their own to keep the latency down: with every
         // core in ONNX Runtime's threads, one of them is preempted at each barrier.
@@ -146,7 +146,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         (None, true) => live_model_dir()?,
         (given, _) => model::resolve_dir(given.as_deref()),
     };
-    let mut model = Model::load(&model_dir, &config)?;
+    let mut model = super::load_model(&model_dir, &args.engine, &config)?;
     let grams: Vec<Vec<Array2<f32>>> =
         super::style_features(&mut model, &styles, size, args.style.style_scale)?
             .into_iter()
@@ -154,11 +154,12 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
             .collect();
     let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
     let device = model.backend().to_string();
+    let solver = super::solver(&args.optim, &args.engine, &model)?;
     let mut stylizer = FrameStylizer::new(
         model,
         grams[0].clone(),
         weights,
-        super::optimizer_kind(&args.optim).build()?,
+        solver,
         args.temporal.init,
         (iterations.first as usize, iterations.rest as usize),
         args.optim.seed,

@@ -10,9 +10,14 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use crate::cli::{Command, EngineArgs, OptimArgs, OptimizerChoice, StyleArgs};
-use crate::model::{Features, LossWeights, Model, SessionConfig};
+use std::path::Path;
+
+use crate::cli::{
+    Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs,
+};
+use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
+use crate::stylize::{EngineChoice, Solver};
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,17 +93,46 @@ fn blend_weights(given: &[f32], styles: usize) -> Result<Vec<f32>> {
 }
 
 /// The session settings that `--device` and `--threads` ask for.
-fn session_config(engine: &EngineArgs, quiet: bool) -> SessionConfig {
+fn session_config(engine: &EngineArgs, quiet: bool) -> Result<SessionConfig> {
     let threads = engine.threads.map(|t| t as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
     });
-    SessionConfig {
+    let tf32 = match (engine.precision, engine.device) {
+        (Some(PrecisionChoice::Tf32), Device::Cpu) => {
+            bail!("--precision tf32 needs CUDA: use --device cuda, or leave --precision out on the CPU")
+        }
+        (Some(choice), _) => choice == PrecisionChoice::Tf32,
+        (None, _) => true,
+    };
+    Ok(SessionConfig {
         device: engine.device,
         threads,
         quiet,
+        tf32,
+    })
+}
+
+/// Loads the model that `--model` names on the device `config` asks for, checking that an
+/// explicit `--precision tf32` did not end up on the CPU.
+fn load_model(dir: &Path, engine: &EngineArgs, config: &SessionConfig) -> Result<Model> {
+    let model = Model::load(dir, config)?;
+    if engine.precision == Some(PrecisionChoice::Tf32) && model.backend() == Backend::Cpu {
+        bail!("--precision tf32 needs CUDA, which is not usable here: leave --precision out to run on the CPU");
     }
+    Ok(model)
+}
+
+/// The optimizer that `--optimizer`, `--learning-rate` and `--lbfgs-history` ask for, on the
+/// engine `--engine` asks for.
+fn solver(optim: &OptimArgs, engine: &EngineArgs, model: &Model) -> Result<Solver> {
+    let choice = match engine.engine {
+        None => EngineChoice::Auto,
+        Some(EngineKind::Host) => EngineChoice::Host,
+        Some(EngineKind::Device) => EngineChoice::Device,
+    };
+    Solver::new(&optimizer_kind(optim), choice, model)
 }
 
 /// The optimizer that `--optimizer`, `--learning-rate` and `--lbfgs-history` ask for.

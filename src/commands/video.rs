@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cli::VideoArgs;
 use crate::media::{Input, Output, VideoSettings};
-use crate::model::{self, blend_grams, LossTerms, LossWeights, Model};
+use crate::model::{self, blend_grams, LossTerms, LossWeights};
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::{self, Stylized};
@@ -32,7 +32,12 @@ struct FrameStats {
     initial: LossTerms,
     loss: LossTerms,
     seconds: f64,
+    /// Inside ONNX Runtime's loss evaluations.
     model_seconds: f64,
+    /// Inside ONNX Runtime's runs of the optimizer's graphs.
+    algebra_seconds: f64,
+    /// Host↔device bytes, the frame's uploads included.
+    transfer_bytes: u64,
 }
 
 /// The figures `--stats` writes for `stylize video`.
@@ -47,6 +52,10 @@ struct VideoStats<'a> {
     output_height: u32,
     device: String,
     threads: usize,
+    /// `device` (the optimizer's graphs on the model's device) or `host`.
+    engine: &'static str,
+    /// `tf32` or `fp32`.
+    precision: &'static str,
     weights: LossWeights,
     frames: &'a [FrameStats],
     frames_written: u64,
@@ -101,18 +110,18 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         input.streams()
     };
 
-    let config = super::session_config(&args.engine, quiet);
+    let config = super::session_config(&args.engine, quiet)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
-    let mut model = Model::load(&model_dir, &config)?;
+    let mut model = super::load_model(&model_dir, &args.engine, &config)?;
     let style_features =
         super::style_features(&mut model, &styles, args.size, args.style.style_scale)?;
     let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
-    let optimizer = super::optimizer_kind(&args.optim).build()?;
+    let solver = super::solver(&args.optim, &args.engine, &model)?;
     let mut stylizer = FrameStylizer::new(
         model,
         blend_grams(&style_features, &blend),
         weights,
-        optimizer,
+        solver,
         args.temporal.init,
         (
             args.iterations.first as usize,
@@ -192,6 +201,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                         loss,
                         seconds,
                         model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
+                        algebra_seconds: outcome.iterations.iter().map(|i| i.algebra_seconds).sum(),
+                        transfer_bytes: outcome.transfer_bytes,
                     });
                 }
                 if let Some(mailbox) = &to_preview {
@@ -229,6 +240,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                 output_width: out_w,
                 output_height: out_h,
                 device: stylizer.model().backend().to_string(),
+                engine: stylizer.solver().name(),
+                precision: stylizer.model().precision(),
                 threads: config.threads,
                 weights,
                 frames: &frames,

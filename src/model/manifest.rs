@@ -101,7 +101,10 @@ impl Manifest {
             bail!("'{}' names no style layers", path.display());
         }
         let optimizer = manifest.optimizer.all();
-        for graph in [&manifest.features, &manifest.loss].into_iter().chain(optimizer) {
+        for graph in [&manifest.features, &manifest.loss]
+            .into_iter()
+            .chain(optimizer)
+        {
             let file = dir.join(&graph.file);
             if !file.is_file() {
                 bail!(

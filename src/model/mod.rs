@@ -8,9 +8,12 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ndarray::{Array1, Array4, ArrayView4, Ix2, Ix4};
-use ort::session::{Session, SessionInputValue};
-use ort::value::TensorRef;
+use ndarray::{Array1, Array2, Array4, ArrayView4, Ix2, Ix4};
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::{IoBinding, Session, SessionInputValue};
+use ort::value::{Tensor, TensorRef};
+
+use crate::optim::{DeviceVector, Graphs, Traffic};
 
 pub use manifest::Manifest;
 pub use runtime::{Backend, Device, SessionConfig};
@@ -26,7 +29,20 @@ pub struct Model {
     features: Session,
     loss: Session,
     backend: Backend,
+    config: SessionConfig,
     run_seconds: f64,
+    /// The loss graph's binding for device vectors, with the targets bound.
+    bound: Option<Bound>,
+}
+
+/// The loss graph's IO binding: targets uploaded once, image and gradient bound per evaluation.
+struct Bound {
+    binding: IoBinding,
+    /// The style Grams last uploaded (uploaded again only when they change).
+    grams: Vec<Array2<f32>>,
+    /// Where the loss terms are copied to.
+    host: MemoryInfo<'static>,
+    traffic: Traffic,
 }
 
 impl Model {
@@ -46,7 +62,9 @@ impl Model {
             features,
             loss,
             backend,
+            config: resolved,
             run_seconds: 0.0,
+            bound: None,
         };
         model.check_signature()?;
         tracing::info!(model = %model.dir.display(), %backend, "model loaded");
@@ -63,10 +81,163 @@ impl Model {
         self.backend
     }
 
+    /// The arithmetic of the convolutions: `tf32` with CUDA when allowed, else `fp32`.
+    pub fn precision(&self) -> &'static str {
+        match self.backend {
+            Backend::Cuda(_) if self.config.tf32 => "tf32",
+            _ => "fp32",
+        }
+    }
+
     /// Seconds spent inside ONNX Runtime's `run` by loss evaluations so far (the rest of an
     /// iteration is the optimizer's and the copies' share).
     pub fn run_seconds(&self) -> f64 {
         self.run_seconds
+    }
+
+    /// The optimizers' graphs on the model's device.
+    pub fn optimizer_graphs(&self) -> Result<Graphs> {
+        Graphs::open(
+            &self.dir,
+            &self.manifest.optimizer,
+            &self.config,
+            self.backend,
+        )
+    }
+
+    /// Host↔device bytes moved by [`bind_targets`](Self::bind_targets) and
+    /// [`loss_and_gradient_bound`](Self::loss_and_gradient_bound) so far.
+    pub fn bound_traffic(&self) -> Traffic {
+        self.bound.as_ref().map(|b| b.traffic).unwrap_or_default()
+    }
+
+    /// Uploads the targets and weights of the next optimization to the device for
+    /// [`loss_and_gradient_bound`](Self::loss_and_gradient_bound): the style Grams only when they
+    /// changed since the last call, the content and temporal targets every time.
+    pub fn bind_targets(&mut self, targets: &Targets, weights: &LossWeights) -> Result<()> {
+        let m = &self.manifest;
+        if targets.grams.len() != m.style_layers.len()
+            || targets.contents.len() != m.content_layers.len()
+        {
+            bail!("internal: targets do not match the model's layers");
+        }
+        if self.bound.is_none() {
+            self.bound = Some(Bound {
+                binding: self.loss.create_binding().map_err(ort_error)?,
+                grams: Vec::new(),
+                host: MemoryInfo::new(
+                    AllocationDevice::CPU,
+                    0,
+                    AllocatorType::Device,
+                    MemoryType::CPUOutput,
+                )
+                .map_err(ort_error)?,
+                traffic: Traffic::default(),
+            });
+        }
+        let bound = self.bound.as_mut().expect("made above");
+        let mut upload = |name: &str, value: ndarray::ArrayViewD<f32>| -> Result<()> {
+            let tensor = Tensor::from_array(value.to_owned()).map_err(ort_error)?;
+            bound.binding.bind_input(name, &tensor).map_err(ort_error)?;
+            bound.traffic.to_device += 4 * value.len() as u64;
+            Ok(())
+        };
+        let (style, content) = (
+            ndarray::arr1(&vec![weights.style; m.style_layers.len()]),
+            ndarray::arr1(&vec![weights.content; m.content_layers.len()]),
+        );
+        upload("style_weights", style.view().into_dyn())?;
+        upload("content_weights", content.view().into_dyn())?;
+        upload("tv_weight", ndarray::arr1(&[weights.tv]).view().into_dyn())?;
+        let unused = Array4::<f32>::zeros((1, 1, 1, 1));
+        let (temporal_weight, temporal_target, temporal_mask) = match &targets.temporal {
+            Some(t) if weights.temporal != 0.0 => (weights.temporal, t.image.view(), t.mask.view()),
+            _ => (0.0, unused.view(), unused.view()),
+        };
+        upload(
+            "temporal_weight",
+            ndarray::arr1(&[temporal_weight]).view().into_dyn(),
+        )?;
+        upload("temporal_target", temporal_target.into_dyn())?;
+        upload("temporal_mask", temporal_mask.into_dyn())?;
+        for (layer, content) in m.content_layers.iter().zip(&targets.contents) {
+            upload(
+                &format!("content_{}", layer.name),
+                content.view().into_dyn(),
+            )?;
+        }
+        if bound.grams != targets.grams {
+            for (layer, gram) in m.style_layers.iter().zip(&targets.grams) {
+                upload(&format!("gram_{}", layer.name), gram.view().into_dyn())?;
+            }
+            bound.grams = targets.grams.clone();
+        }
+        Ok(())
+    }
+
+    /// The loss terms at `image`, a device vector of 1×3×H×W, with ∂loss/∂image written into
+    /// `grad` on the device, against the targets of the last [`bind_targets`](Self::bind_targets).
+    /// Only the five loss terms cross to the host.
+    pub fn loss_and_gradient_bound(
+        &mut self,
+        image: &DeviceVector,
+        grad: &mut DeviceVector,
+    ) -> Result<LossTerms> {
+        let shape = image.tensor().shape();
+        let min = self.manifest.input.min_side as i64;
+        if shape.len() != 4 || shape[2] < min || shape[3] < min {
+            bail!("image is {shape:?}: the model needs 1×3×H×W with at least {min} pixels on each side");
+        }
+        let Some(bound) = self.bound.as_mut() else {
+            bail!("internal: loss evaluated before its targets were bound");
+        };
+        bound
+            .binding
+            .bind_input("image", image.tensor())
+            .map_err(ort_error)?;
+        bound
+            .binding
+            .bind_output("grad", grad.tensor_mut())
+            .map_err(ort_error)?;
+        const TERMS: [&str; 5] = [
+            "loss",
+            "content_loss",
+            "style_loss",
+            "tv_loss",
+            "temporal_loss",
+        ];
+        for name in TERMS {
+            bound
+                .binding
+                .bind_output_to_device(name, &bound.host)
+                .map_err(ort_error)?;
+        }
+        let start = std::time::Instant::now();
+        let outputs = self
+            .loss
+            .run_binding(&bound.binding)
+            .map_err(ort_error)
+            .context("evaluating the loss")?;
+        let mut values = [0.0f32; 5];
+        for (value, name) in values.iter_mut().zip(TERMS) {
+            *value = outputs
+                .get(name)
+                .ok_or_else(|| anyhow!("internal: the loss graph has no output '{name}'"))?
+                .try_extract_scalar::<f32>()
+                .map_err(ort_error)?;
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        self.run_seconds += seconds;
+        bound.traffic.run_seconds += seconds;
+        bound.traffic.to_host += 4 * TERMS.len() as u64;
+        let [total, content, style, tv, temporal] = values;
+        Ok(LossTerms {
+            total,
+            content,
+            style,
+            tv,
+            temporal,
+        })
     }
 
     fn check_signature(&self) -> Result<()> {

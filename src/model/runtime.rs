@@ -77,6 +77,8 @@ pub struct SessionConfig {
     pub threads: usize,
     /// Print no notice when `auto` falls back to the CPU.
     pub quiet: bool,
+    /// Let CUDA use TensorFloat-32 for convolutions and matrix products.
+    pub tf32: bool,
 }
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
@@ -158,7 +160,13 @@ pub fn open_session(path: &Path, config: &SessionConfig) -> Result<(Session, Bac
             .commit_from_file(path)
             .map_err(|e| anyhow!("{e}"))
     };
-    let cuda = |n: i32| vec![CUDA::default().with_device_id(n).build().error_on_failure()];
+    let cuda = |n: i32| {
+        vec![CUDA::default()
+            .with_device_id(n)
+            .with_tf32(config.tf32)
+            .build()
+            .error_on_failure()]
+    };
     let model_error = |e: anyhow::Error| {
         anyhow!(
             "cannot load model '{}': {e}; run scripts/setup.sh to regenerate it",

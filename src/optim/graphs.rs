@@ -15,7 +15,7 @@ use ort::value::Tensor;
 
 use serde::Deserialize;
 
-use super::{AdamStep, Algebra};
+use super::{AdamStep, Algebra, Traffic};
 use crate::model::manifest::GraphFile;
 use crate::model::runtime::{self, Backend, SessionConfig};
 use crate::model::Manifest;
@@ -97,24 +97,6 @@ fn fresh_tag() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Host↔device traffic and time inside ONNX Runtime, for `--stats`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Traffic {
-    /// Bytes copied from the host to the device.
-    pub to_device: u64,
-    /// Bytes copied from the device to the host.
-    pub to_host: u64,
-    /// Seconds inside ONNX Runtime's runs.
-    pub run_seconds: f64,
-}
-
-impl Traffic {
-    /// Both directions together.
-    pub fn bytes(&self) -> u64 {
-        self.to_device + self.to_host
-    }
-}
-
 /// One graph: its session and a binding reused from run to run.
 struct Graph {
     session: Session,
@@ -168,8 +150,13 @@ impl Graphs {
             Backend::Cpu => Allocator::default(),
             Backend::Cuda(n) => Allocator::new(
                 &combine.session,
-                MemoryInfo::new(AllocationDevice::CUDA, n, AllocatorType::Device, MemoryType::Default)
-                    .map_err(ort_error)?,
+                MemoryInfo::new(
+                    AllocationDevice::CUDA,
+                    n,
+                    AllocatorType::Device,
+                    MemoryType::Default,
+                )
+                .map_err(ort_error)?,
             )
             .map_err(ort_error)
             .context("cannot allocate on the GPU")?,
@@ -182,30 +169,23 @@ impl Graphs {
             pair: open(&files.pair)?,
             adam: open(&files.adam)?,
             allocator,
-            host: MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::CPUOutput)
-                .map_err(ort_error)?,
+            host: MemoryInfo::new(
+                AllocationDevice::CPU,
+                0,
+                AllocatorType::Device,
+                MemoryType::CPUOutput,
+            )
+            .map_err(ort_error)?,
             device_memory: backend != Backend::Cpu,
             traffic: Traffic::default(),
         })
     }
 
-    /// Host↔device traffic and run time so far.
-    pub fn traffic(&self) -> Traffic {
-        self.traffic
-    }
-
-    /// Counts traffic done by others on these vectors (the loss graph's inputs and outputs).
-    pub fn add_traffic(&mut self, traffic: Traffic) {
-        self.traffic.to_device += traffic.to_device;
-        self.traffic.to_host += traffic.to_host;
-        self.traffic.run_seconds += traffic.run_seconds;
-    }
-
     /// A new device vector holding `image`.
     pub fn upload(&mut self, image: ArrayView4<f32>) -> Result<DeviceVector> {
         let shape: Vec<i64> = image.shape().iter().map(|&d| d as i64).collect();
-        let mut tensor = Tensor::<f32>::new(&self.allocator, shape.clone())
-            .map_err(out_of_memory)?;
+        let mut tensor =
+            Tensor::<f32>::new(&self.allocator, shape.clone()).map_err(out_of_memory)?;
         let values: Vec<f32> = image.iter().copied().collect();
         if self.device_memory {
             let staged = Tensor::from_array((shape, values)).map_err(ort_error)?;
@@ -226,8 +206,9 @@ impl Graphs {
         let staged;
         let values = if self.device_memory {
             staged = {
-                let mut t = Tensor::<f32>::new(&Allocator::default(), vector.tensor.shape().to_vec())
-                    .map_err(ort_error)?;
+                let mut t =
+                    Tensor::<f32>::new(&Allocator::default(), vector.tensor.shape().to_vec())
+                        .map_err(ort_error)?;
                 vector.tensor.copy_into(&mut t).map_err(ort_error)?;
                 t
             };
@@ -237,7 +218,11 @@ impl Graphs {
             vector.host_slice()?
         };
         if values.len() != image.len() {
-            bail!("internal: downloading {} values into {}", values.len(), image.len());
+            bail!(
+                "internal: downloading {} values into {}",
+                values.len(),
+                image.len()
+            );
         }
         image.iter_mut().zip(values).for_each(|(d, &s)| *d = s);
         Ok(())
@@ -271,19 +256,28 @@ impl Graphs {
         let graph = which(self);
         let binding = &mut graph.binding;
         for (name, vector) in inputs {
-            binding.bind_input(*name, &vector.tensor).map_err(ort_error)?;
+            binding
+                .bind_input(*name, &vector.tensor)
+                .map_err(ort_error)?;
         }
         for (name, value) in &scalars {
             binding.bind_input(*name, value).map_err(ort_error)?;
         }
         for (name, vector) in outputs.iter_mut() {
-            binding.bind_output(*name, &mut vector.tensor).map_err(ort_error)?;
+            binding
+                .bind_output(*name, &mut vector.tensor)
+                .map_err(ort_error)?;
         }
         for name in results {
-            binding.bind_output_to_device(*name, &host).map_err(ort_error)?;
+            binding
+                .bind_output_to_device(*name, &host)
+                .map_err(ort_error)?;
         }
         let values = {
-            let outputs = graph.session.run_binding(&graph.binding).map_err(out_of_memory)?;
+            let outputs = graph
+                .session
+                .run_binding(&graph.binding)
+                .map_err(out_of_memory)?;
             results
                 .iter()
                 .map(|name| {
@@ -316,6 +310,10 @@ impl Algebra for Graphs {
 
     fn len(&self, v: &DeviceVector) -> usize {
         v.tensor.shape().num_elements()
+    }
+
+    fn traffic(&self) -> Traffic {
+        self.traffic
     }
 
     fn combine(
@@ -364,8 +362,14 @@ impl Algebra for Graphs {
         let host = self.host.clone();
         let start = Instant::now();
         let graph = &mut self.norm_inf;
-        graph.binding.bind_input("x", &x.tensor).map_err(ort_error)?;
-        graph.binding.bind_output_to_device("m", &host).map_err(ort_error)?;
+        graph
+            .binding
+            .bind_input("x", &x.tensor)
+            .map_err(ort_error)?;
+        graph
+            .binding
+            .bind_output_to_device("m", &host)
+            .map_err(ort_error)?;
         let m = graph
             .session
             .run_binding(&graph.binding)
@@ -455,5 +459,184 @@ fn out_of_memory(e: ort::Error) -> anyhow::Error {
         anyhow!("out of memory on the device: try a smaller --size or a shorter --lbfgs-history")
     } else {
         anyhow!("{text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array4};
+
+    use super::super::tests::{injected, quadratic, rosenbrock, rosenbrock_start, Counted};
+    use super::super::{AdamConfig, LbfgsConfig, Optimizer, OptimizerKind};
+    use super::*;
+    use crate::model::runtime::Device;
+
+    /// The optimizer graphs of the tiny test model, on the CPU provider.
+    pub(crate) fn cpu_graphs() -> Graphs {
+        let dir = crate::project::find(Path::new("models/tiny"))
+            .expect("models/tiny: run scripts/setup.sh");
+        let manifest = Manifest::load(&dir).expect("manifest");
+        let config = SessionConfig {
+            device: Device::Cpu,
+            threads: 1,
+            quiet: true,
+            tf32: false,
+        };
+        Graphs::open(&dir, &manifest.optimizer, &config, Backend::Cpu).expect("graphs open")
+    }
+
+    fn upload(graphs: &mut Graphs, x: &Array1<f32>) -> DeviceVector {
+        let image = x
+            .view()
+            .into_shape_with_order((1, 1, 1, x.len()))
+            .expect("4-D");
+        graphs.upload(image).expect("upload")
+    }
+
+    fn download(graphs: &mut Graphs, v: &DeviceVector) -> Array1<f32> {
+        let n = v.host_slice().expect("host memory").len();
+        let mut image = Array4::zeros((1, 1, 1, n));
+        graphs.download(v, image.view_mut()).expect("download");
+        Array1::from_iter(image)
+    }
+
+    /// max |a − b| / max |b|.
+    fn relative(a: &Array1<f32>, b: &Array1<f32>) -> f32 {
+        let scale = b
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .max(f32::MIN_POSITIVE);
+        (a - b).iter().fold(0.0f32, |m, e| m.max(e.abs())) / scale
+    }
+
+    /// Runs `steps` steps of `kind` on the host and on the graphs from `start`, checking after each
+    /// that both report the same loss and evaluations and hold the same iterate to `tolerance`.
+    fn same_iterates<F: Fn(&[f32], &mut [f32]) -> f32 + Copy>(
+        kind: &OptimizerKind,
+        f: F,
+        start: &Array1<f32>,
+        steps: usize,
+        tolerance: f32,
+    ) -> f32 {
+        let mut host = kind.build().expect("valid");
+        let mut graphs = kind.build_with(cpu_graphs()).expect("valid");
+        let mut x_host = start.clone();
+        let mut x_dev = upload(graphs.algebra(), start);
+        let (mut on_host, mut on_graphs) = (Counted::new(f), Counted::new(f));
+        let mut worst = 0.0f32;
+        for i in 1..=steps {
+            let a = host.step(&mut x_host, &mut on_host).expect("host step");
+            let b = graphs.step(&mut x_dev, &mut on_graphs).expect("graph step");
+            let x = download(graphs.algebra(), &x_dev);
+            let error = relative(&x, &x_host);
+            worst = worst.max(error);
+            assert!(
+                error <= tolerance,
+                "step {i}: iterates differ by {error:e} (relative)"
+            );
+            assert_eq!(a.evaluations, b.evaluations, "step {i}: evaluations");
+            assert_eq!(a.converged, b.converged, "step {i}");
+            let loss_error = (a.loss - b.loss).abs() / a.loss.abs().max(f32::MIN_POSITIVE);
+            assert!(
+                loss_error <= tolerance,
+                "step {i}: losses {} and {}",
+                a.loss,
+                b.loss
+            );
+            if a.converged {
+                break;
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn lbfgs_graphs_follow_the_reference_on_rosenbrock() {
+        let kind = OptimizerKind::Lbfgs(LbfgsConfig::default());
+        let worst = same_iterates(&kind, rosenbrock, &rosenbrock_start(100), 40, 1e-5);
+        eprintln!("100-D Rosenbrock, 40 L-BFGS steps: worst relative difference {worst:e}");
+    }
+
+    #[test]
+    fn lbfgs_graphs_follow_the_reference_on_an_ill_conditioned_quadratic() {
+        let (f, _) = quadratic(1000, 1e4);
+        // `quadratic` returns a closure that is FnMut only; it keeps nothing, so a copy serves both.
+        let lambda: Vec<f64> = (0..1000).map(|i| 1e4f64.powf(i as f64 / 999.0)).collect();
+        let center: Vec<f32> = (0..1000)
+            .map(|i| (0.5 + 0.4 * (i as f64 * 0.7).sin()) as f32)
+            .collect();
+        drop(f);
+        let (lambda, center) = (&lambda, &center);
+        let g = move |x: &[f32], g: &mut [f32]| {
+            let mut f = 0.0f64;
+            for (((x, g), &l), &c) in x.iter().zip(g.iter_mut()).zip(lambda).zip(center) {
+                let r = f64::from(*x) - f64::from(c);
+                f += 0.5 * l * r * r;
+                *g = (l * r) as f32;
+            }
+            f as f32
+        };
+        let kind = OptimizerKind::Lbfgs(LbfgsConfig {
+            history: 5,
+            ..Default::default()
+        });
+        let worst = same_iterates(&kind, g, &Array1::zeros(1000), 60, 1e-5);
+        eprintln!("quadratic κ=1e4, 60 L-BFGS steps: worst relative difference {worst:e}");
+    }
+
+    #[test]
+    fn adam_graphs_follow_the_reference() {
+        let kind = OptimizerKind::Adam(AdamConfig {
+            learning_rate: 0.05,
+            ..Default::default()
+        });
+        same_iterates(&kind, rosenbrock, &rosenbrock_start(50), 100, 1e-5);
+    }
+
+    #[test]
+    fn caller_changes_and_errors_on_the_graphs() {
+        let mut opt = OptimizerKind::default()
+            .build_with(cpu_graphs())
+            .expect("valid");
+        let mut objective = Counted::new(rosenbrock);
+        let mut x = upload(opt.algebra(), &rosenbrock_start(4));
+        let first = opt.step(&mut x, &mut objective).expect("step");
+        let second = opt.step(&mut x, &mut objective).expect("step");
+        assert!(first.evaluations >= 2 && second.evaluations >= 1);
+        assert_eq!(
+            objective.evaluations,
+            first.evaluations + second.evaluations
+        );
+        // The caller writes x: it is evaluated again.
+        x.host_slice_mut().expect("host memory")[0] += 0.25;
+        let before = objective.evaluations;
+        let third = opt.step(&mut x, &mut objective).expect("step");
+        assert_eq!(objective.evaluations, before + third.evaluations);
+        assert!(third.evaluations >= 2);
+        // An objective error leaves x as it was.
+        let kept = download(opt.algebra(), &x);
+        objective.fail_at = Some(objective.evaluations);
+        assert_eq!(opt.step(&mut x, &mut objective), Err(injected()));
+        assert_eq!(download(opt.algebra(), &x), kept);
+    }
+
+    #[test]
+    fn traffic_is_scalars_only() {
+        let mut opt = OptimizerKind::default()
+            .build_with(cpu_graphs())
+            .expect("valid");
+        let mut objective = Counted::new(rosenbrock);
+        let mut x = upload(opt.algebra(), &rosenbrock_start(1000));
+        for _ in 0..5 {
+            opt.step(&mut x, &mut objective).expect("step");
+        }
+        let traffic = opt.algebra().traffic();
+        // On the CPU nothing is copied for vectors; what crosses is step sizes and results:
+        // a few hundred bytes per step, independent of the 1000 unknowns.
+        assert!(
+            traffic.bytes() > 0 && traffic.bytes() < 5 * 1000,
+            "{traffic:?}"
+        );
+        assert!(traffic.run_seconds > 0.0);
     }
 }

@@ -168,7 +168,10 @@ mod tests {
         let mut host = Host;
         assert_eq!(host.norm_inf(&a), Ok(18.0));
         assert_eq!(host.all_finite(&a), Ok(true));
-        assert_eq!(host.all_finite(&Array1::from(vec![1.0, f32::NAN])), Ok(false));
+        assert_eq!(
+            host.all_finite(&Array1::from(vec![1.0, f32::NAN])),
+            Ok(false)
+        );
         let mut z = Array1::zeros(37);
         let wz = host.combine_dot(2.0, &a, -1.0, &b, &a, &mut z);
         assert_eq!(z[3], 2.0 * a[3] - b[3]);

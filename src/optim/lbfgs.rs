@@ -216,7 +216,14 @@ impl<A: Algebra> Lbfgs<A> {
             let pair = &pairs[i];
             self.alpha[i] = pair.rho * sd;
             let next = if i > 0 { &pairs[i - 1].s } else { &newest.y };
-            sd = a.combine_dot(1.0, &work.d, -self.alpha[i] as f32, &pair.y, next, &mut work.spare)?;
+            sd = a.combine_dot(
+                1.0,
+                &work.d,
+                -self.alpha[i] as f32,
+                &pair.y,
+                next,
+                &mut work.spare,
+            )?;
             swap(&mut work.d, &mut work.spare);
         }
         // d *= γ, and yᵀd for the oldest pair.
@@ -228,7 +235,14 @@ impl<A: Algebra> Lbfgs<A> {
             let pair = &pairs[i];
             let beta = pair.rho * yd;
             let next = if i + 1 < m { &pairs[i + 1].y } else { g };
-            yd = a.combine_dot(1.0, &work.d, (self.alpha[i] - beta) as f32, &pair.s, next, &mut work.spare)?;
+            yd = a.combine_dot(
+                1.0,
+                &work.d,
+                (self.alpha[i] - beta) as f32,
+                &pair.s,
+                next,
+                &mut work.spare,
+            )?;
             swap(&mut work.d, &mut work.spare);
         }
         let gtd = yd;

@@ -17,7 +17,7 @@ mod host;
 mod lbfgs;
 
 pub use adam::{Adam, AdamConfig};
-pub use graphs::{DeviceVector, GraphFiles, Graphs, Traffic};
+pub use graphs::{DeviceVector, GraphFiles, Graphs};
 pub use host::Host;
 pub use lbfgs::{Lbfgs, LbfgsConfig};
 
@@ -32,6 +32,10 @@ pub trait Algebra: std::fmt::Debug {
     fn alloc_like(&mut self, like: &Self::Vector) -> Result<Self::Vector, Self::Error>;
     /// Number of elements.
     fn len(&self, v: &Self::Vector) -> usize;
+    /// Host↔device traffic and time inside ONNX Runtime so far (none on the host).
+    fn traffic(&self) -> Traffic {
+        Traffic::default()
+    }
     /// z = a·x + b·y.
     fn combine(
         &mut self,
@@ -83,6 +87,24 @@ pub trait Algebra: std::fmt::Debug {
     fn assign(&mut self, dst: &mut Self::Vector, src: &Self::Vector) -> Result<(), Self::Error>;
     /// Whether `a` and `b` hold the same values.
     fn same(&mut self, a: &Self::Vector, b: &Self::Vector) -> Result<bool, Self::Error>;
+}
+
+/// Host↔device traffic and time inside ONNX Runtime, for `--stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Traffic {
+    /// Bytes copied from the host to the device.
+    pub to_device: u64,
+    /// Bytes copied from the device to the host.
+    pub to_host: u64,
+    /// Seconds inside ONNX Runtime's runs.
+    pub run_seconds: f64,
+}
+
+impl Traffic {
+    /// Both directions together.
+    pub fn bytes(&self) -> u64 {
+        self.to_device + self.to_host
+    }
 }
 
 /// The scalars of one Adam step (see [`Algebra::adam`]).
@@ -198,7 +220,9 @@ impl OptimizerKind {
     /// Validates the settings and creates the optimizer over `algebra`.
     pub fn build_with<A: Algebra>(&self, algebra: A) -> Result<AnyOptimizer<A>, ConfigError> {
         Ok(match self {
-            Self::Lbfgs(config) => AnyOptimizer::Lbfgs(Lbfgs::with_algebra(config.clone(), algebra)?),
+            Self::Lbfgs(config) => {
+                AnyOptimizer::Lbfgs(Lbfgs::with_algebra(config.clone(), algebra)?)
+            }
             Self::Adam(config) => AnyOptimizer::Adam(Adam::with_algebra(config.clone(), algebra)?),
         })
     }
