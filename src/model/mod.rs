@@ -216,8 +216,7 @@ impl Model {
         let outputs = self
             .loss
             .run_binding(&bound.binding)
-            .map_err(ort_error)
-            .context("evaluating the loss")?;
+            .map_err(runtime::out_of_memory)?;
         let mut values = [0.0f32; 5];
         for (value, name) in values.iter_mut().zip(TERMS) {
             *value = outputs

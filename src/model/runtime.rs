@@ -194,3 +194,16 @@ pub fn open_session(path: &Path, config: &SessionConfig) -> Result<(Session, Bac
         },
     }
 }
+
+/// ONNX Runtime's error, said plainly when the device ran out of memory.
+pub fn out_of_memory(e: ort::Error) -> anyhow::Error {
+    let text = e.to_string();
+    if text.contains("Failed to allocate memory")
+        || text.contains("out of memory")
+        || text.contains("bad_alloc")
+    {
+        anyhow!("out of memory on the device: try a smaller --size or a shorter --lbfgs-history")
+    } else {
+        anyhow!("{text}")
+    }
+}

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{AdamStep, Algebra, Traffic};
 use crate::model::manifest::GraphFile;
-use crate::model::runtime::{self, Backend, SessionConfig};
+use crate::model::runtime::{self, out_of_memory, Backend, SessionConfig};
 use crate::model::Manifest;
 
 /// The optimizer's graph files of one exported model, by operation (in its manifest).
@@ -447,19 +447,6 @@ impl Algebra for Graphs {
 
 fn ort_error(e: ort::Error) -> anyhow::Error {
     anyhow!("{e}")
-}
-
-/// ONNX Runtime's error, said plainly when the device ran out of memory.
-fn out_of_memory(e: ort::Error) -> anyhow::Error {
-    let text = e.to_string();
-    if text.contains("Failed to allocate memory")
-        || text.contains("out of memory")
-        || text.contains("bad_alloc")
-    {
-        anyhow!("out of memory on the device: try a smaller --size or a shorter --lbfgs-history")
-    } else {
-        anyhow!("{text}")
-    }
 }
 
 #[cfg(test)]
