@@ -2,7 +2,9 @@
 
 use std::mem::swap;
 
-use super::{evaluate, AdamStep, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step};
+use super::{
+    alloc_many, evaluate, AdamStep, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step,
+};
 
 /// Settings of [`Adam`].
 #[derive(Debug, Clone, PartialEq)]
@@ -123,13 +125,14 @@ impl<A: Algebra> Adam<A> {
         let n = a.len(x);
         if !matches!(&self.work, Some(w) if a.len(&w.m) == n) {
             self.work = None;
+            let [m, v, m_next, v_next, xt, gt] = alloc_many(a, x)?;
             self.work = Some(Work {
-                m: a.alloc_like(x)?,
-                v: a.alloc_like(x)?,
-                m_next: a.alloc_like(x)?,
-                v_next: a.alloc_like(x)?,
-                xt: a.alloc_like(x)?,
-                gt: a.alloc_like(x)?,
+                m,
+                v,
+                m_next,
+                v_next,
+                xt,
+                gt,
             });
         } else if !fresh {
             return Ok(());

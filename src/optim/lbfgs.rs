@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::mem::swap;
 
-use super::{evaluate, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step};
+use super::{alloc_many, evaluate, Algebra, Cache, ConfigError, Host, Objective, Optimizer, Step};
 
 /// Sufficient-decrease (Armijo) constant.
 const C1: f64 = 1e-4;
@@ -178,14 +178,14 @@ impl<A: Algebra> Lbfgs<A> {
         self.pairs.clear();
         self.unused.clear();
         self.work = None;
-        let a = &mut self.algebra;
+        let [d, spare, xt, gt, xl, gl] = alloc_many(&mut self.algebra, x)?;
         self.work = Some(Work {
-            d: a.alloc_like(x)?,
-            spare: a.alloc_like(x)?,
-            xt: a.alloc_like(x)?,
-            gt: a.alloc_like(x)?,
-            xl: a.alloc_like(x)?,
-            gl: a.alloc_like(x)?,
+            d,
+            spare,
+            xt,
+            gt,
+            xl,
+            gl,
         });
         Ok(())
     }

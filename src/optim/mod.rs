@@ -332,6 +332,20 @@ impl<V> Cache<V> {
     }
 }
 
+/// `N` new vectors of `like`'s shape.
+fn alloc_many<A: Algebra, const N: usize>(
+    algebra: &mut A,
+    like: &A::Vector,
+) -> Result<[A::Vector; N], A::Error> {
+    let mut vectors = Vec::with_capacity(N);
+    for _ in 0..N {
+        vectors.push(algebra.alloc_like(like)?);
+    }
+    Ok(vectors
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("N vectors were made")))
+}
+
 /// Calls the objective and checks that it kept `grad` the size of `x`.
 fn evaluate<A: Algebra, O: Objective<A::Vector>>(
     algebra: &A,
