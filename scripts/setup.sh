@@ -53,7 +53,7 @@ fi
 # --- Python virtualenv with ONNX Runtime ----------------------------------------------------------
 REQ=$CACHE/requirements.txt
 if ((GPU)); then
-  # The GPU build and the CUDA 13 / cuDNN 9 libraries its CUDA provider loads (about 3 GB installed).
+  # The GPU build and the CUDA 13 / cuDNN 9 libraries its CUDA provider loads (2.4 GB installed).
   sed 's/^onnxruntime==/onnxruntime-gpu[cuda,cudnn]==/' scripts/requirements.txt >"$REQ.new"
   cat scripts/requirements-gpu.txt >>"$REQ.new"
 else
@@ -64,7 +64,7 @@ if [[ ! -x .venv/bin/python ]] || ! cmp -s "$REQ.new" .venv/.requirements; then
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   # Both builds install the same `onnxruntime` package: remove the other one first.
   if ((GPU)); then
-    say "installing ONNX Runtime's GPU build with CUDA 13 and cuDNN 9 (about 3 GB)"
+    say "installing ONNX Runtime's GPU build with CUDA 13 and cuDNN 9 (2.4 GB)"
     .venv/bin/pip uninstall -q -y onnxruntime 2>/dev/null || true
   else
     .venv/bin/pip uninstall -q -y onnxruntime-gpu 2>/dev/null || true

@@ -14,7 +14,6 @@ use crate::model::runtime;
 
 /// Prints the report on stdout; fails only when stdout does.
 pub fn run() -> Result<()> {
-    let mut ready = Ok(());
     println!("stylize {}", env!("CARGO_PKG_VERSION"));
 
     let library = runtime::find_library();
@@ -32,13 +31,9 @@ pub fn run() -> Result<()> {
             println!("ONNX Runtime {version}: {}", path.display());
             let providers = providers().unwrap_or_else(|e| vec![format!("unknown ({e})")]);
             println!("execution providers: {}", providers.join(", "));
-            if let Err(e) = cuda::check_provider() {
-                ready = Err(e.to_string());
-            }
         }
         Err(e) => {
             println!("ONNX Runtime: not loaded: {e}");
-            ready = Err("ONNX Runtime is not loaded".to_string());
         }
     }
 
@@ -46,29 +41,19 @@ pub fn run() -> Result<()> {
         Ok(driver) => {
             let version = cuda::cuda_version(driver.version);
             println!("NVIDIA driver: CUDA {version}");
-            if let Err(e) = cuda::check_driver_version(driver.version) {
-                ready = ready.and(Err(e.to_string()));
-            }
             match driver.gpus() {
-                Ok(gpus) if gpus.is_empty() => {
-                    println!("GPUs: none");
-                    ready = ready.and(Err("the NVIDIA driver sees no GPU".to_string()));
-                }
+                Ok(gpus) if gpus.is_empty() => println!("GPUs: none"),
                 Ok(gpus) => {
                     for (n, name) in gpus.iter().enumerate() {
                         println!("GPU cuda:{n}: {name}");
                     }
                 }
-                Err(e) => {
-                    println!("GPUs: none: {e}");
-                    ready = ready.and(Err(e.to_string()));
-                }
+                Err(e) => println!("GPUs: none: {e}"),
             }
         }
         Err(e) => {
             println!("NVIDIA driver: none: {e}");
             println!("GPUs: none");
-            ready = Err(e.to_string());
         }
     }
 
@@ -80,23 +65,16 @@ pub fn run() -> Result<()> {
             Ok(path) => println!("  {:<18} {}", library.name, path.display()),
             Err(CudaError::NotFound { .. }) => {
                 println!("  {:<18} not found{optional}", library.name);
-                if library.required {
-                    ready = ready.and(Err(format!("{} not found", library.name)));
-                }
             }
-            Err(e) => {
-                println!("  {:<18} {e}{optional}", library.name);
-                if library.required {
-                    ready = ready.and(Err(e.to_string()));
-                }
-            }
+            Err(e) => println!("  {:<18} {e}{optional}", library.name),
         }
     }
 
-    if ready.is_ok() {
-        ready = try_cuda_provider().map_err(|e| e.lines().next().unwrap_or_default().to_string());
-    }
-    match ready {
+    let ready = match &loaded {
+        Ok(_) => try_cuda_provider(),
+        Err(e) => Err(format!("ONNX Runtime is not loaded: {e}")),
+    };
+    match ready.map_err(|e| e.lines().next().unwrap_or_default().to_string()) {
         Ok(()) => println!("--device cuda: ready (the CUDA provider registered on cuda:0)"),
         Err(e) => println!("--device cuda: cannot start: {e}"),
     }
@@ -151,7 +129,8 @@ fn providers() -> Result<Vec<String>, String> {
     }
 }
 
-/// Registers the CUDA provider on a session builder, as `--device cuda` does before opening a model.
+/// Readies the CUDA provider and registers it on a session builder, as `--device cuda` does before
+/// opening a model.
 fn try_cuda_provider() -> Result<(), String> {
     let environment = runtime::environment().map_err(|e| e.to_string())?;
     cuda::prepare(0).map_err(|e| e.to_string())?;

@@ -412,20 +412,28 @@ pub fn check_provider() -> Result<(), CudaError> {
     }
 }
 
-/// Readies the CUDA provider on GPU `device`: a driver for CUDA 13 that sees the GPU, the provider in
-/// this ONNX Runtime (which must be loaded), and every library it needs loaded. The work is done
-/// once; later calls give the same answer.
+/// Readies the CUDA provider on GPU `device`, checking in this order: a driver for CUDA 13, that it
+/// sees the GPU, the provider in this ONNX Runtime (which must be loaded), every library it needs
+/// (loaded). The work is done once; later calls give the same answers.
 pub fn prepare(device: i32) -> Result<(), CudaError> {
-    static READY: OnceLock<Result<i32, CudaError>> = OnceLock::new();
-    let count = READY
+    static GPUS: OnceLock<Result<i32, CudaError>> = OnceLock::new();
+    static LOADED: OnceLock<Result<(), CudaError>> = OnceLock::new();
+    let count = GPUS
         .get_or_init(|| {
             let driver = Driver::load()?;
             tracing::debug!(cuda = %cuda_version(driver.version), "NVIDIA driver");
             check_driver_version(driver.version)?;
-            let count = i32::try_from(driver.gpus()?.len()).unwrap_or(i32::MAX);
-            if count == 0 {
-                return Err(CudaError::NoGpu("cuDeviceGetCount: 0".to_string()));
+            match driver.gpus()?.len() {
+                0 => Err(CudaError::NoGpu("cuDeviceGetCount: 0".to_string())),
+                n => Ok(i32::try_from(n).unwrap_or(i32::MAX)),
             }
+        })
+        .clone()?;
+    if device >= count {
+        return Err(CudaError::NoSuchGpu { device, count });
+    }
+    LOADED
+        .get_or_init(|| {
             check_provider()?;
             let places = places(&SearchEnv::from_process());
             for library in LIBRARIES {
@@ -435,13 +443,9 @@ pub fn prepare(device: i32) -> Result<(), CudaError> {
                     Err(e) => return Err(e),
                 }
             }
-            Ok(count)
+            Ok(())
         })
-        .clone()?;
-    if device >= count {
-        return Err(CudaError::NoSuchGpu { device, count });
-    }
-    Ok(())
+        .clone()
 }
 
 #[cfg(test)]
