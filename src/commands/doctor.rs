@@ -2,6 +2,7 @@
 //! or would not start.
 
 use std::ffi::{c_char, c_int, CStr};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
@@ -14,59 +15,58 @@ use crate::model::runtime;
 
 /// Prints the report on stdout; fails only when stdout does.
 pub fn run() -> Result<()> {
-    println!("stylize {}", env!("CARGO_PKG_VERSION"));
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "stylize {}", env!("CARGO_PKG_VERSION"))?;
 
-    let library = runtime::find_library();
-    let loaded = library
-        .as_ref()
-        .map_err(|e| e.to_string())
-        .and_then(|path| {
-            runtime::environment()
-                .map(|_| path)
-                .map_err(|e| e.to_string())
-        });
+    let loaded = runtime::find_library()
+        .and_then(|path| runtime::environment().map(|_| path))
+        .map_err(|e| e.to_string());
     match &loaded {
         Ok(path) => {
             let version = ort_version(path).unwrap_or_else(|| "(version unknown)".to_string());
-            println!("ONNX Runtime {version}: {}", path.display());
+            writeln!(out, "ONNX Runtime {version}: {}", path.display())?;
             let providers = providers().unwrap_or_else(|e| vec![format!("unknown ({e})")]);
-            println!("execution providers: {}", providers.join(", "));
+            writeln!(out, "execution providers: {}", providers.join(", "))?;
         }
         Err(e) => {
-            println!("ONNX Runtime: not loaded: {e}");
+            writeln!(out, "ONNX Runtime: not loaded: {e}")?;
         }
     }
 
     match Driver::load() {
         Ok(driver) => {
             let version = cuda::cuda_version(driver.version);
-            println!("NVIDIA driver: CUDA {version}");
+            writeln!(out, "NVIDIA driver: CUDA {version}")?;
             match driver.gpus() {
-                Ok(gpus) if gpus.is_empty() => println!("GPUs: none"),
+                Ok(gpus) if gpus.is_empty() => writeln!(out, "GPUs: none")?,
                 Ok(gpus) => {
                     for (n, name) in gpus.iter().enumerate() {
-                        println!("GPU cuda:{n}: {name}");
+                        writeln!(out, "GPU cuda:{n}: {name}")?;
                     }
                 }
-                Err(e) => println!("GPUs: none: {e}"),
+                Err(e) => writeln!(out, "GPUs: none: {e}")?,
             }
         }
         Err(e) => {
-            println!("NVIDIA driver: none: {e}");
-            println!("GPUs: none");
+            writeln!(out, "NVIDIA driver: none: {e}")?;
+            writeln!(out, "GPUs: none")?;
         }
     }
 
     let places = cuda::places(&SearchEnv::from_process());
-    println!("CUDA libraries (looked in {}):", cuda::looked_in(&places));
+    writeln!(
+        out,
+        "CUDA libraries (looked in {}):",
+        cuda::looked_in(&places)
+    )?;
     for library in &LIBRARIES {
         let optional = if library.required { "" } else { " (optional)" };
         match cuda::load(library, &places) {
-            Ok(path) => println!("  {:<18} {}", library.name, path.display()),
+            Ok(path) => writeln!(out, "  {:<18} {}", library.name, path.display())?,
             Err(CudaError::NotFound { .. }) => {
-                println!("  {:<18} not found{optional}", library.name);
+                writeln!(out, "  {:<18} not found{optional}", library.name)?;
             }
-            Err(e) => println!("  {:<18} {e}{optional}", library.name),
+            Err(e) => writeln!(out, "  {:<18} {e}{optional}", library.name)?,
         }
     }
 
@@ -75,8 +75,11 @@ pub fn run() -> Result<()> {
         Err(e) => Err(format!("ONNX Runtime is not loaded: {e}")),
     };
     match ready.map_err(|e| e.lines().next().unwrap_or_default().to_string()) {
-        Ok(()) => println!("--device cuda: ready (the CUDA provider registered on cuda:0)"),
-        Err(e) => println!("--device cuda: cannot start: {e}"),
+        Ok(()) => writeln!(
+            out,
+            "--device cuda: ready (the CUDA provider registered on cuda:0)"
+        )?,
+        Err(e) => writeln!(out, "--device cuda: cannot start: {e}")?,
     }
     Ok(())
 }
