@@ -64,7 +64,7 @@ if [[ ! -x .venv/bin/python ]] || ! cmp -s "$REQ.new" .venv/.requirements; then
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
   # Both builds install the same `onnxruntime` package: remove the other one first.
   if ((GPU)); then
-    say "installing ONNX Runtime's GPU build with CUDA 13 and cuDNN 9 (2.4 GB)"
+    say "installing ONNX Runtime's GPU build with CUDA 13 and cuDNN 9 (1.5 GB to download)"
     .venv/bin/pip uninstall -q -y onnxruntime 2>/dev/null || true
   else
     .venv/bin/pip uninstall -q -y onnxruntime-gpu 2>/dev/null || true

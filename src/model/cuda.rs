@@ -157,7 +157,7 @@ pub fn places(env: &SearchEnv) -> Vec<Place> {
     }
     for toolkit in &env.toolkits {
         places.push(Place {
-            label: format!("{}/lib64", toolkit.display()),
+            label: format!("{0}/lib64, {0}/lib", toolkit.display()),
             dirs: vec![toolkit.join("lib64"), toolkit.join("lib")],
         });
     }
@@ -500,7 +500,8 @@ mod tests {
         let places = places(&env);
         let labels: Vec<&str> = places.iter().map(|p| p.label.as_str()).collect();
         let venv_label = format!("{}/lib/python*/site-packages/nvidia/*/lib", venv.display());
-        let toolkit_label = format!("{}/lib64", root.join("toolkit").display());
+        let toolkit = root.join("toolkit");
+        let toolkit_label = format!("{0}/lib64, {0}/lib", toolkit.display());
         assert_eq!(
             labels,
             [
