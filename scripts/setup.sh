@@ -6,7 +6,9 @@
 # Idempotent: each step is skipped when what it makes is already there and up to date.
 #
 #   scripts/setup.sh          CPU build of ONNX Runtime
-#   scripts/setup.sh --gpu    GPU build (onnxruntime-gpu, CUDA 13) instead; or STYLIZE_GPU=1
+#   scripts/setup.sh --gpu    GPU build instead (or STYLIZE_GPU=1): onnxruntime-gpu with CUDA 13's
+#                             libraries and cuDNN 9 from PyPI (scripts/requirements-gpu.txt), so that
+#                             a machine needs only the NVIDIA driver
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -51,15 +53,24 @@ fi
 # --- Python virtualenv with ONNX Runtime ----------------------------------------------------------
 REQ=$CACHE/requirements.txt
 if ((GPU)); then
-  sed 's/^onnxruntime==/onnxruntime-gpu==/' scripts/requirements.txt >"$REQ.new"
+  # The GPU build and the CUDA 13 / cuDNN 9 libraries its CUDA provider loads (2.4 GB installed).
+  sed 's/^onnxruntime==/onnxruntime-gpu[cuda,cudnn]==/' scripts/requirements.txt >"$REQ.new"
+  cat scripts/requirements-gpu.txt >>"$REQ.new"
 else
   cp scripts/requirements.txt "$REQ.new"
 fi
 if [[ ! -x .venv/bin/python ]] || ! cmp -s "$REQ.new" .venv/.requirements; then
   say "creating the Python virtualenv .venv"
   [[ -x .venv/bin/python ]] || python3 -m venv .venv
-  if ((GPU)); then .venv/bin/pip uninstall -q -y onnxruntime 2>/dev/null || true
-  else .venv/bin/pip uninstall -q -y onnxruntime-gpu 2>/dev/null || true; fi
+  # Both builds install the same `onnxruntime` package: remove the other one first.
+  if ((GPU)); then
+    say "installing ONNX Runtime's GPU build with CUDA 13 and cuDNN 9 (1.5 GB to download)"
+    .venv/bin/pip uninstall -q -y onnxruntime 2>/dev/null || true
+  else
+    .venv/bin/pip uninstall -q -y onnxruntime-gpu 2>/dev/null || true
+    grep -q '^nvidia-' .venv/.requirements 2>/dev/null &&
+      { .venv/bin/pip uninstall -q -y -r scripts/requirements-gpu.txt 2>/dev/null || true; }
+  fi
   .venv/bin/pip install -q --disable-pip-version-check -r "$REQ.new"
   cp "$REQ.new" .venv/.requirements
 fi

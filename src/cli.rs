@@ -39,6 +39,15 @@ pub enum Command {
         stylize metrics --original clip.mp4 --stylized painted.mp4\n  \
         stylize metrics --original clip.mp4 --stylized painted.mp4 --style painting.jpg --json")]
     Metrics(MetricsArgs),
+    /// Report ONNX Runtime's version and providers, the GPU, and where each CUDA library comes from:
+    /// why `--device cuda` starts or does not.
+    #[command(
+        after_help = "Where CUDA libraries are looked for, in order: the folders in \
+        STYLIZE_CUDA_LIBS (colon-separated), the virtualenv's nvidia/*/lib (the project's .venv, \
+        VIRTUAL_ENV), CUDA_HOME and CUDA_PATH, /usr/local/cuda*/lib64, then the loader's own path \
+        (LD_LIBRARY_PATH). RUST_LOG=debug shows the same for any command."
+    )]
+    Doctor,
 }
 
 /// `stylize metrics`.

@@ -1,5 +1,6 @@
 //! The subcommands, each wiring the library's stages for one use.
 
+mod doctor;
 mod image;
 mod live;
 mod metrics;
@@ -35,6 +36,7 @@ pub fn run(command: Command) -> Result<Finished> {
         Command::Video(args) => video::run(&args),
         Command::Metrics(args) => metrics::run(&args).map(|()| Finished::Done),
         Command::Live(args) => live::run(&args),
+        Command::Doctor => doctor::run().map(|()| Finished::Done),
     }
 }
 

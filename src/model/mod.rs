@@ -1,5 +1,6 @@
 //! The VGG feature network on ONNX Runtime: the features graph (targets) and the loss-and-gradient graph.
 
+pub mod cuda;
 pub mod manifest;
 pub mod runtime;
 pub mod targets;

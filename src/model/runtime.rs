@@ -11,6 +11,7 @@ use ort::ep::{ExecutionProviderDispatch, CUDA};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
+use super::cuda;
 use crate::project;
 
 /// The device a user asks for with `--device`.
@@ -106,7 +107,8 @@ pub fn environment() -> Result<&'static Environment> {
         .map_err(|e| anyhow!("{e}"))
 }
 
-fn find_library() -> Result<PathBuf> {
+/// The ONNX Runtime library [`environment`] loads: `ORT_DYLIB_PATH`, else the one in the project's `.venv`.
+pub fn find_library() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
         let path = PathBuf::from(path);
         if !path.is_file() {
@@ -176,18 +178,24 @@ pub fn open_session(path: &Path, config: &SessionConfig) -> Result<(Session, Bac
     match config.device {
         Device::Cpu => Ok((open(Vec::new()).map_err(model_error)?, Backend::Cpu)),
         Device::Cuda(n) => {
+            cuda::prepare(n).map_err(|e| anyhow!("cannot use --device cuda:{n}: {e}"))?;
             let session = open(cuda(n)).map_err(|e| {
                 anyhow!("cannot use --device cuda:{n}: {e}; install the GPU build of ONNX Runtime (scripts/setup.sh --gpu) with a working NVIDIA driver, or use --device cpu")
             })?;
             Ok((session, Backend::Cuda(n)))
         }
-        Device::Auto => match open(cuda(0)) {
+        Device::Auto => match cuda::prepare(0)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| open(cuda(0)))
+        {
             Ok(session) => Ok((session, Backend::Cuda(0))),
             Err(e) => {
                 tracing::debug!("CUDA unavailable: {e}");
                 let session = open(Vec::new()).map_err(model_error)?;
                 if !config.quiet {
-                    eprintln!("note: CUDA is not available here; running on the CPU");
+                    let reason = e.to_string();
+                    let reason = reason.lines().next().unwrap_or_default();
+                    eprintln!("note: running on the CPU: {reason}");
                 }
                 Ok((session, Backend::Cpu))
             }

@@ -1,0 +1,722 @@
+//! What ONNX Runtime's CUDA provider needs besides itself: an NVIDIA driver for CUDA 13, and the
+//! CUDA 13 and cuDNN 9 libraries.
+//!
+//! The provider links `libcudart.so.13`, `libcublasLt.so.13`, `libcublas.so.13` and `libcurand.so.10`
+//! and opens cuDNN later, all by name, so the loader would look for them only on its own path. As
+//! onnxruntime's Python package does (`onnxruntime.preload_dlls()`), they are loaded here first, by
+//! absolute path and globally, from the first of the [`places`] that has them; the provider then
+//! finds them already loaded.
+
+use std::ffi::{c_char, c_int, c_uint, c_void, CStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use libloading::os::unix::{Library, RTLD_GLOBAL, RTLD_NOW};
+use thiserror::Error;
+
+use crate::project;
+
+/// The driver's CUDA version that ONNX Runtime's GPU build needs, as `cuDriverGetVersion` reports it
+/// (1000 × major + 10 × minor): CUDA 13.0.
+pub const NEEDED_DRIVER_CUDA: i32 = 13000;
+
+/// The NVIDIA driver's library.
+const DRIVER: &str = "libcuda.so.1";
+
+/// Why the CUDA provider cannot start; each is one line that says what to do.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum CudaError {
+    /// `libcuda.so.1` does not load (the loader's message).
+    #[error("no NVIDIA driver found ({0})")]
+    NoDriver(String),
+    /// The driver is older than CUDA 13.
+    #[error("the NVIDIA driver supports CUDA {} but ONNX Runtime's GPU build needs CUDA 13: update the driver (580 or newer)", cuda_version(*.0))]
+    DriverTooOld(i32),
+    /// The driver sees no GPU (the driver's error).
+    #[error("the NVIDIA driver sees no GPU ({0})")]
+    NoGpu(String),
+    /// `--device cuda:N` beyond the GPUs there are.
+    #[error("there is no GPU {device}: the NVIDIA driver sees {count} (cuda:0 to cuda:{})", count - 1)]
+    NoSuchGpu {
+        /// The GPU asked for.
+        device: i32,
+        /// How many there are (at least one).
+        count: i32,
+    },
+    /// The ONNX Runtime library is a build without the CUDA provider.
+    #[error("this ONNX Runtime has no CUDA provider (the CPU build): run scripts/setup.sh --gpu, or point ORT_DYLIB_PATH at a GPU build")]
+    NoProvider,
+    /// A library is in none of the places.
+    #[error("{library} not found (looked in {looked_in}): run scripts/setup.sh --gpu, or set STYLIZE_CUDA_LIBS")]
+    NotFound {
+        /// Its file name.
+        library: &'static str,
+        /// The places, in words ([`looked_in`]).
+        looked_in: String,
+    },
+    /// A library was found but does not load (the loader's message).
+    #[error("cannot load {library}: {message}")]
+    LoadFailed {
+        /// Its file name.
+        library: &'static str,
+        /// The loader's message, which names the file.
+        message: String,
+    },
+}
+
+/// One library the CUDA provider needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CudaLibrary {
+    /// The file name the provider asks for.
+    pub name: &'static str,
+    /// Whether the provider cannot start without it (the others are used by a few operators only).
+    pub required: bool,
+}
+
+const fn library(name: &'static str, required: bool) -> CudaLibrary {
+    CudaLibrary { name, required }
+}
+
+/// The libraries, in the order they are loaded: each after those it links. onnxruntime's Python
+/// package loads the same ones (cuDNN's sub-libraries are opened by `libcudnn.so.9` from its folder).
+pub const LIBRARIES: [CudaLibrary; 7] = [
+    library("libcudart.so.13", true),
+    library("libcublasLt.so.13", true),
+    library("libcublas.so.13", true),
+    library("libcurand.so.10", true),
+    library("libcufft.so.12", false),
+    library("libnvrtc.so.13", false),
+    library("libcudnn.so.9", true),
+];
+
+/// A place searched for the libraries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// How messages name it: `STYLIZE_CUDA_LIBS`, `/x/.venv/lib/python*/site-packages/nvidia/*/lib`, …
+    pub label: String,
+    /// Its folders, searched in order.
+    pub dirs: Vec<PathBuf>,
+}
+
+/// What decides where the libraries are looked for.
+#[derive(Clone, Debug, Default)]
+pub struct SearchEnv {
+    /// `STYLIZE_CUDA_LIBS`: colon-separated folders.
+    pub cuda_libs: Option<OsString>,
+    /// Virtualenvs whose `nvidia/*/lib` folders are searched: the project's `.venv`, `VIRTUAL_ENV`.
+    pub virtualenvs: Vec<PathBuf>,
+    /// CUDA toolkits: `CUDA_HOME`, `CUDA_PATH`.
+    pub toolkits: Vec<PathBuf>,
+    /// The file system's root, under which `usr/local/cuda*/lib64` is searched (`/`; tests use a
+    /// folder of their own).
+    pub root: PathBuf,
+}
+
+impl SearchEnv {
+    /// This process's environment and project.
+    pub fn from_process() -> SearchEnv {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let mut virtualenvs = Vec::new();
+        virtualenvs.extend(project::find(Path::new(".venv")));
+        virtualenvs.extend(var("VIRTUAL_ENV").map(PathBuf::from));
+        SearchEnv {
+            cuda_libs: var("STYLIZE_CUDA_LIBS"),
+            virtualenvs,
+            toolkits: ["CUDA_HOME", "CUDA_PATH"]
+                .into_iter()
+                .filter_map(|name| var(name).map(PathBuf::from))
+                .collect(),
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// The places, in search order: `STYLIZE_CUDA_LIBS`, the virtualenvs' `nvidia/*/lib`, the toolkits'
+/// `lib64` and `lib`, `/usr/local/cuda*/lib64`. The loader's own search comes after them all.
+pub fn places(env: &SearchEnv) -> Vec<Place> {
+    let mut places = Vec::new();
+    if let Some(list) = &env.cuda_libs {
+        places.push(Place {
+            label: "STYLIZE_CUDA_LIBS".to_string(),
+            dirs: std::env::split_paths(list)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect(),
+        });
+    }
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for venv in &env.virtualenvs {
+        let key = venv.canonicalize().unwrap_or_else(|_| venv.clone());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        places.push(Place {
+            label: format!("{}/lib/python*/site-packages/nvidia/*/lib", venv.display()),
+            dirs: nvidia_dirs(venv),
+        });
+    }
+    for toolkit in &env.toolkits {
+        places.push(Place {
+            label: format!("{0}/lib64, {0}/lib", toolkit.display()),
+            dirs: vec![toolkit.join("lib64"), toolkit.join("lib")],
+        });
+    }
+    let local = env.root.join("usr/local");
+    places.push(Place {
+        label: "/usr/local/cuda*/lib64".to_string(),
+        dirs: sorted_children(&local)
+            .into_iter()
+            .filter(|d| {
+                d.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("cuda"))
+            })
+            .map(|d| d.join("lib64"))
+            .filter(|d| d.is_dir())
+            .collect(),
+    });
+    places
+}
+
+/// A virtualenv's `lib/python*/site-packages/nvidia/*/lib` folders, sorted.
+fn nvidia_dirs(venv: &Path) -> Vec<PathBuf> {
+    sorted_children(&venv.join("lib"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("python"))
+        })
+        .flat_map(|python| sorted_children(&python.join("site-packages/nvidia")))
+        .map(|package| package.join("lib"))
+        .filter(|lib| lib.is_dir())
+        .collect()
+}
+
+/// The entries of `dir`, sorted; none when it cannot be read.
+fn sorted_children(dir: &Path) -> Vec<PathBuf> {
+    let mut children: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    children.sort();
+    children
+}
+
+/// The first file called `name` in the places' folders, in order.
+pub fn locate(name: &str, places: &[Place]) -> Option<PathBuf> {
+    places
+        .iter()
+        .flat_map(|place| &place.dirs)
+        .map(|dir| dir.join(name))
+        .find(|file| file.is_file())
+}
+
+/// The places in words, the loader's own path last: "STYLIZE_CUDA_LIBS, /usr/local/cuda*/lib64 and
+/// the loader's path".
+pub fn looked_in(places: &[Place]) -> String {
+    let labels: Vec<&str> = places.iter().map(|p| p.label.as_str()).collect();
+    if labels.is_empty() {
+        "the loader's path".to_string()
+    } else {
+        format!("{} and the loader's path", labels.join(", "))
+    }
+}
+
+/// `cuDriverGetVersion`'s number as CUDA's version: 12040 → "12.4".
+pub fn cuda_version(version: i32) -> String {
+    format!("{}.{}", version / 1000, version % 1000 / 10)
+}
+
+/// Whether a driver of this CUDA version runs ONNX Runtime's GPU build.
+pub fn check_driver_version(version: i32) -> Result<(), CudaError> {
+    if version < NEEDED_DRIVER_CUDA {
+        return Err(CudaError::DriverTooOld(version));
+    }
+    Ok(())
+}
+
+/// The NVIDIA driver, loaded.
+pub struct Driver {
+    library: Library,
+    /// The CUDA version it supports (`cuDriverGetVersion`).
+    pub version: i32,
+}
+
+impl Driver {
+    /// Loads `libcuda.so.1` and asks its CUDA version.
+    pub fn load() -> Result<Driver, CudaError> {
+        // SAFETY: the NVIDIA driver's library; its initialisers only set up its own state.
+        let library = unsafe { Library::open(Some(DRIVER), RTLD_NOW | RTLD_GLOBAL) }
+            .map_err(|e| CudaError::NoDriver(loader_message(&e)))?;
+        let mut version: c_int = 0;
+        // SAFETY: cuDriverGetVersion(int*) writes one int; it needs no cuInit.
+        let status = unsafe {
+            let get = library
+                .get::<unsafe extern "C" fn(*mut c_int) -> c_int>(b"cuDriverGetVersion\0")
+                .map_err(|e| CudaError::NoDriver(loader_message(&e)))?;
+            get(&mut version)
+        };
+        let driver = Driver { library, version };
+        if status != 0 {
+            return Err(CudaError::NoDriver(format!(
+                "{DRIVER}: cuDriverGetVersion: {}",
+                driver.error_name(status)
+            )));
+        }
+        Ok(driver)
+    }
+
+    /// The names of the GPUs the driver sees, in `cuda:N` order.
+    pub fn gpus(&self) -> Result<Vec<String>, CudaError> {
+        type Init = unsafe extern "C" fn(c_uint) -> c_int;
+        type Count = unsafe extern "C" fn(*mut c_int) -> c_int;
+        type Get = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
+        type Name = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
+        let missing = |e: libloading::Error| CudaError::NoGpu(loader_message(&e));
+        let failed = |call: &str, status: c_int| {
+            CudaError::NoGpu(format!("{call}: {}", self.error_name(status)))
+        };
+        // SAFETY: the driver API's documented signatures; every out-pointer is valid for its call
+        // and the name buffer is as long as the length passed.
+        unsafe {
+            let init = self.library.get::<Init>(b"cuInit\0").map_err(missing)?;
+            let count_fn = self
+                .library
+                .get::<Count>(b"cuDeviceGetCount\0")
+                .map_err(missing)?;
+            let get = self.library.get::<Get>(b"cuDeviceGet\0").map_err(missing)?;
+            let name_fn = self
+                .library
+                .get::<Name>(b"cuDeviceGetName\0")
+                .map_err(missing)?;
+            let status = init(0);
+            if status != 0 {
+                return Err(failed("cuInit", status));
+            }
+            let mut count: c_int = 0;
+            let status = count_fn(&mut count);
+            if status != 0 {
+                return Err(failed("cuDeviceGetCount", status));
+            }
+            let mut names = Vec::new();
+            for ordinal in 0..count {
+                let mut device: c_int = 0;
+                let mut buffer = [0 as c_char; 256];
+                let mut name = format!("GPU {ordinal}");
+                if get(&mut device, ordinal) == 0
+                    && name_fn(buffer.as_mut_ptr(), buffer.len() as c_int, device) == 0
+                {
+                    name = CStr::from_ptr(buffer.as_ptr())
+                        .to_string_lossy()
+                        .into_owned();
+                }
+                names.push(name);
+            }
+            Ok(names)
+        }
+    }
+
+    /// The driver's name for a status code (`CUDA_ERROR_NO_DEVICE`), else the number.
+    fn error_name(&self, status: c_int) -> String {
+        type ErrorName = unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int;
+        let mut name: *const c_char = std::ptr::null();
+        // SAFETY: cuGetErrorName(CUresult, const char**) sets a static string or returns an error.
+        let found = unsafe {
+            self.library
+                .get::<ErrorName>(b"cuGetErrorName\0")
+                .is_ok_and(|f| f(status, &mut name) == 0 && !name.is_null())
+        };
+        if found {
+            // SAFETY: checked non-null above; the driver's static, NUL-terminated string.
+            unsafe { CStr::from_ptr(name) }
+                .to_string_lossy()
+                .into_owned()
+        } else {
+            format!("error {status}")
+        }
+    }
+}
+
+/// Loads one library globally: from the first place that has it, else by name through the loader's
+/// own search (`LD_LIBRARY_PATH`, the system's folders). Returns the file it came from.
+pub fn load(library: &CudaLibrary, places: &[Place]) -> Result<PathBuf, CudaError> {
+    let found = locate(library.name, places);
+    let target = found.clone().unwrap_or_else(|| PathBuf::from(library.name));
+    // SAFETY: a CUDA library the provider would load anyway; its initialisers only set up its own
+    // state. It stays loaded for the life of the process (never closed).
+    match unsafe { Library::open(Some(&target), RTLD_NOW | RTLD_GLOBAL) } {
+        Ok(loaded) => {
+            let path = loaded_path(loaded).unwrap_or(target);
+            tracing::debug!(library = library.name, path = %path.display(), "loaded CUDA library");
+            Ok(path)
+        }
+        Err(e) => {
+            let message = loader_message(&e);
+            let absent = format!("{}: cannot open shared object file", library.name);
+            if found.is_none() && message.starts_with(&absent) {
+                Err(CudaError::NotFound {
+                    library: library.name,
+                    looked_in: looked_in(places),
+                })
+            } else {
+                Err(CudaError::LoadFailed {
+                    library: library.name,
+                    message,
+                })
+            }
+        }
+    }
+}
+
+/// The file a loaded library came from (glibc's link map), keeping the library loaded.
+fn loaded_path(library: Library) -> Option<PathBuf> {
+    /// The head of glibc's `struct link_map`.
+    #[repr(C)]
+    struct LinkMap {
+        addr: usize,
+        name: *const c_char,
+    }
+    let handle = library.into_raw();
+    let mut map: *const LinkMap = std::ptr::null();
+    // SAFETY: `handle` is a live dlopen handle (never closed); RTLD_DI_LINKMAP stores a pointer to
+    // its link map, whose `l_name` is a NUL-terminated path owned by the loader.
+    unsafe {
+        if libc::dlinfo(
+            handle,
+            libc::RTLD_DI_LINKMAP,
+            (&raw mut map).cast::<c_void>(),
+        ) != 0
+            || map.is_null()
+            || (*map).name.is_null()
+        {
+            return None;
+        }
+        let name = CStr::from_ptr((*map).name).to_string_lossy().into_owned();
+        (!name.is_empty()).then(|| PathBuf::from(name))
+    }
+}
+
+/// The loader's own words for a failed `dlopen`/`dlsym`.
+fn loader_message(error: &libloading::Error) -> String {
+    std::error::Error::source(error)
+        .map(ToString::to_string)
+        .unwrap_or_else(|| error.to_string())
+}
+
+/// Whether this ONNX Runtime has the CUDA provider (the GPU build); it must be loaded already.
+pub fn check_provider() -> Result<(), CudaError> {
+    use ort::ep::ExecutionProvider;
+    match ort::ep::CUDA::is_available() {
+        Ok(true) => Ok(()),
+        _ => Err(CudaError::NoProvider),
+    }
+}
+
+/// Readies the CUDA provider on GPU `device`, checking in this order: a driver for CUDA 13, that it
+/// sees the GPU, the provider in this ONNX Runtime (which must be loaded), every library it needs
+/// (loaded). The work is done once; later calls give the same answers.
+pub fn prepare(device: i32) -> Result<(), CudaError> {
+    static GPUS: OnceLock<Result<i32, CudaError>> = OnceLock::new();
+    static LOADED: OnceLock<Result<(), CudaError>> = OnceLock::new();
+    let count = GPUS
+        .get_or_init(|| {
+            let driver = Driver::load()?;
+            tracing::debug!(cuda = %cuda_version(driver.version), "NVIDIA driver");
+            check_driver_version(driver.version)?;
+            match driver.gpus()?.len() {
+                0 => Err(CudaError::NoGpu("cuDeviceGetCount: 0".to_string())),
+                n => Ok(i32::try_from(n).unwrap_or(i32::MAX)),
+            }
+        })
+        .clone()?;
+    if device >= count {
+        return Err(CudaError::NoSuchGpu { device, count });
+    }
+    LOADED
+        .get_or_init(|| {
+            check_provider()?;
+            let places = places(&SearchEnv::from_process());
+            for library in LIBRARIES {
+                match load(&library, &places) {
+                    Ok(_) => {}
+                    Err(e) if !library.required => tracing::debug!("optional: {e}"),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Empty files named like the libraries, in `dir`.
+    fn stubs(dir: &Path, names: &[&str]) {
+        std::fs::create_dir_all(dir).unwrap();
+        for name in names {
+            std::fs::write(dir.join(name), b"").unwrap();
+        }
+    }
+
+    /// A virtualenv in `root/venv` with pip's CUDA 13 layout: `nvidia/cu13/lib`, `nvidia/cudnn/lib`.
+    fn fake_venv(root: &Path) -> PathBuf {
+        let venv = root.join("venv");
+        let nvidia = venv.join("lib/python3.11/site-packages/nvidia");
+        stubs(
+            &nvidia.join("cu13/lib"),
+            &["libcudart.so.13", "libcublasLt.so.13", "libcublas.so.13"],
+        );
+        stubs(&nvidia.join("cudnn/lib"), &["libcudnn.so.9"]);
+        std::fs::create_dir_all(nvidia.join("cu13/include")).unwrap();
+        venv
+    }
+
+    fn env_in(root: &Path) -> SearchEnv {
+        SearchEnv {
+            root: root.to_path_buf(),
+            ..SearchEnv::default()
+        }
+    }
+
+    #[test]
+    fn places_come_in_the_documented_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let venv = fake_venv(root);
+        stubs(
+            &root.join("usr/local/cuda-13.0/lib64"),
+            &["libcudart.so.13"],
+        );
+        stubs(&root.join("usr/local/cuda/lib64"), &[]);
+        std::fs::create_dir_all(root.join("usr/local/bin")).unwrap();
+        let env = SearchEnv {
+            cuda_libs: Some(OsString::from("/a:/b")),
+            virtualenvs: vec![venv.clone()],
+            toolkits: vec![root.join("toolkit")],
+            ..env_in(root)
+        };
+        let places = places(&env);
+        let labels: Vec<&str> = places.iter().map(|p| p.label.as_str()).collect();
+        let venv_label = format!("{}/lib/python*/site-packages/nvidia/*/lib", venv.display());
+        let toolkit = root.join("toolkit");
+        let toolkit_label = format!("{0}/lib64, {0}/lib", toolkit.display());
+        assert_eq!(
+            labels,
+            [
+                "STYLIZE_CUDA_LIBS",
+                &venv_label,
+                &toolkit_label,
+                "/usr/local/cuda*/lib64"
+            ]
+        );
+        let nvidia = venv.join("lib/python3.11/site-packages/nvidia");
+        assert_eq!(places[0].dirs, [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(
+            places[1].dirs,
+            [nvidia.join("cu13/lib"), nvidia.join("cudnn/lib")]
+        );
+        assert_eq!(
+            places[2].dirs,
+            [root.join("toolkit/lib64"), root.join("toolkit/lib")]
+        );
+        assert_eq!(
+            places[3].dirs,
+            [
+                root.join("usr/local/cuda/lib64"),
+                root.join("usr/local/cuda-13.0/lib64")
+            ]
+        );
+    }
+
+    #[test]
+    fn each_library_comes_from_the_virtualenv_folder_that_has_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = fake_venv(tmp.path());
+        let env = SearchEnv {
+            virtualenvs: vec![venv.clone()],
+            ..env_in(tmp.path())
+        };
+        let places = places(&env);
+        let nvidia = venv.join("lib/python3.11/site-packages/nvidia");
+        assert_eq!(
+            locate("libcublasLt.so.13", &places),
+            Some(nvidia.join("cu13/lib/libcublasLt.so.13"))
+        );
+        assert_eq!(
+            locate("libcudnn.so.9", &places),
+            Some(nvidia.join("cudnn/lib/libcudnn.so.9"))
+        );
+        assert_eq!(locate("libcurand.so.10", &places), None);
+    }
+
+    #[test]
+    fn stylize_cuda_libs_comes_before_the_virtualenv_and_usr_local() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let venv = fake_venv(root);
+        stubs(&root.join("usr/local/cuda/lib64"), &["libcudart.so.13"]);
+        stubs(&root.join("mine"), &["libcudart.so.13"]);
+        stubs(&root.join("also"), &["libcublas.so.13"]);
+        let mut env = SearchEnv {
+            virtualenvs: vec![venv.clone()],
+            ..env_in(root)
+        };
+        let nvidia = venv.join("lib/python3.11/site-packages/nvidia");
+        assert_eq!(
+            locate("libcudart.so.13", &places(&env)),
+            Some(nvidia.join("cu13/lib/libcudart.so.13"))
+        );
+        let list = std::env::join_paths([root.join("mine"), root.join("also")]).unwrap();
+        env.cuda_libs = Some(list);
+        let places = places(&env);
+        assert_eq!(
+            locate("libcudart.so.13", &places),
+            Some(root.join("mine/libcudart.so.13"))
+        );
+        assert_eq!(
+            locate("libcublas.so.13", &places),
+            Some(root.join("also/libcublas.so.13"))
+        );
+        // Not in STYLIZE_CUDA_LIBS: the search goes on.
+        assert_eq!(
+            locate("libcudnn.so.9", &places),
+            Some(nvidia.join("cudnn/lib/libcudnn.so.9"))
+        );
+    }
+
+    #[test]
+    fn usr_local_cuda_is_searched_after_the_toolkits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        stubs(
+            &root.join("usr/local/cuda-13.1/lib64"),
+            &["libcurand.so.10"],
+        );
+        let mut env = env_in(root);
+        assert_eq!(
+            locate("libcurand.so.10", &places(&env)),
+            Some(root.join("usr/local/cuda-13.1/lib64/libcurand.so.10"))
+        );
+        stubs(&root.join("toolkit/lib"), &["libcurand.so.10"]);
+        env.toolkits = vec![root.join("toolkit")];
+        assert_eq!(
+            locate("libcurand.so.10", &places(&env)),
+            Some(root.join("toolkit/lib/libcurand.so.10"))
+        );
+    }
+
+    #[test]
+    fn a_virtualenv_named_twice_is_searched_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = fake_venv(tmp.path());
+        let env = SearchEnv {
+            virtualenvs: vec![venv.clone(), venv],
+            ..env_in(tmp.path())
+        };
+        assert_eq!(places(&env).len(), 2);
+    }
+
+    #[test]
+    fn a_library_found_nowhere_says_where_it_looked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = fake_venv(tmp.path());
+        let env = SearchEnv {
+            cuda_libs: Some(OsString::from(tmp.path().join("empty"))),
+            virtualenvs: vec![venv.clone()],
+            ..env_in(tmp.path())
+        };
+        let places = places(&env);
+        let name = "libstylize-test-absent.so.13";
+        let absent = CudaLibrary {
+            name,
+            required: true,
+        };
+        let error = load(&absent, &places).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{name} not found (looked in STYLIZE_CUDA_LIBS, {}/lib/python*/site-packages/nvidia/*/lib, \
+                 /usr/local/cuda*/lib64 and the loader's path): run scripts/setup.sh --gpu, or set STYLIZE_CUDA_LIBS",
+                venv.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_found_file_that_is_no_library_is_a_load_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = fake_venv(tmp.path());
+        let env = SearchEnv {
+            virtualenvs: vec![venv],
+            ..env_in(tmp.path())
+        };
+        let error = load(&LIBRARIES[0], &places(&env)).unwrap_err();
+        let CudaError::LoadFailed { library, message } = &error else {
+            panic!("not a load error: {error}");
+        };
+        assert_eq!(*library, "libcudart.so.13");
+        assert!(message.contains("cu13/lib/libcudart.so.13"), "{message}");
+        assert!(error
+            .to_string()
+            .starts_with("cannot load libcudart.so.13: "));
+    }
+
+    #[test]
+    fn the_driver_must_support_cuda_13() {
+        assert_eq!(check_driver_version(13000), Ok(()));
+        assert_eq!(check_driver_version(13020), Ok(()));
+        let error = check_driver_version(12080).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the NVIDIA driver supports CUDA 12.8 but ONNX Runtime's GPU build needs CUDA 13: update the driver (580 or newer)"
+        );
+        assert_eq!(cuda_version(12040), "12.4");
+        assert_eq!(cuda_version(13000), "13.0");
+    }
+
+    #[test]
+    fn the_other_messages_name_what_is_missing() {
+        assert_eq!(
+            CudaError::NoDriver(
+                "libcuda.so.1: cannot open shared object file: No such file or directory".into()
+            )
+            .to_string(),
+            "no NVIDIA driver found (libcuda.so.1: cannot open shared object file: No such file or directory)"
+        );
+        assert_eq!(
+            CudaError::NoSuchGpu {
+                device: 2,
+                count: 1
+            }
+            .to_string(),
+            "there is no GPU 2: the NVIDIA driver sees 1 (cuda:0 to cuda:0)"
+        );
+        assert!(CudaError::NoProvider
+            .to_string()
+            .contains("run scripts/setup.sh --gpu"));
+    }
+
+    #[test]
+    fn the_libraries_come_after_those_they_link() {
+        let position = |name: &str| LIBRARIES.iter().position(|l| l.name == name).unwrap();
+        assert!(position("libcudart.so.13") < position("libcurand.so.10"));
+        assert!(position("libcublasLt.so.13") < position("libcublas.so.13"));
+        let required: Vec<&str> = LIBRARIES
+            .iter()
+            .filter(|l| l.required)
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(
+            required,
+            [
+                "libcudart.so.13",
+                "libcublasLt.so.13",
+                "libcublas.so.13",
+                "libcurand.so.10",
+                "libcudnn.so.9"
+            ]
+        );
+    }
+}
