@@ -64,9 +64,9 @@ pub enum EngineChoice {
 #[derive(Debug)]
 pub enum Solver {
     /// Vectors in host memory, algebra in Rust.
-    Host(AnyOptimizer<Host>),
+    Host(Box<AnyOptimizer<Host>>),
     /// Vectors in the device's memory, algebra as ONNX graphs on it.
-    Device(AnyOptimizer<Graphs>),
+    Device(Box<AnyOptimizer<Graphs>>),
 }
 
 impl Solver {
@@ -78,9 +78,9 @@ impl Solver {
             EngineChoice::Device => true,
         };
         Ok(if on_device {
-            Solver::Device(kind.build_with(model.optimizer_graphs()?)?)
+            Solver::Device(Box::new(kind.build_with(model.optimizer_graphs()?)?))
         } else {
-            Solver::Host(kind.build()?)
+            Solver::Host(Box::new(kind.build()?))
         })
     }
 

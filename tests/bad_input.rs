@@ -138,10 +138,35 @@ fn model_missing_a_graph() {
     c.assert_nothing_written();
 }
 
+/// Copies the tiny model's optimizer graphs (`optim_*.onnx`) into `dir`.
+fn copy_optimizer_graphs(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(tiny_model()).unwrap().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("optim_") {
+            std::fs::copy(entry.path(), dir.join(name)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn model_missing_an_optimizer_graph() {
+    let c = case();
+    let model = tempfile::tempdir().unwrap();
+    for f in ["manifest.json", "features.onnx", "loss.onnx"] {
+        std::fs::copy(tiny_model().join(f), model.path().join(f)).unwrap();
+    }
+    copy_optimizer_graphs(model.path());
+    std::fs::remove_file(model.path().join("optim_pair.onnx")).unwrap();
+    let out = c.run_with_model(&c.content, model.path(), &[]);
+    assert_one_line_error(&out, 1, "optim_pair.onnx' is missing");
+    c.assert_nothing_written();
+}
+
 #[test]
 fn model_graphs_do_not_match_the_manifest() {
     let c = case();
     let model = tempfile::tempdir().unwrap();
+    copy_optimizer_graphs(model.path());
     for f in ["features.onnx", "loss.onnx"] {
         std::fs::copy(tiny_model().join(f), model.path().join(f)).unwrap();
     }
@@ -169,6 +194,7 @@ fn corrupt_model_graph() {
         model.path().join("loss.onnx"),
     )
     .unwrap();
+    copy_optimizer_graphs(model.path());
     let out = c.run_with_model(&c.content, model.path(), &["--device", "cpu"]);
     assert_one_line_error(&out, 1, "cannot load model");
     c.assert_nothing_written();
