@@ -259,12 +259,24 @@ fn nonsense_option_values_are_usage_errors() {
         (vec!["--learning-rate", "-0.1"], "--learning-rate"),
         (vec!["--device", "tpu"], "--device"),
         (vec!["--optimizer", "sgd"], "--optimizer"),
+        (vec!["--precision", "fp16"], "--precision"),
+        (vec!["--engine", "gpu"], "--engine"),
         (vec!["--threads", "0"], "--threads"),
         (vec!["--style-blend", "1,x"], "--style-blend"),
         (vec!["--frobnicate"], "--frobnicate"),
     ] {
         let out = c.run(&c.content, &args);
         assert_one_line_error(&out, 2, needle);
+    }
+    c.assert_nothing_written();
+}
+
+#[test]
+fn tf32_needs_cuda() {
+    let c = case();
+    for device in ["cpu", "auto"] {
+        let out = c.run(&c.content, &["--device", device, "--precision", "tf32"]);
+        assert_one_line_error(&out, 1, "--precision tf32 needs CUDA");
     }
     c.assert_nothing_written();
 }

@@ -198,3 +198,50 @@ fn real_vgg19_transfers_style_at_a_small_size() {
         "the picture barely changed: {mean_abs_diff}"
     );
 }
+
+#[test]
+fn device_engine_paints_the_same_picture_as_the_host_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 80, 60);
+    write_style(&style, 64, 64);
+    let run = |engine: &str, optimizer: &str| {
+        let out = dir.path().join(format!("{engine}-{optimizer}.png"));
+        let stats = dir.path().join(format!("{engine}-{optimizer}.json"));
+        let result = image_command(&content, &style, &out, &tiny_model())
+            .args(["--size", "48", "--iterations", "15", "--device", "cpu", "--quiet"])
+            .args(["--engine", engine, "--optimizer", optimizer])
+            .args(["--stats", stats.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        (image::open(&out).unwrap().to_rgb8(), stats)
+    };
+    for optimizer in ["lbfgs", "adam"] {
+        let (host, host_stats) = run("host", optimizer);
+        let (device, device_stats) = run("device", optimizer);
+        assert_eq!(host_stats["engine"], "host");
+        assert_eq!(device_stats["engine"], "device");
+        assert_eq!(device_stats["precision"], "fp32");
+        let last = |s: &serde_json::Value| {
+            s["iterations"].as_array().unwrap().last().unwrap()["loss"]["total"]
+                .as_f64()
+                .unwrap()
+        };
+        let (a, b) = (last(&host_stats), last(&device_stats));
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "{optimizer}: final loss {a} vs {b}");
+        let differing = host.pixels().zip(device.pixels()).filter(|(p, q)| p != q).count();
+        assert!(differing == 0, "{optimizer}: {differing} pixels differ");
+        // The device engine's optimizer runs inside ONNX Runtime; only scalars cross per iteration.
+        assert!(device_stats["algebra_seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(host_stats["algebra_seconds"].as_f64().unwrap(), 0.0);
+        let per_iteration = device_stats["transfer_bytes_per_iteration"].as_f64().unwrap();
+        assert!(per_iteration < 48.0 * 36.0 * 3.0 * 4.0, "{per_iteration} bytes per iteration");
+    }
+}
