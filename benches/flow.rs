@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use stylize::model::{self, Device, Model, SessionConfig};
-use stylize::temporal::{flow, motion, warp, Flow, FlowParams};
+use stylize::temporal::{flow, motion, warp, Flow, FlowParams, FlowPreset};
 
 use common::{median, random_problem, WEIGHTS};
 
@@ -100,6 +100,8 @@ struct Options {
     threads: usize,
     model: PathBuf,
     runs: usize,
+    /// Known-motion pairs to time the presets on (`scripts/flow_bench.py` writes them).
+    pairs: Option<PathBuf>,
 }
 
 fn options() -> Result<Options> {
@@ -107,6 +109,7 @@ fn options() -> Result<Options> {
         threads: 2,
         model: model::resolve_dir(None),
         runs: 7,
+        pairs: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -116,6 +119,7 @@ fn options() -> Result<Options> {
             "--threads" => o.threads = value.parse().context("--threads")?,
             "--model" => o.model = value.into(),
             "--runs" => o.runs = value.parse().context("--runs")?,
+            "--pairs" => o.pairs = Some(value.into()),
             _ => {
                 i += 1;
                 continue;
@@ -145,8 +149,60 @@ fn loss_and_gradient(o: &Options, w: usize, h: usize) -> Result<f64> {
     })
 }
 
+/// An 8-bit greyscale PNG as a plane in [0, 1].
+fn grey(path: &std::path::Path) -> Result<Array2<f32>> {
+    let img = image::open(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .to_luma8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Ok(Array2::from_shape_vec((h, w), img.into_raw())?.mapv(|p| f32::from(p) / 255.0))
+}
+
+/// For every `NAME_a.png` / `NAME_b.png` pair in `dir` and every preset: the median time of one
+/// flow from a to b, written with the field (`NAME.PRESET.flow`: u then v, little-endian f32) for
+/// the script to score; one JSON line per pair and preset on stdout.
+fn time_pairs(dir: &std::path::Path, runs: usize) -> Result<()> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix("_a.png")
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        let a = grey(&dir.join(format!("{name}_a.png")))?;
+        let b = grey(&dir.join(format!("{name}_b.png")))?;
+        for preset in FlowPreset::ALL {
+            let params = preset.params();
+            let mut field = None;
+            let seconds = time(runs, || {
+                field = Some(flow(a.view(), b.view(), &params)?);
+                Ok(())
+            })?;
+            let f = field.context("flow ran")?;
+            let bytes: Vec<u8> =
+                f.u.iter()
+                    .chain(f.v.iter())
+                    .flat_map(|x| x.to_le_bytes())
+                    .collect();
+            std::fs::write(dir.join(format!("{name}.{}.flow", preset.name())), bytes)?;
+            println!(
+                "{{\"pair\": \"{name}\", \"preset\": \"{}\", \"seconds\": {seconds}}}",
+                preset.name()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let o = options()?;
+    if let Some(dir) = &o.pairs {
+        return time_pairs(dir, o.runs);
+    }
     let (w, h) = (512, 288);
     let mut rng = StdRng::seed_from_u64(1);
     let prev = texture(&mut rng, h, w);

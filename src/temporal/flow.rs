@@ -79,6 +79,71 @@ impl Default for FlowParams {
     }
 }
 
+/// Named flow settings, after OpenCV's `DISOpticalFlow` presets (the same finest level, patch
+/// size and stride, search and refinement iterations), and the accurate `quality` one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowPreset {
+    /// Coarse: searched down to a quarter of full size, no refinement.
+    Ultrafast,
+    /// Searched and refined down to a quarter of full size.
+    Fast,
+    /// Searched and refined down to half size, denser patches, more search iterations.
+    Medium,
+    /// Searched and refined at full size (the default of `video`).
+    #[default]
+    Quality,
+}
+
+impl FlowPreset {
+    /// Every preset, fastest first.
+    pub const ALL: [FlowPreset; 4] = [
+        FlowPreset::Ultrafast,
+        FlowPreset::Fast,
+        FlowPreset::Medium,
+        FlowPreset::Quality,
+    ];
+
+    /// The preset's name, as `--flow-preset` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowPreset::Ultrafast => "ultrafast",
+            FlowPreset::Fast => "fast",
+            FlowPreset::Medium => "medium",
+            FlowPreset::Quality => "quality",
+        }
+    }
+
+    /// The settings it stands for.
+    pub fn params(self) -> FlowParams {
+        let (finest_level, patch_stride, patch_iterations, refine_iterations) = match self {
+            FlowPreset::Ultrafast => (2, 4, 12, 0),
+            FlowPreset::Fast => (2, 4, 16, 5),
+            FlowPreset::Medium => (1, 3, 25, 5),
+            FlowPreset::Quality => (0, 4, 12, 5),
+        };
+        FlowParams {
+            finest_level,
+            patch_stride,
+            patch_iterations,
+            refine_iterations,
+            ..FlowParams::default()
+        }
+    }
+}
+
+impl std::str::FromStr for FlowPreset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FlowPreset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!("'{s}' is not a flow preset: use ultrafast, fast, medium or quality")
+            })
+    }
+}
+
 /// Luma (BT.601 weights) of a 1×3×H×W RGB tensor, or the single plane of a 1×1×H×W one, as the
 /// H×W grayscale image that [`flow`] takes.
 pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
@@ -399,17 +464,7 @@ impl<'a> PatchSearch<'a> {
         let (ixx, ixy, iyy) = (hyy / det, -hxy / det, hxx / det);
         let [mut u, mut v] = start;
         for _ in 0..self.iterations {
-            let (mut bx, mut by) = (0f32, 0f32);
-            let mut k = 0;
-            for dy in 0..self.size {
-                let y = (y0 + dy) as f32 + v;
-                for dx in 0..self.size {
-                    let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
-                    bx += gx[k] * r;
-                    by += gy[k] * r;
-                    k += 1;
-                }
-            }
+            let (bx, by) = self.mismatch(x0, y0, u, v, &template, &gx, &gy);
             let du = ixx * bx + ixy * by;
             let dv = ixy * bx + iyy * by;
             u -= du;
@@ -423,6 +478,60 @@ impl<'a> PatchSearch<'a> {
             return start; // diverged: moved farther than a patch
         }
         [u, v]
+    }
+
+    /// Σ g·r over the patch at (x0, y0) for both gradients g, where r is the residual of the
+    /// second frame displaced by (u, v) against the template. The displacement is the same for the
+    /// whole patch, so are the bilinear weights: inside the frame every sample is four loads and
+    /// three multiply-adds, without clamping.
+    #[allow(clippy::too_many_arguments)]
+    fn mismatch(
+        &self,
+        x0: usize,
+        y0: usize,
+        u: f32,
+        v: f32,
+        template: &[f32],
+        gx: &[f32],
+        gy: &[f32],
+    ) -> (f32, f32) {
+        let size = self.size;
+        let (fx, fy) = (x0 as f32 + u, y0 as f32 + v);
+        let (bx0, by0) = (fx.floor(), fy.floor());
+        let (ax, ay) = (fx - bx0, fy - by0);
+        let (w, h) = (self.i1.w, self.i1.h);
+        let inside =
+            bx0 >= 0.0 && by0 >= 0.0 && (bx0 as usize + size) < w && (by0 as usize + size) < h;
+        let (mut bx, mut by) = (0f32, 0f32);
+        if inside {
+            let (x, y) = (bx0 as usize, by0 as usize);
+            let data = &self.i1.data;
+            for dy in 0..size {
+                let top = &data[(y + dy) * w + x..(y + dy) * w + x + size + 1];
+                let bottom = &data[(y + dy + 1) * w + x..(y + dy + 1) * w + x + size + 1];
+                let k = dy * size;
+                let (t, gxr, gyr) = (&template[k..k + size], &gx[k..k + size], &gy[k..k + size]);
+                for dx in 0..size {
+                    let upper = top[dx] + ax * (top[dx + 1] - top[dx]);
+                    let lower = bottom[dx] + ax * (bottom[dx + 1] - bottom[dx]);
+                    let r = upper + ay * (lower - upper) - t[dx];
+                    bx += gxr[dx] * r;
+                    by += gyr[dx] * r;
+                }
+            }
+        } else {
+            let mut k = 0;
+            for dy in 0..size {
+                let y = (y0 + dy) as f32 + v;
+                for dx in 0..size {
+                    let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
+                    bx += gx[k] * r;
+                    by += gy[k] * r;
+                    k += 1;
+                }
+            }
+        }
+        (bx, by)
     }
 
     /// Blends the overlapping patches' displacements into a dense field, each weighted by the

@@ -56,7 +56,7 @@ use anyhow::Result;
 use ndarray::{Array2, ArrayView2, ArrayView4};
 
 pub use consistency::warping_error;
-pub use flow::{flow, luma, Flow, FlowParams};
+pub use flow::{flow, luma, Flow, FlowParams, FlowPreset};
 pub use reliability::reliability;
 pub use warp::{warp, Warped};
 
