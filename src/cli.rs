@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::Device;
+use crate::temporal::FlowPreset;
 
 /// Paint images and video in the style of an artwork (neural style transfer, Gatys et al.).
 #[derive(Debug, Parser)]
@@ -376,6 +377,11 @@ pub struct ImageArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Temporal coherence")]
 pub struct TemporalArgs {
+    /// Optical flow settings, after OpenCV's DIS presets: ultrafast, fast, medium, or quality
+    /// (searched and refined at full size) [default: quality for video, fast for live].
+    #[arg(long, value_name = "PRESET")]
+    pub flow_preset: Option<FlowPreset>,
+
     /// Where each frame's optimization starts: the previous stylized frame carried along the
     /// optical flow, the previous stylized frame as it was, the frame's content, or noise.
     #[arg(long, value_enum, default_value_t = FrameInit::PrevWarped)]

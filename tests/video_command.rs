@@ -461,3 +461,21 @@ fn memory_stays_flat_however_long_the_video_is() {
         "peak RSS grew from {short} KiB (100 frames) to {long} KiB (1,000 frames)"
     );
 }
+
+#[test]
+fn unknown_flow_preset_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--flow-preset", "slow"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 2, "not a flow preset");
+    assert_eq!(files_in(dir.path()), ["style.png"]);
+}

@@ -25,7 +25,7 @@ use crate::pipeline::live::{spawn_source, spawn_worker, Captured, Recorder, Sour
 use crate::preview::{Action, Picture, Preview, KEYS_LINE};
 use crate::stats;
 use crate::stylize::FrameStylizer;
-use crate::temporal::{FlowParams, MotionTracker};
+use crate::temporal::{FlowPreset, MotionTracker};
 
 use super::Finished;
 
@@ -186,12 +186,14 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         paused: false,
     }));
     let source_thread = spawn_source(input, source.pace, captured.clone(), stop.clone())?;
+    // Live favours speed: the fast preset unless asked otherwise.
+    let flow_preset = args.temporal.flow_preset.unwrap_or(FlowPreset::Fast);
     let worker = {
         let controls = controls.clone();
         let mut applied = *lock(&controls);
         let mut tracker = stylizer
             .wants_motion()
-            .then(|| MotionTracker::new(FlowParams::default()));
+            .then(|| MotionTracker::new(flow_preset.params()));
         spawn_worker(
             "stylize",
             captured.clone(),

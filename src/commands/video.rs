@@ -18,7 +18,7 @@ use crate::preview::{self, Action, Picture, Preview};
 use crate::progress::Progress;
 use crate::stats;
 use crate::stylize::{FrameStylizer, Iteration};
-use crate::temporal::FlowParams;
+use crate::temporal::FlowPreset;
 
 use super::Finished;
 
@@ -154,7 +154,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let to_preview = preview
         .as_ref()
         .map(|_| Arc::new(Mailbox::<Picture>::new()));
-    let flow = stylizer.wants_motion().then(FlowParams::default);
+    let preset = args.temporal.flow_preset.unwrap_or(FlowPreset::Quality);
+    let flow = stylizer.wants_motion().then(|| preset.params());
     let pipeline_started = Instant::now();
     let run_pipeline = || {
         pipeline::run(
