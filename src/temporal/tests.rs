@@ -338,3 +338,26 @@ fn luma_weights_the_channels() {
     assert!((g[[1, 1]] - (0.299 + 0.587 * 0.5)).abs() < 1e-6);
     assert!(luma(ndarray::Array4::zeros((1, 2, 2, 2)).view()).is_err());
 }
+
+#[test]
+fn every_flow_preset_follows_a_rotation() {
+    let texture = Texture::new(3);
+    let turn = rotation(2.0);
+    let back = rotation(-2.0);
+    let a = texture.render(|x, y| (x, y));
+    let b = texture.render(back);
+    let mut errors = Vec::new();
+    for preset in FlowPreset::ALL {
+        assert_eq!(preset.name().parse::<FlowPreset>(), Ok(preset));
+        let f = flow(a.view(), b.view(), &preset.params()).unwrap();
+        errors.push((preset.name(), epe(&f, &turn)));
+    }
+    println!("EPE rotation 2° by preset: {errors:?}");
+    for (name, e) in &errors {
+        assert!(*e < 0.5, "{name}: EPE {e}");
+    }
+    // Searching and refining at full size is the most accurate.
+    let quality = errors[3].1;
+    assert!(errors.iter().all(|(_, e)| quality <= *e), "{errors:?}");
+    assert!("slow".parse::<FlowPreset>().is_err());
+}
