@@ -381,6 +381,13 @@ fn coverage(len: usize, at: &[usize], size: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// One patch's template and mean-normalized gradients, reused from patch to patch.
+struct Patch {
+    gx: Vec<f32>,
+    gy: Vec<f32>,
+    template: Vec<f32>,
+}
+
 /// Inverse search of one pyramid level.
 struct PatchSearch<'a> {
     i0: &'a Plane,
@@ -420,25 +427,34 @@ impl<'a> PatchSearch<'a> {
     /// (u, v) at the patch centre.
     fn run(&self, u: &Plane, v: &Plane) -> Vec<[f32; 2]> {
         let nx = self.xs.len();
+        let n = self.size * self.size;
         (0..self.ys.len() * nx)
             .into_par_iter()
-            .map(|k| {
-                let (x0, y0) = (self.xs[k % nx], self.ys[k / nx]);
-                let c = (self.size as f32 - 1.0) / 2.0;
-                let (cx, cy) = (x0 as f32 + c, y0 as f32 + c);
-                let start = [u.sample(cx, cy), v.sample(cx, cy)];
-                self.search(x0, y0, start)
-            })
+            .map_init(
+                || Patch {
+                    gx: Vec::with_capacity(n),
+                    gy: Vec::with_capacity(n),
+                    template: Vec::with_capacity(n),
+                },
+                |patch, k| {
+                    let (x0, y0) = (self.xs[k % nx], self.ys[k / nx]);
+                    let c = (self.size as f32 - 1.0) / 2.0;
+                    let (cx, cy) = (x0 as f32 + c, y0 as f32 + c);
+                    let start = [u.sample(cx, cy), v.sample(cx, cy)];
+                    self.search(patch, x0, y0, start)
+                },
+            )
             .collect()
     }
 
     /// Inverse compositional Gauss–Newton on the mean-normalized patch at (x0, y0).
-    fn search(&self, x0: usize, y0: usize, start: [f32; 2]) -> [f32; 2] {
+    fn search(&self, patch: &mut Patch, x0: usize, y0: usize, start: [f32; 2]) -> [f32; 2] {
         let n = self.size * self.size;
         let w = self.i0.w;
-        let mut gx = Vec::with_capacity(n);
-        let mut gy = Vec::with_capacity(n);
-        let mut template = Vec::with_capacity(n);
+        let Patch { gx, gy, template } = patch;
+        gx.clear();
+        gy.clear();
+        template.clear();
         for y in y0..y0 + self.size {
             let r = y * w;
             gx.extend_from_slice(&self.i0x.data[r + x0..r + x0 + self.size]);
@@ -447,11 +463,11 @@ impl<'a> PatchSearch<'a> {
         }
         // Mean normalization: with gradients centred, the residual's mean drops out of the
         // update, so the patch is matched up to an additive brightness change.
-        let (mx, my) = (mean(&gx), mean(&gy));
+        let (mx, my) = (mean(gx), mean(gy));
         gx.iter_mut().for_each(|g| *g -= mx);
         gy.iter_mut().for_each(|g| *g -= my);
         let (mut hxx, mut hxy, mut hyy) = (0f32, 0f32, 0f32);
-        for (a, b) in gx.iter().zip(&gy) {
+        for (a, b) in gx.iter().zip(gy.iter()) {
             hxx += a * a;
             hxy += a * b;
             hyy += b * b;
@@ -464,7 +480,7 @@ impl<'a> PatchSearch<'a> {
         let (ixx, ixy, iyy) = (hyy / det, -hxy / det, hxx / det);
         let [mut u, mut v] = start;
         for _ in 0..self.iterations {
-            let (bx, by) = self.mismatch(x0, y0, u, v, &template, &gx, &gy);
+            let (bx, by) = self.mismatch(x0, y0, u, v, template, gx, gy);
             let du = ixx * bx + ixy * by;
             let dv = ixy * bx + iyy * by;
             u -= du;
@@ -609,7 +625,7 @@ struct DataTerms {
 /// Variational refinement (as in DIS, after Brox et al. 2004): about the current flow (u, v),
 /// solves for an increment that lowers
 /// δ·Ψ(brightness) + γ·Ψ(gradient) + α·Ψ(|∇u|² + |∇v|²), by fixed-point iterations on the robust
-/// weights and line-by-line SOR (odd and even rows in turn) on the linear system.
+/// weights and red–black SOR on the linear system.
 fn refine(
     i0: &Plane,
     i1: &Plane,
@@ -700,8 +716,8 @@ fn refine(
             }
         });
         for _ in 0..params.sor_iterations {
-            for parity in 0..2 {
-                sor_half_sweep(parity, w, &system, &mut du, &mut dv);
+            for colour in 0..2 {
+                sor_half_sweep(colour, w, &system, &mut du, &mut dv);
             }
         }
     }
@@ -724,43 +740,49 @@ struct Equation {
     weights: [f32; 4],
 }
 
-/// One half of a line-by-line SOR sweep: every row of the given parity, in parallel, updated in
-/// place left to right (Gauss–Seidel along the row); the rows above and below, of the other
-/// parity, are only read.
-fn sor_half_sweep(parity: usize, w: usize, system: &[Equation], du: &mut [f32], dv: &mut [f32]) {
-    let mut mine = Vec::new();
-    let mut other: Vec<(&[f32], &[f32])> = Vec::new();
-    for (y, (ru, rv)) in du.chunks_mut(w).zip(dv.chunks_mut(w)).enumerate() {
-        if y % 2 == parity {
-            mine.push((y, ru, rv));
-        } else {
-            other.push((ru, rv));
-        }
-    }
-    let zeros = vec![0f32; w];
-    // Row r of the other parity is other[r / 2]; beyond the frame, a zero row with zero weight.
-    let row = |r: Option<usize>| {
-        r.and_then(|r| other.get(r / 2).copied())
-            .unwrap_or((&zeros, &zeros))
-    };
-    mine.into_par_iter().for_each(|(y, ru, rv)| {
-        let (upper_u, upper_v) = row(y.checked_sub(1));
-        let (lower_u, lower_v) = row(Some(y + 1));
-        let equations = &system[y * w..(y + 1) * w];
-        for x in 0..w {
-            let eq = &equations[x];
+/// One half of a red–black SOR sweep: every pixel of one colour of the checkerboard
+/// (`(x + y) % 2 == colour`), updated from its four neighbours, which are all of the other colour
+/// and so fixed during the half sweep. The pixels of one colour are independent: rows run in
+/// parallel and a row's updates do not wait on each other.
+fn sor_half_sweep(colour: usize, w: usize, system: &[Equation], du: &mut [f32], dv: &mut [f32]) {
+    let h = du.len() / w;
+    let (pu, pv) = (Shared(du.as_mut_ptr()), Shared(dv.as_mut_ptr()));
+    (0..h).into_par_iter().for_each(|y| {
+        let (pu, pv) = (&pu, &pv);
+        let at = |p: &Shared, i: usize| {
+            // SAFETY: `i` < w·h, the length of both slices; reads are of the other colour, which
+            // no task of this half sweep writes.
+            unsafe { *p.0.add(i) }
+        };
+        let row = y * w;
+        let up = if y > 0 { row - w } else { row };
+        let down = if y + 1 < h { row + w } else { row };
+        for x in ((y + colour) % 2..w).step_by(2) {
+            let eq = &system[row + x];
             let [wl, wr, wu, wd] = eq.weights;
-            let (l, r) = (x.saturating_sub(1), (x + 1).min(w - 1));
-            let nu = wl * ru[l] + wr * ru[r] + wu * upper_u[x] + wd * lower_u[x];
-            let nv = wl * rv[l] + wr * rv[r] + wu * upper_v[x] + wd * lower_v[x];
-            let new_u = (eq.cu + nu - eq.a12 * rv[x]) * eq.inv_u;
-            let new_u = ru[x] + OMEGA * (new_u - ru[x]);
+            let (l, r) = (row + x.saturating_sub(1), row + (x + 1).min(w - 1));
+            let (i, iu, id) = (row + x, up + x, down + x);
+            let nu = wl * at(pu, l) + wr * at(pu, r) + wu * at(pu, iu) + wd * at(pu, id);
+            let nv = wl * at(pv, l) + wr * at(pv, r) + wu * at(pv, iu) + wd * at(pv, id);
+            let (old_u, old_v) = (at(pu, i), at(pv, i));
+            let new_u = (eq.cu + nu - eq.a12 * old_v) * eq.inv_u;
+            let new_u = old_u + OMEGA * (new_u - old_u);
             let new_v = (eq.cv + nv - eq.a12 * new_u) * eq.inv_v;
-            rv[x] += OMEGA * (new_v - rv[x]);
-            ru[x] = new_u;
+            // SAFETY: pixel i has this half sweep's colour and row y belongs to this task alone.
+            unsafe {
+                *pu.0.add(i) = new_u;
+                *pv.0.add(i) = old_v + OMEGA * (new_v - old_v);
+            }
         }
     });
 }
+
+/// A pointer that the tasks of one SOR half sweep share: each writes only its own pixels.
+struct Shared(*mut f32);
+
+// SAFETY: the tasks write disjoint elements and read only elements nobody writes meanwhile
+// (see `sor_half_sweep`).
+unsafe impl Sync for Shared {}
 
 /// Ψ'(|∇(u + du)|² + |∇(v + dv)|²) per pixel, by forward differences.
 fn smoothness_weights(u: &Plane, v: &Plane, du: &[f32], dv: &[f32]) -> Plane {
