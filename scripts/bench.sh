@@ -8,7 +8,10 @@
 #           frames per second, and the share of the pipeline's wall time spent outside the stylizer;
 #   memory  peak RSS of `stylize video` (tiny model) on generated clips of 100 to 5,000 frames;
 #   flow    optical flow (forward, backward and reliability weights) at 512×288, against a warm
-#           video frame's stylization measured in the same run (benches/flow.rs).
+#           video frame's stylization measured in the same run (benches/flow.rs);
+#   flowacc every flow preset against OpenCV's DIS with the same settings on frame pairs with known
+#           motion at 512×288 and 1280×720: time and end-point error (scripts/flow_bench.py; OpenCV
+#           comes from PyPI into the bench's own virtualenv, .cache/benchvenv).
 # Usage: scripts/bench.sh [SECTION...]   (default: all). THREADS (default 2) sets the engine's threads;
 # VIDEO_RUNS (3) and VIDEO_FRAMES (12) the video section's runs, REUSE=1 keeps its finished runs.
 # The live preview's figures come from scripts/bench_live.sh (its own section of the file).
@@ -104,15 +107,24 @@ flow() {
   cargo bench --locked --quiet --bench flow -- --threads "${THREADS:-2}"
 }
 
+flowacc() {
+  local py=.cache/benchvenv/bin/python
+  [[ -x $py ]] || python3 -m venv .cache/benchvenv
+  $py -c "import cv2" 2>/dev/null || .cache/benchvenv/bin/pip install -q --disable-pip-version-check \
+    opencv-python-headless numpy >&2
+  $py scripts/flow_bench.py --photo .cache/samples/photo.jpg --painting .cache/samples/painting.jpg \
+    --work .cache/bench/flowpairs --threads "${THREADS:-2}"
+}
 
 for section in "${sections[@]}"; do
   case $section in
-    engine | video | memory | flow) ;;
-    *) echo "bench: unknown section '$section' (engine, video, memory, flow)" >&2; exit 2 ;;
+    engine | video | memory | flow | flowacc) ;;
+    *) echo "bench: unknown section '$section' (engine, video, memory, flow, flowacc)" >&2; exit 2 ;;
   esac
   out=.cache/bench/$section.md
   "$section" | tee "$out"
   title=$(case $section in engine) echo "Style engine" ;; video) echo "Video pipeline" ;;
-    memory) echo "Memory on long videos" ;; flow) echo "Optical flow" ;; esac)
+    memory) echo "Memory on long videos" ;; flow) echo "Optical flow" ;;
+    flowacc) echo "Optical flow against OpenCV" ;; esac)
   .venv/bin/python scripts/bench_section.py "$section" "$title" "scripts/bench.sh $section" <"$out"
 done
