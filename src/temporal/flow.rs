@@ -352,11 +352,39 @@ fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
     pyramid
 }
 
-/// A flow component from the next coarser level, sampled onto a w×h grid and doubled.
+/// A flow component from the next coarser level, sampled onto a w×h grid and doubled. Fine pixel
+/// x sits on coarse x/2: even pixels take a coarse value, odd ones the mean of two (bilinear
+/// sampling at half steps, without its general arithmetic).
 fn upsample(coarse: &Plane, w: usize, h: usize) -> Plane {
+    let cw = coarse.w;
     Plane::map_rows(w, h, |y, row| {
+        let r0 = (y / 2).min(coarse.h - 1);
+        let r1 = if y % 2 == 1 {
+            (r0 + 1).min(coarse.h - 1)
+        } else {
+            r0
+        };
+        let (a, b) = (
+            &coarse.data[r0 * cw..(r0 + 1) * cw],
+            &coarse.data[r1 * cw..(r1 + 1) * cw],
+        );
         for (x, out) in row.iter_mut().enumerate() {
-            *out = 2.0 * coarse.sample(x as f32 / 2.0, y as f32 / 2.0);
+            let c0 = (x / 2).min(cw - 1);
+            let v = if x % 2 == 1 {
+                let c1 = (c0 + 1).min(cw - 1);
+                let top = a[c0] + 0.5 * (a[c1] - a[c0]);
+                let bottom = b[c0] + 0.5 * (b[c1] - b[c0]);
+                if r1 == r0 {
+                    top
+                } else {
+                    top + 0.5 * (bottom - top)
+                }
+            } else if r1 == r0 {
+                a[c0]
+            } else {
+                a[c0] + 0.5 * (b[c0] - a[c0])
+            };
+            *out = 2.0 * v;
         }
     })
 }
@@ -839,4 +867,26 @@ fn data_equation(t: &DataTerms, du: f32, dv: f32, params: &FlowParams) -> [f32; 
         wb * ix * iz + gx * ixx * ixz + gy * ixy * iyz,
         wb * iy * iz + gx * ixy * ixz + gy * iyy * iyz,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upsampling_equals_bilinear_sampling_at_half_steps() {
+        let mut coarse = Plane::zeros(7, 5);
+        for (i, v) in coarse.data.iter_mut().enumerate() {
+            *v = (i * 37 % 11) as f32 * 0.37 - 2.0;
+        }
+        for (w, h) in [(14, 10), (13, 9)] {
+            let fine = upsample(&coarse, w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    let want = 2.0 * coarse.sample(x as f32 / 2.0, y as f32 / 2.0);
+                    assert_eq!(fine.at(x, y), want, "({x}, {y}) of {w}×{h}");
+                }
+            }
+        }
+    }
 }
