@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod files;
 pub mod media;
 pub mod model;
 pub mod optim;

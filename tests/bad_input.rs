@@ -320,3 +320,28 @@ fn missing_required_arguments() {
     let out = stylize().output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let c = case();
+    let before = |p: &Path| std::fs::read(p).unwrap();
+    let (content, style) = (before(&c.content), before(&c.style));
+    let link = c.dir.path().join("link.png");
+    std::os::unix::fs::symlink(&c.style, &link).unwrap();
+    let run = |out: &Path, extra: &[&str]| {
+        image_command(&c.content, &c.style, out, &tiny_model())
+            .args(["--size", "32", "--iterations", "2", "-q"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let content_path = c.content.to_str().unwrap();
+    let out_path = c.out.to_str().unwrap();
+    assert_one_line_error(&run(&c.content, &[]), 1, "is the content image");
+    assert_one_line_error(&run(&link, &[]), 1, "is the style image");
+    assert_one_line_error(&run(&c.out, &["--stats", content_path]), 1, "--stats file");
+    assert_one_line_error(&run(&c.out, &["--stats", out_path]), 1, "are the same file");
+    assert_eq!(before(&c.content), content, "the content image was changed");
+    assert_eq!(before(&c.style), style, "the style image was changed");
+    assert!(!c.out.exists());
+}

@@ -479,3 +479,37 @@ fn unknown_flow_preset_is_a_usage_error() {
     assert_one_line_error(&result, 2, "not a flow preset");
     assert_eq!(files_in(dir.path()), ["style.png"]);
 }
+
+#[test]
+fn the_output_is_never_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let clip = dir.path().join("clip.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let kept = std::fs::read(&clip).unwrap();
+    for args in [
+        vec!["clip.mp4", "-o", "clip.mp4"],
+        vec!["clip.mp4", "-o", "out.mp4", "--stats", "clip.mp4"],
+    ] {
+        let result = video(&style)
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_one_line_error(&result, 1, "is the input video");
+    }
+    assert_eq!(std::fs::read(&clip).unwrap(), kept, "the input was changed");
+    assert!(!dir.path().join("out.mp4").exists());
+}

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::cli::{ImageArgs, Init};
+use crate::files;
 use crate::model::{self, Features, LossWeights, Targets};
 use crate::picture::{self, OutputImage};
 use crate::progress::Progress;
@@ -54,11 +55,29 @@ struct ImageStats<'a> {
     setup_seconds: f64,
 }
 
+/// Refuses an output or `--stats` that is one of the run's inputs (or each other).
+fn check_files(args: &ImageArgs) -> Result<()> {
+    let mut outputs = vec![("output", args.output.as_path())];
+    outputs.extend(args.report.stats.as_deref().map(|p| ("--stats file", p)));
+    let mut inputs = vec![("content image", args.content.as_path())];
+    inputs.extend(
+        args.style
+            .styles
+            .iter()
+            .map(|p| ("style image", p.as_path())),
+    );
+    if let Init::Image(path) = &args.init {
+        inputs.push(("init image", path.as_path()));
+    }
+    files::check_outputs(&outputs, &inputs)
+}
+
 pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let started = Instant::now();
     let quiet = args.report.quiet;
     // Check everything a user can get wrong before the slow work starts.
     let output = OutputImage::new(&args.output)?;
+    check_files(args)?;
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }

@@ -1,6 +1,7 @@
 //! `stylize video`: decode → stylize each frame (warm-started from the last) → encode, sound kept.
 
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,6 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
 use crate::cli::VideoArgs;
+use crate::files;
 use crate::media::{Input, Output, VideoSettings};
 use crate::model::{self, blend_grams, LossTerms, LossWeights};
 use crate::picture;
@@ -83,6 +85,16 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
+    let mut outputs = vec![("output", Path::new(&args.output))];
+    outputs.extend(args.report.stats.as_deref().map(|p| ("--stats file", p)));
+    let mut inputs = vec![("input video", Path::new(&args.input))];
+    inputs.extend(
+        args.style
+            .styles
+            .iter()
+            .map(|p| ("style image", p.as_path())),
+    );
+    files::check_outputs(&outputs, &inputs)?;
     let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
     let styles = super::load_styles(&args.style.styles)?;
 
