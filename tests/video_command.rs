@@ -513,3 +513,31 @@ fn the_output_is_never_the_input() {
     assert_eq!(std::fs::read(&clip).unwrap(), kept, "the input was changed");
     assert!(!dir.path().join("out.mp4").exists());
 }
+
+#[test]
+fn a_failed_run_leaves_what_was_at_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let out = dir.path().join("out.mp4");
+    std::fs::write(&out, b"an earlier render").unwrap();
+    // A start past the end: no frames to write.
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--start", "100"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "no video frames");
+    assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
+    let mut left = files_in(dir.path());
+    left.sort();
+    assert_eq!(
+        left,
+        ["out.mp4", "style.png"],
+        "a temporary file was left behind"
+    );
+}

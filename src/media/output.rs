@@ -134,8 +134,8 @@ enum Route {
 pub struct Output {
     ctx: Option<ffmpeg::format::context::Output>,
     shown: String,
-    /// The local file written, removed when nothing could be encoded.
-    path: Option<PathBuf>,
+    /// Where a local file is written and where it goes when finished (see [`Staged`]).
+    staged: Option<Staged>,
     encoder: codec::encoder::video::Encoder,
     settings: VideoSettings,
     encoded_size: (u32, u32),
@@ -189,6 +189,11 @@ impl Output {
         if let Some(path) = &path {
             check_directory(path, &shown)?;
         }
+        let staged = path.and_then(Staged::for_destination);
+        let c_io_url = match &staged {
+            Some(staged) => c_string(&format!("file:{}", staged.temp.display()), "output")?,
+            None => c_url.clone(),
+        };
 
         let mut raw = ptr::null_mut();
         // SAFETY: a valid muxer and URL; on success `raw` is a new context owned by the wrapper.
@@ -308,7 +313,8 @@ impl Output {
         unsafe {
             let raw = ctx.as_mut_ptr();
             if (*(*raw).oformat).flags & ffi::AVFMT_NOFILE == 0 {
-                let opened = ffi::avio_open(&mut (*raw).pb, c_url.as_ptr(), ffi::AVIO_FLAG_WRITE);
+                let opened =
+                    ffi::avio_open(&mut (*raw).pb, c_io_url.as_ptr(), ffi::AVIO_FLAG_WRITE);
                 if opened < 0 {
                     bail!(
                         "cannot write {shown}: {}",
@@ -321,7 +327,7 @@ impl Output {
         let mut output = Output {
             ctx: Some(ctx),
             shown,
-            path,
+            staged,
             encoder,
             encoded_size,
             pixel_format,
@@ -524,9 +530,9 @@ impl Output {
             _ => None,
         };
         let bytes = self
-            .path
+            .staged
             .as_ref()
-            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|s| std::fs::metadata(&s.destination).ok())
             .map(|m| m.len());
         Ok(Summary {
             frames: self.frames,
@@ -573,6 +579,9 @@ impl Output {
             );
         }
         self.ctx = None;
+        if let Some(staged) = self.staged.take() {
+            staged.commit(&shown)?;
+        }
         Ok(())
     }
 
@@ -609,16 +618,52 @@ impl Output {
         }
     }
 
-    /// Closes the output without a trailer and removes the local file.
+    /// Closes the output without a trailer and removes the file being written; what was at the
+    /// destination before stays as it was.
     fn discard(&mut self) {
         self.ctx = None;
-        if let Some(path) = &self.path {
-            if let Err(e) = std::fs::remove_file(path) {
+        if let Some(staged) = self.staged.take() {
+            if let Err(e) = std::fs::remove_file(&staged.temp) {
                 if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!("cannot remove the unfinished {}: {e}", self.shown);
+                    tracing::warn!(
+                        "cannot remove the unfinished {}: {e}",
+                        staged.temp.display()
+                    );
                 }
             }
         }
+    }
+}
+
+/// A local file written beside its destination under a temporary name and renamed over it only
+/// when finished, so that a failed or killed run never touches what was there before. A
+/// destination that exists and is not a regular file (a device, a FIFO) is written in place and
+/// never removed.
+#[derive(Debug)]
+struct Staged {
+    temp: PathBuf,
+    destination: PathBuf,
+}
+
+impl Staged {
+    fn for_destination(destination: PathBuf) -> Option<Staged> {
+        match std::fs::symlink_metadata(&destination) {
+            Ok(m) if !(m.is_file() || m.file_type().is_symlink()) => return None,
+            _ => {}
+        }
+        let name = destination.file_name()?.to_string_lossy().into_owned();
+        let temp = destination.with_file_name(format!(".{name}.{}.part", std::process::id()));
+        Some(Staged { temp, destination })
+    }
+
+    /// Moves the finished file into place.
+    fn commit(self, shown: &str) -> Result<()> {
+        std::fs::rename(&self.temp, &self.destination).map_err(|e| {
+            anyhow!(
+                "cannot put the finished {shown} in place: {e}; it is kept as '{}'",
+                self.temp.display()
+            )
+        })
     }
 }
 
@@ -628,21 +673,13 @@ impl Drop for Output {
     fn drop(&mut self) {
         if self.finished {
             if self.ctx.is_some() {
-                // `close` failed half-way.
-                self.discard_if_empty();
+                // `close` failed half-way: the file being written is not worth keeping.
+                self.discard();
             }
             return;
         }
         if let Err(e) = self.close() {
             tracing::debug!("closing the unfinished {}: {e:#}", self.shown);
-        }
-    }
-}
-
-impl Output {
-    fn discard_if_empty(&mut self) {
-        if self.frames == 0 {
-            self.discard();
         }
     }
 }
