@@ -541,3 +541,33 @@ fn a_failed_run_leaves_what_was_at_the_output() {
         "a temporary file was left behind"
     );
 }
+
+#[test]
+fn a_killed_run_leaves_what_was_at_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let out = dir.path().join("out.mp4");
+    std::fs::write(&out, b"an earlier render").unwrap();
+    let mut child = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=60",
+        ])
+        .args(["-o", "out.mp4", "--iterations", "5,5"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it is writing, let it go on a moment, then kill it as a crash or a power cut would.
+    let partial = || files_in(dir.path()).iter().any(|n| n.ends_with(".part"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !partial() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(partial(), "the render never started writing");
+    assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
+}
