@@ -95,7 +95,7 @@ pub fn run(
     let (to_preparer, from_decoder) = bounded::<Event>(DEPTH);
     let (to_stylizer, from_preparer) = bounded::<ToStylizer>(DEPTH);
     let (to_encoder, from_stylizer) = bounded::<ToEncoder>(DEPTH);
-    let (out_w, out_h) = output.encoded_size();
+    let (out_w, out_h) = output.frame_size();
     input.set_interrupt(interrupt.clone());
 
     let decoder = thread::Builder::new()

@@ -571,3 +571,34 @@ fn a_killed_run_leaves_what_was_at_the_output() {
     assert!(partial(), "the render never started writing");
     assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
 }
+
+#[test]
+fn odd_output_sizes_are_cropped_to_what_the_encoder_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=0.4",
+        ])
+        .args(["-o", "out.mp4", "--size", "32", "--iterations", "2,1"])
+        .args(["--output-size", "81x61"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(dir.path().join("out.mp4"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "80,60");
+}

@@ -371,6 +371,11 @@ impl Output {
         Ok(output)
     }
 
+    /// The size of the frames [`write_video`](Self::write_video) takes.
+    pub fn frame_size(&self) -> (u32, u32) {
+        (self.settings.width, self.settings.height)
+    }
+
     /// The size frames are encoded at: the frames' own size, less one pixel of width or height
     /// when the encoder cannot take odd sizes in its pixel format (yuv420p with libx264, for
     /// example); the last column or row is then cropped.

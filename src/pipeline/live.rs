@@ -156,7 +156,7 @@ impl Recorder {
     pub fn start(path: &str, width: u32, height: u32) -> Result<Recorder> {
         let settings = VideoSettings::new(width, height, None, Rational::new(1, 1000));
         let mut output = Output::create(path, None, settings, &[])?;
-        let (w, h) = output.encoded_size();
+        let (w, h) = output.frame_size();
         let (sender, frames) = bounded::<ToRecord>(RECORD_DEPTH);
         let encoder = thread::Builder::new()
             .name("record".into())
