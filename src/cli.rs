@@ -410,8 +410,8 @@ pub struct StyleArgs {
     #[arg(long, value_name = "W,W,...", value_delimiter = ',', value_parser = positive, allow_negative_numbers = true)]
     pub style_blend: Vec<f32>,
 
-    /// Size of the style images relative to --size.
-    #[arg(long, default_value_t = 1.0, value_name = "SCALE", value_parser = positive, allow_negative_numbers = true)]
+    /// Size of the style images relative to --size (above 0, at most 10).
+    #[arg(long, default_value_t = 1.0, value_name = "SCALE", value_parser = style_scale, allow_negative_numbers = true)]
     pub style_scale: f32,
 
     /// Weight of the content loss.
@@ -557,6 +557,17 @@ fn positive(s: &str) -> Result<f32, String> {
         Ok(v)
     } else {
         Err(format!("{v} must be greater than 0"))
+    }
+}
+
+/// `--style-scale`: a style image of ten times the optimizing size already costs a hundred times its
+/// memory; more only exhausts it.
+fn style_scale(s: &str) -> Result<f32, String> {
+    let v = positive(s)?;
+    if v <= 10.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} is more than 10 (the style images' size relative to --size)"))
     }
 }
 

@@ -256,6 +256,7 @@ fn nonsense_option_values_are_usage_errors() {
         (vec!["--content-weight", "nan"], "--content-weight"),
         (vec!["--tv-weight", "inf"], "--tv-weight"),
         (vec!["--style-scale", "0"], "--style-scale"),
+        (vec!["--style-scale", "1000"], "--style-scale"),
         (vec!["--learning-rate", "-0.1"], "--learning-rate"),
         (vec!["--device", "tpu"], "--device"),
         (vec!["--optimizer", "sgd"], "--optimizer"),
