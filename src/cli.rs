@@ -567,7 +567,9 @@ fn style_scale(s: &str) -> Result<f32, String> {
     if v <= 10.0 {
         Ok(v)
     } else {
-        Err(format!("{v} is more than 10 (the style images' size relative to --size)"))
+        Err(format!(
+            "{v} is more than 10 (the style images' size relative to --size)"
+        ))
     }
 }
 

@@ -336,6 +336,18 @@ fn bad_inputs_and_outputs() {
     ];
     assert_fails(&["missing.mp4", "-o", "out.mp4"], "no such file");
     assert_fails(
+        &[
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=200x12:rate=5:duration=1",
+            "-o",
+            "out.mp4",
+            "--size",
+            "64",
+        ],
+        "use --size 267 or more",
+    );
+    assert_fails(
         &["style.png", "-o", "out.mp4", "--input-format", "nut"],
         "cannot open input",
     );

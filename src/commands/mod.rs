@@ -159,6 +159,20 @@ fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
     (w, h)
 }
 
+/// Refuses frames that `--size` makes smaller than the model takes, before any work.
+fn check_processing_size(frame: (u32, u32), size: u32, model: &Model) -> Result<()> {
+    let min = model.manifest().input.min_side as u32;
+    let (fw, fh) = frame;
+    let (w, h) = processing_size(fw, fh, size);
+    if w.min(h) < min {
+        let enough = (f64::from(min) * f64::from(fw.max(fh)) / f64::from(fw.min(fh))).ceil();
+        bail!(
+            "the frames are {fw}x{fh}: at --size {size} they would be stylized at {w}x{h}, under the model's {min} pixels a side; use --size {enough} or more"
+        );
+    }
+    Ok(())
+}
+
 /// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon (`video` cuts the frame
 /// in hand short, writes it and finishes the output, which plays); the second aborts at once.
 fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {

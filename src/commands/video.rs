@@ -125,6 +125,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let config = super::session_config(&args.engine, quiet)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
+    super::check_processing_size((info.width, info.height), args.size, &model)?;
     let style_features =
         super::style_features(&mut model, &styles, args.size, args.style.style_scale)?;
     let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
