@@ -147,6 +147,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         (given, _) => model::resolve_dir(given.as_deref()),
     };
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
+    super::check_processing_size((info.width, info.height), size, &model)?;
     let grams: Vec<Vec<Array2<f32>>> =
         super::style_features(&mut model, &styles, size, args.style.style_scale)?
             .into_iter()
