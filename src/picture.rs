@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
+use image::ImageDecoder;
 use image::{ImageFormat, ImageReader, RgbImage};
 use ndarray::{Array4, ArrayView4, Axis, Zip};
 
@@ -28,9 +29,12 @@ pub fn load(path: &Path, what: &str) -> Result<RgbImage> {
     if reader.format().is_none() {
         bail!("cannot read {what} '{shown}': not an image in a known format (PNG, JPEG, WebP, BMP, TIFF, GIF)");
     }
-    let decoded = reader
-        .decode()
-        .map_err(|e| anyhow!("cannot read {what} '{shown}': {e}"))?;
+    let unreadable = |e: image::ImageError| anyhow!("cannot read {what} '{shown}': {e}");
+    let mut decoder = reader.into_decoder().map_err(unreadable)?;
+    // Phones store portraits sideways with an EXIF orientation: turn them as viewers do.
+    let orientation = decoder.orientation().map_err(unreadable)?;
+    let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
+    decoded.apply_orientation(orientation);
     Ok(decoded.to_rgb8())
 }
 

@@ -265,3 +265,70 @@ fn device_engine_paints_the_same_picture_as_the_host_engine() {
         );
     }
 }
+
+/// A JPEG of `image` carrying an EXIF orientation tag (6: the camera was turned a quarter
+/// clockwise; viewers turn the picture upright).
+fn jpeg_with_orientation(path: &std::path::Path, image: &image::RgbImage, orientation: u8) {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+        .encode_image(image)
+        .unwrap();
+    let tiff: &[u8] = &[
+        b'M',
+        b'M',
+        0,
+        42,
+        0,
+        0,
+        0,
+        8, // big-endian TIFF header, first IFD at 8
+        0,
+        1, // one entry
+        0x01,
+        0x12,
+        0,
+        3,
+        0,
+        0,
+        0,
+        1,
+        0,
+        orientation,
+        0,
+        0, // Orientation, SHORT, 1 value
+        0,
+        0,
+        0,
+        0, // no next IFD
+    ];
+    let mut app1 = vec![0xFF, 0xE1];
+    app1.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
+    app1.extend_from_slice(b"Exif\0\0");
+    app1.extend_from_slice(tiff);
+    let mut out = jpeg[..2].to_vec(); // SOI
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn phone_portraits_come_out_upright() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.jpg"), dir.path().join("s.png"));
+    // Stored landscape, 64×32, with orientation 6: the picture is a 32×64 portrait.
+    let stored = image::RgbImage::from_fn(64, 32, |x, _| image::Rgb([(x * 4) as u8, 80, 160]));
+    jpeg_with_orientation(&content, &stored, 6);
+    write_style(&style, 64, 64);
+    let out = dir.path().join("out.png");
+    let result = image_command(&content, &style, &out, &tiny_model())
+        .args(["--size", "32", "--iterations", "2", "--device", "cpu", "-q"])
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let img = image::open(&out).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (16, 32),
+        "the portrait was not turned upright"
+    );
+}
