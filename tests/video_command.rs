@@ -614,3 +614,27 @@ fn odd_output_sizes_are_cropped_to_what_the_encoder_takes() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "80,60");
 }
+
+#[test]
+fn a_gif_output_gets_the_gif_codec() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=0.6",
+        ])
+        .args(["-o", "out.gif", "--size", "32", "--iterations", "2,1"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries"])
+        .args(["stream=codec_name,nb_read_frames", "-of", "csv=p=0"])
+        .arg(dir.path().join("out.gif"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "gif,3");
+}

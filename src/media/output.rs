@@ -790,7 +790,13 @@ fn choose_codec(
         None => {
             let own = default_codec(muxer, media::Type::Video);
             let raw = matches!(own, codec::Id::RAWVIDEO | codec::Id::WRAPPED_AVFRAME);
-            if raw || accepts(muxer, codec::Id::H264) == Some(false) {
+            // Containers that cannot say whether they hold H.264 take it, but for those made
+            // for one codec of their own (animated pictures, Ogg).
+            let h264 = accepts(muxer, codec::Id::H264).unwrap_or(
+                own == codec::Id::H264
+                    || !matches!(container, "gif" | "apng" | "webp" | "ogg" | "ogv"),
+            );
+            if raw || !h264 {
                 match ffmpeg::encoder::find(own) {
                     Some(c) => c.name().to_string(),
                     None => bail!("the {container} container holds no video FFmpeg can encode; choose another --format"),
