@@ -37,6 +37,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,ort=off")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match stylize::commands::run(cli.command) {
         Ok(stylize::commands::Finished::Done) => ExitCode::SUCCESS,

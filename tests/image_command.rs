@@ -332,3 +332,20 @@ fn phone_portraits_come_out_upright() {
         "the portrait was not turned upright"
     );
 }
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 40, 30);
+    write_style(&style, 32, 32);
+    let result = image_command(&content, &style, &dir.path().join("out.png"), &tiny_model())
+        .args(["--size", "32", "--iterations", "2", "--device", "cpu"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("INFO"), "no log lines: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI codes in: {stderr}");
+}
