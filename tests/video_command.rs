@@ -638,3 +638,38 @@ fn a_gif_output_gets_the_gif_codec() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "gif,3");
 }
+
+#[test]
+fn audio_longer_than_the_video_is_no_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
+        .args(["-c:v", "libx264", "-c:a", "libvorbis", "long_audio.mkv"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let result = video(&style)
+        .args([
+            "long_audio.mkv",
+            "-o",
+            "out.mkv",
+            "--size",
+            "32",
+            "--iterations",
+            "2,1",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&result);
+}

@@ -35,8 +35,11 @@ pub struct VideoInfo {
     pub r_frame_rate: Option<Rational>,
     /// The time base of frame timestamps ([`RgbFrame::pts`]).
     pub time_base: Rational,
-    /// Duration in seconds, when the input says.
+    /// Duration in seconds, when the input says (the container's when the stream does not).
     pub duration: Option<f64>,
+    /// Whether [`duration`](Self::duration) is the video stream's own: a container's spans all
+    /// its streams, and audio may last longer or start earlier than the video.
+    pub duration_is_the_stream_s: bool,
     /// Number of frames, when the input says.
     pub frames: Option<u64>,
     /// Sample (pixel) aspect ratio; `None` when unknown or square.
@@ -360,8 +363,13 @@ impl Input {
             }
         }
 
+        // A shortfall is a loss only against what the video itself promised: its frame count, its
+        // stream's duration, or the container's when nothing else is in it (audio may last longer
+        // or start earlier than the video).
+        let promised =
+            video.frames.is_some() || video.duration_is_the_stream_s || ctx.nb_streams() == 1;
         let ending = Ending {
-            expected_frames: video.estimated_frames(),
+            expected_frames: video.estimated_frames().filter(|_| promised),
             expected_is_estimate: video.frames.is_none(),
             ..Ending::default()
         };
@@ -714,9 +722,9 @@ fn video_info(
 ) -> VideoInfo {
     let rate = |r: Rational| (r.numerator() > 0 && r.denominator() > 0).then_some(r);
     let time_base = stream.time_base();
-    let duration = known(stream.duration())
-        .and_then(|d| seconds(d, time_base))
-        .or_else(|| known(container_duration).and_then(|d| seconds(d, ffi_time_base())));
+    let own = known(stream.duration()).and_then(|d| seconds(d, time_base));
+    let duration =
+        own.or_else(|| known(container_duration).and_then(|d| seconds(d, ffi_time_base())));
     let display_matrix = stream
         .side_data()
         .find(|s| s.kind() == codec::packet::side_data::Type::DisplayMatrix)
@@ -745,6 +753,7 @@ fn video_info(
         r_frame_rate: rate(stream.rate()),
         time_base,
         duration,
+        duration_is_the_stream_s: own.is_some(),
         frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
         sample_aspect_ratio: (sar.numerator() > 0
             && sar.denominator() > 0

@@ -555,10 +555,22 @@ fn finishing_without_frames_leaves_no_file() {
     let path = dir.path().join("empty.mp4");
     let settings = VideoSettings::new(32, 32, Some(Rational::new(25, 1)), Rational::new(1, 25));
     let output = Output::create(path.to_str().unwrap(), None, settings, &[]).unwrap();
-    assert!(path.exists(), "the header is written at once");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let written = names();
+    assert!(
+        written.len() == 1
+            && written[0].starts_with(".empty.mp4.")
+            && written[0].ends_with(".part"),
+        "the header goes at once to a temporary file beside the destination: {written:?}"
+    );
     let err = output.finish().unwrap_err();
     assert!(err.to_string().contains("no video frames"), "{err}");
-    assert!(!path.exists());
+    assert!(names().is_empty(), "{:?}", names());
 }
 
 #[test]
