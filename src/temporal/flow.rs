@@ -256,6 +256,7 @@ impl Plane {
         let mut out = Plane::zeros(w, h);
         out.data
             .par_chunks_mut(w)
+            .with_min_len(rows_per_task(w))
             .enumerate()
             .for_each(|(y, row)| f(y, row));
         out
@@ -341,6 +342,16 @@ impl Plane {
             }
         })
     }
+}
+
+/// Pixels below which splitting a pass between threads costs more than it saves.
+const PIXELS_PER_TASK: usize = 8192;
+/// Patches searched by one task at the least, for the same reason.
+const PATCHES_PER_TASK: usize = 64;
+
+/// Rows of a `w`-wide plane that one task takes at the least.
+fn rows_per_task(w: usize) -> usize {
+    (PIXELS_PER_TASK / w.max(1)).max(1)
 }
 
 fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
@@ -458,6 +469,7 @@ impl<'a> PatchSearch<'a> {
         let n = self.size * self.size;
         (0..self.ys.len() * nx)
             .into_par_iter()
+            .with_min_len(PATCHES_PER_TASK)
             .map_init(
                 || Patch {
                     gx: Vec::with_capacity(n),
@@ -590,6 +602,7 @@ impl<'a> PatchSearch<'a> {
         u.data
             .par_chunks_mut(w)
             .zip(v.data.par_chunks_mut(w))
+            .with_min_len(rows_per_task(w))
             .enumerate()
             .for_each(|(y, (ur, vr))| {
                 let (ya, yb) = cover_y[y];
@@ -678,6 +691,7 @@ fn refine(
     let zeta2 = ZETA * ZETA;
     let terms: Vec<DataTerms> = (0..w * h)
         .into_par_iter()
+        .with_min_len(PIXELS_PER_TASK)
         .map(|i| {
             let (gx, gy) = (ix.data[i], iy.data[i]);
             let (gxx, gxy, gyy) = (ixx.data[i], ixy.data[i], iyy.data[i]);
@@ -702,47 +716,51 @@ fn refine(
     let mut system = vec![Equation::default(); w * h];
     for _ in 0..params.refine_iterations {
         let smooth = smoothness_weights(u, v, &du, &dv);
-        system.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-            for (x, eq) in row.iter_mut().enumerate() {
-                let i = y * w + x;
-                let s = smooth.data[i];
-                let edge = |present: bool, j: usize| {
-                    if present {
-                        params.alpha * 0.5 * (s + smooth.data[j])
-                    } else {
-                        0.0
+        system
+            .par_chunks_mut(w)
+            .with_min_len(rows_per_task(w))
+            .enumerate()
+            .for_each(|(y, row)| {
+                for (x, eq) in row.iter_mut().enumerate() {
+                    let i = y * w + x;
+                    let s = smooth.data[i];
+                    let edge = |present: bool, j: usize| {
+                        if present {
+                            params.alpha * 0.5 * (s + smooth.data[j])
+                        } else {
+                            0.0
+                        }
+                    };
+                    let weights = [
+                        edge(x > 0, i.wrapping_sub(1)),
+                        edge(x + 1 < w, i + 1),
+                        edge(y > 0, i.wrapping_sub(w)),
+                        edge(y + 1 < h, i + w),
+                    ];
+                    let neighbours = [
+                        i - usize::from(x > 0),
+                        i + usize::from(x + 1 < w),
+                        i - w * usize::from(y > 0),
+                        i + w * usize::from(y + 1 < h),
+                    ];
+                    let [a11, a12, a22, b1, b2] = data_equation(&terms[i], du[i], dv[i], params);
+                    let mut cu = -b1;
+                    let mut cv = -b2;
+                    for (s, j) in weights.iter().zip(neighbours) {
+                        cu += s * (u.data[j] - u.data[i]);
+                        cv += s * (v.data[j] - v.data[i]);
                     }
-                };
-                let weights = [
-                    edge(x > 0, i.wrapping_sub(1)),
-                    edge(x + 1 < w, i + 1),
-                    edge(y > 0, i.wrapping_sub(w)),
-                    edge(y + 1 < h, i + w),
-                ];
-                let neighbours = [
-                    i - usize::from(x > 0),
-                    i + usize::from(x + 1 < w),
-                    i - w * usize::from(y > 0),
-                    i + w * usize::from(y + 1 < h),
-                ];
-                let [a11, a12, a22, b1, b2] = data_equation(&terms[i], du[i], dv[i], params);
-                let mut cu = -b1;
-                let mut cv = -b2;
-                for (s, j) in weights.iter().zip(neighbours) {
-                    cu += s * (u.data[j] - u.data[i]);
-                    cv += s * (v.data[j] - v.data[i]);
+                    let sum: f32 = weights.iter().sum();
+                    *eq = Equation {
+                        a12,
+                        cu,
+                        cv,
+                        inv_u: 1.0 / (a11 + sum),
+                        inv_v: 1.0 / (a22 + sum),
+                        weights,
+                    };
                 }
-                let sum: f32 = weights.iter().sum();
-                *eq = Equation {
-                    a12,
-                    cu,
-                    cv,
-                    inv_u: 1.0 / (a11 + sum),
-                    inv_v: 1.0 / (a22 + sum),
-                    weights,
-                };
-            }
-        });
+            });
         for _ in 0..params.sor_iterations {
             for colour in 0..2 {
                 sor_half_sweep(colour, w, &system, &mut du, &mut dv);
@@ -775,34 +793,37 @@ struct Equation {
 fn sor_half_sweep(colour: usize, w: usize, system: &[Equation], du: &mut [f32], dv: &mut [f32]) {
     let h = du.len() / w;
     let (pu, pv) = (Shared(du.as_mut_ptr()), Shared(dv.as_mut_ptr()));
-    (0..h).into_par_iter().for_each(|y| {
-        let (pu, pv) = (&pu, &pv);
-        let at = |p: &Shared, i: usize| {
-            // SAFETY: `i` < w·h, the length of both slices; reads are of the other colour, which
-            // no task of this half sweep writes.
-            unsafe { *p.0.add(i) }
-        };
-        let row = y * w;
-        let up = if y > 0 { row - w } else { row };
-        let down = if y + 1 < h { row + w } else { row };
-        for x in ((y + colour) % 2..w).step_by(2) {
-            let eq = &system[row + x];
-            let [wl, wr, wu, wd] = eq.weights;
-            let (l, r) = (row + x.saturating_sub(1), row + (x + 1).min(w - 1));
-            let (i, iu, id) = (row + x, up + x, down + x);
-            let nu = wl * at(pu, l) + wr * at(pu, r) + wu * at(pu, iu) + wd * at(pu, id);
-            let nv = wl * at(pv, l) + wr * at(pv, r) + wu * at(pv, iu) + wd * at(pv, id);
-            let (old_u, old_v) = (at(pu, i), at(pv, i));
-            let new_u = (eq.cu + nu - eq.a12 * old_v) * eq.inv_u;
-            let new_u = old_u + OMEGA * (new_u - old_u);
-            let new_v = (eq.cv + nv - eq.a12 * new_u) * eq.inv_v;
-            // SAFETY: pixel i has this half sweep's colour and row y belongs to this task alone.
-            unsafe {
-                *pu.0.add(i) = new_u;
-                *pv.0.add(i) = old_v + OMEGA * (new_v - old_v);
+    (0..h)
+        .into_par_iter()
+        .with_min_len(rows_per_task(w))
+        .for_each(|y| {
+            let (pu, pv) = (&pu, &pv);
+            let at = |p: &Shared, i: usize| {
+                // SAFETY: `i` < w·h, the length of both slices; reads are of the other colour, which
+                // no task of this half sweep writes.
+                unsafe { *p.0.add(i) }
+            };
+            let row = y * w;
+            let up = if y > 0 { row - w } else { row };
+            let down = if y + 1 < h { row + w } else { row };
+            for x in ((y + colour) % 2..w).step_by(2) {
+                let eq = &system[row + x];
+                let [wl, wr, wu, wd] = eq.weights;
+                let (l, r) = (row + x.saturating_sub(1), row + (x + 1).min(w - 1));
+                let (i, iu, id) = (row + x, up + x, down + x);
+                let nu = wl * at(pu, l) + wr * at(pu, r) + wu * at(pu, iu) + wd * at(pu, id);
+                let nv = wl * at(pv, l) + wr * at(pv, r) + wu * at(pv, iu) + wd * at(pv, id);
+                let (old_u, old_v) = (at(pu, i), at(pv, i));
+                let new_u = (eq.cu + nu - eq.a12 * old_v) * eq.inv_u;
+                let new_u = old_u + OMEGA * (new_u - old_u);
+                let new_v = (eq.cv + nv - eq.a12 * new_u) * eq.inv_v;
+                // SAFETY: pixel i has this half sweep's colour and row y belongs to this task alone.
+                unsafe {
+                    *pu.0.add(i) = new_u;
+                    *pv.0.add(i) = old_v + OMEGA * (new_v - old_v);
+                }
             }
-        }
-    });
+        });
 }
 
 /// A pointer that the tasks of one SOR half sweep share: each writes only its own pixels.
