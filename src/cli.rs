@@ -190,6 +190,12 @@ pub struct VideoArgs {
     #[arg(long, default_value = "1000,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
+    /// The stylized first frame, given instead of optimized: an image of the processing size
+    /// (e.g. `stylize image` of the first frame at the same --size). Later frames go on from it,
+    /// so a clip can be re-run with other settings without repainting its first frame.
+    #[arg(long, value_name = "IMAGE")]
+    pub first_frame: Option<PathBuf>,
+
     #[command(flatten)]
     pub temporal: TemporalArgs,
 
