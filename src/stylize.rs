@@ -14,7 +14,7 @@ use crate::model::{Backend, LossTerms, LossWeights, Model, Targets, TemporalTarg
 use crate::optim::{
     Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
 };
-use crate::temporal::{self, Interpolation, Motion};
+use crate::temporal::{self, Motion};
 
 /// What one optimizer iteration did.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -495,16 +495,12 @@ impl FrameStylizer {
 /// loss's target (with the reliability weights as its mask), and the warm start made from it: the
 /// warped frame where it is reliable, the current content where it is not (areas the motion
 /// uncovers have no stylized past; their content is the right picture to start painting from).
-/// The warp is bicubic: a bilinear one blurs the strokes at every sub-pixel shift (on a near-still
-/// clip it raised the start's style loss 3.8×, bicubic 1.5×), and the frame's few iterations then
-/// repaint them differently each time (docs/TEMPORAL.md).
 fn carry(
     previous: &Array4<f32>,
     content: &Array4<f32>,
     motion: &Motion,
 ) -> Result<(TemporalTarget, Array4<f32>)> {
-    let warped =
-        temporal::warp_with(previous.view(), &motion.backward, Interpolation::Bicubic)?.image;
+    let warped = temporal::warp(previous.view(), &motion.backward)?.image;
     let (h, w) = motion.weights.dim();
     let mask = motion
         .weights

@@ -58,7 +58,7 @@ use ndarray::{Array2, ArrayView2, ArrayView4};
 pub use consistency::warping_error;
 pub use flow::{flow, luma, Flow, FlowParams};
 pub use reliability::reliability;
-pub use warp::{warp, warp_with, Interpolation, Warped};
+pub use warp::{warp, Warped};
 
 /// What [`motion`] finds between two consecutive frames.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,5 @@
-//! Backward warping of NCHW tensors by a [`Flow`] (bilinear or bicubic), and the sampling helpers
-//! that the flow and reliability code share.
+//! Bilinear backward warping of NCHW tensors by a [`Flow`], and the sampling helpers that the flow
+//! and reliability code share.
 
 use anyhow::{bail, Result};
 use ndarray::{Array2, Array4, ArrayView4};
@@ -18,16 +18,6 @@ pub struct Warped {
     pub inside: Array2<bool>,
 }
 
-/// How a warp samples between pixel centres.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Interpolation {
-    /// From the 2×2 nearest pixels: smooth, and a sub-pixel shift blurs fine detail.
-    Bilinear,
-    /// Catmull–Rom from the 4×4 nearest pixels: keeps most of the detail a sub-pixel shift
-    /// costs bilinear sampling, without amplifying any frequency.
-    Bicubic,
-}
-
 /// Backward warping: `out(x) = image(x + flow(x))`, bilinear, for every plane of an N×C×H×W
 /// tensor whose H×W matches the flow.
 ///
@@ -35,11 +25,6 @@ pub enum Interpolation {
 /// flow of [`motion`](super::motion)). Samples outside the frame take the nearest border value
 /// and are marked in [`Warped::inside`].
 pub fn warp(image: ArrayView4<f32>, flow: &Flow) -> Result<Warped> {
-    warp_with(image, flow, Interpolation::Bilinear)
-}
-
-/// [`warp`] with the given interpolation.
-pub fn warp_with(image: ArrayView4<f32>, flow: &Flow, how: Interpolation) -> Result<Warped> {
     let (n, c, h, w) = image.dim();
     if (h, w) != checked_dim(flow)? {
         bail!(
@@ -59,11 +44,7 @@ pub fn warp_with(image: ArrayView4<f32>, flow: &Flow, how: Interpolation) -> Res
             let src = &src[p * plane..(p + 1) * plane];
             for (x, d) in dst.iter_mut().enumerate() {
                 let i = y * w + x;
-                let (sx, sy) = (x as f32 + u[i], y as f32 + v[i]);
-                *d = match how {
-                    Interpolation::Bilinear => bilinear(src, w, h, sx, sy),
-                    Interpolation::Bicubic => bicubic(src, w, h, sx, sy),
-                };
+                *d = bilinear(src, w, h, x as f32 + u[i], y as f32 + v[i]);
             }
         });
     }
@@ -113,42 +94,6 @@ pub(crate) fn bilinear(data: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 
     top + fy * (bottom - top)
 }
 
-/// Catmull–Rom sample of a w×h row-major plane at (x, y), clamping the position and the taps
-/// to the frame.
-#[inline]
-fn bicubic(data: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
-    let x = x.clamp(0.0, (w - 1) as f32);
-    let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x.floor(), y.floor());
-    let (wx, wy) = (catmull_rom(x - x0), catmull_rom(y - y0));
-    let tap = |origin: f32, k: usize, len: usize| {
-        (origin as isize + k as isize - 1).clamp(0, len as isize - 1) as usize
-    };
-    let mut sum = 0.0;
-    for (j, &cy) in wy.iter().enumerate() {
-        let row = &data[tap(y0, j, h) * w..][..w];
-        let across: f32 = wx
-            .iter()
-            .enumerate()
-            .map(|(i, &cx)| cx * row[tap(x0, i, w)])
-            .sum();
-        sum += cy * across;
-    }
-    sum
-}
-
-/// The Catmull–Rom weights of the pixels at −1, 0, 1 and 2 for a sample at t ∈ [0, 1).
-#[inline]
-fn catmull_rom(t: f32) -> [f32; 4] {
-    let (t2, t3) = (t * t, t * t * t);
-    [
-        0.5 * (-t3 + 2.0 * t2 - t),
-        0.5 * (3.0 * t3 - 5.0 * t2 + 2.0),
-        0.5 * (-3.0 * t3 + 4.0 * t2 + t),
-        0.5 * (t3 - t2),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,47 +140,6 @@ mod tests {
         let warped = warp(image.view(), &flow).unwrap();
         // A linear function is reproduced exactly by bilinear interpolation.
         assert!((warped.image[[0, 0, 1, 2]] - (2.25 + 15.0)).abs() < 1e-5);
-    }
-
-    #[test]
-    fn bicubic_agrees_with_bilinear_on_whole_pixels_and_lines() {
-        let image = ramp(3, 9, 13);
-        let mut flow = Flow::zeros(9, 13);
-        flow.u.fill(2.0);
-        flow.v.fill(-1.0);
-        let cubic = warp_with(image.view(), &flow, Interpolation::Bicubic).unwrap();
-        assert_eq!(cubic, warp(image.view(), &flow).unwrap());
-        // A linear function is reproduced exactly away from the border.
-        let line = Array4::from_shape_fn((1, 1, 8, 8), |(_, _, y, x)| (x + 10 * y) as f32);
-        flow.u = ndarray::Array2::from_elem((8, 8), 0.3);
-        flow.v = ndarray::Array2::from_elem((8, 8), 0.6);
-        let warped = warp_with(line.view(), &flow, Interpolation::Bicubic).unwrap();
-        assert!((warped.image[[0, 0, 3, 3]] - (3.3 + 36.0)).abs() < 1e-4);
-    }
-
-    #[test]
-    fn bicubic_keeps_fine_detail_that_bilinear_blurs() {
-        // Stripes of period 4 px (1, 0, −1, 0, …) shifted by half a pixel: the exact samples are
-        // ±cos(π/4) ≈ ±0.707; bilinear sampling keeps 0.71 of that (±0.5), Catmull–Rom 0.88
-        // (±0.625).
-        let (h, w) = (4, 32);
-        let stripes = Array4::from_shape_fn((1, 1, h, w), |(_, _, _, x)| {
-            (std::f32::consts::FRAC_PI_2 * x as f32).cos()
-        });
-        let mut flow = Flow::zeros(h, w);
-        flow.u.fill(0.5);
-        let amplitude = |how| {
-            let out = warp_with(stripes.view(), &flow, how).unwrap().image;
-            (8..24)
-                .map(|x| out[[0, 0, 1, x]].abs())
-                .fold(0.0f32, f32::max)
-        };
-        let (linear, cubic) = (
-            amplitude(Interpolation::Bilinear),
-            amplitude(Interpolation::Bicubic),
-        );
-        assert!((linear - 0.5).abs() < 1e-4, "bilinear {linear}");
-        assert!((cubic - 0.625).abs() < 1e-4, "bicubic {cubic}");
     }
 
     #[test]
