@@ -151,4 +151,18 @@ print(f'| {name} | \`{opts}\` | {float(own):.3e} | {float(cv):.3e} | {float(cv3)
   echo "| run |$(seq -s ' |' 2 "$frames") |"
   echo "|---|$(printf -- '---|%.0s' $(seq 2 "$frames"))"
   printf '%s' "$perframe"
+  [[ $clip == object && $frames == 10 ]] || continue
+  # Long-term consistency: a patch of background (x 160–196, y 75–140 of 320×200) is visible in
+  # frames 1 and 10 and covered by the moving patch in between; it does not move.
+  echo
+  echo "Background uncovered again (x 160–196, y 75–140): mean squared difference, frames 1 and 10:"
+  echo
+  for video in "$src" "${runs[@]}"; do
+    [[ $video == "$src" ]] || { tag=$clip-$(echo "${video%%:*}" | tr ' ' _); [[ $key == vgg19-128-1000-40 ]] || tag=$tag-$key; video=$work/$tag.mp4; }
+    ffmpeg -v error -i "$video" -vf "select='eq(n\,0)+eq(n\,9)',scale=320:200" -fps_mode vfr -f rawvideo -pix_fmt rgb24 - |
+      "$venv/bin/python" -c "
+import sys, numpy as np
+f = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(2, 200, 320, 3) / 255.0
+print(f'- {sys.argv[1]}: {((f[1] - f[0])[75:140, 160:196] ** 2).mean():.2e}')" "$(basename "$video")"
+  done
 done
