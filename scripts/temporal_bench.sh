@@ -26,7 +26,8 @@
 #   and the per-frame errors (cv) of each run.
 # scripts/temporal_bench.sh strips BEFORE AFTER   (run names, e.g. "warped 1e3" "warped 1e4", of
 #   runs already made) draws the occlusion strip (object clip) and the first-warm-frames strip
-#   (still clip) into .cache/temporal-bench/; with DOCS=1 also into docs/.
+#   (still clip: with the camera nearly still, the change from one frame to the next is flicker)
+#   into .cache/temporal-bench/; with DOCS=1 also into docs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=.cache/temporal-bench
