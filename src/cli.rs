@@ -191,6 +191,12 @@ pub struct VideoArgs {
     #[arg(long, default_value = "1000,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
+    /// The stylized first frame, given instead of optimized: an image of the processing size
+    /// (e.g. `stylize image` of the first frame at the same --size). Later frames go on from it,
+    /// so a clip can be re-run with other settings without repainting its first frame.
+    #[arg(long, value_name = "IMAGE")]
+    pub first_frame: Option<PathBuf>,
+
     #[command(flatten)]
     pub temporal: TemporalArgs,
 
@@ -389,9 +395,14 @@ pub struct TemporalArgs {
 
     /// Weight of the temporal loss (Ruder et al.): how strongly each frame keeps to the previous
     /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off.
-    #[arg(long, default_value_t = 1000.0, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_TEMPORAL_WEIGHT, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
     pub temporal_weight: f32,
 }
+
+/// The default `--temporal-weight`: the steadiest of 10³…10⁶ by an independent flicker measure on
+/// a near-still, a panning and an occluding clip, at a style loss no worse than independent
+/// frames' (docs/TEMPORAL.md).
+pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 1e5;
 
 /// The default `--content-weight` (neural-style's).
 pub const DEFAULT_CONTENT_WEIGHT: f32 = 5.0;

@@ -351,6 +351,8 @@ pub struct FrameStylizer {
     first_iterations: usize,
     rest_iterations: usize,
     previous: Option<Array4<f32>>,
+    /// A stylized first frame to use instead of optimizing one.
+    first: Option<Array4<f32>>,
     rng: StdRng,
 }
 
@@ -379,6 +381,7 @@ impl FrameStylizer {
             first_iterations: iterations.0,
             rest_iterations: iterations.1,
             previous: None,
+            first: None,
             rng: StdRng::seed_from_u64(seed),
         }
     }
@@ -409,17 +412,28 @@ impl FrameStylizer {
         self.weights.style = weight;
     }
 
+    /// Takes `image` (1×3×H×W, RGB in [0, 1]) as the stylized first frame instead of optimizing
+    /// it; used if the first frame has its size.
+    pub fn start_from(&mut self, image: Array4<f32>) {
+        self.first = Some(image);
+    }
+
     /// Sets the iterations of every later warm-started frame.
     pub fn set_iterations(&mut self, rest: usize) {
         self.rest_iterations = rest;
     }
 
     /// How many iterations the next frame gets: FIRST for the first frame (and after a change of
-    /// size), REST for the others.
+    /// size), none for a first frame given by [`start_from`](Self::start_from), REST for the others.
     pub fn next_iterations(&self, content: &Array4<f32>) -> usize {
-        match &self.previous {
-            Some(previous) if previous.dim() == content.dim() => self.rest_iterations,
-            _ => self.first_iterations,
+        let fits =
+            |image: &Option<Array4<f32>>| image.as_ref().is_some_and(|i| i.dim() == content.dim());
+        if fits(&self.previous) {
+            self.rest_iterations
+        } else if self.previous.is_none() && fits(&self.first) {
+            0
+        } else {
+            self.first_iterations
         }
     }
 
@@ -432,6 +446,18 @@ impl FrameStylizer {
         motion: Option<&Motion>,
         on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
     ) -> Result<(Array4<f32>, Outcome)> {
+        if self.previous.is_none() {
+            if let Some(first) = self.first.take().filter(|f| f.dim() == content.dim()) {
+                self.previous = Some(first.clone());
+                let given = Outcome {
+                    initial: LossTerms::default(),
+                    iterations: Vec::new(),
+                    converged: false,
+                    transfer_bytes: 0,
+                };
+                return Ok((first, given));
+            }
+        }
         self.targets.contents = self.model.features(content.view())?.contents;
         let iterations = self.next_iterations(content);
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());

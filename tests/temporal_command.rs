@@ -199,3 +199,85 @@ fn flow_warped_start_flickers_less_than_the_unwarped_one() {
         errors[1]
     );
 }
+
+/// Mean absolute difference (0–255) between the first frame of `video` and `image`, both scaled
+/// to the image's size by FFmpeg.
+fn first_frame_difference(video: &Path, image: &Path) -> f64 {
+    let picture = image::open(image).unwrap().to_rgb8();
+    let (w, h) = picture.dimensions();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-frames:v", "1", "-vf", &format!("scale={w}:{h}")])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    let sum: f64 = out
+        .stdout
+        .iter()
+        .zip(picture.as_raw())
+        .map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs())
+        .sum();
+    sum / picture.as_raw().len() as f64
+}
+
+/// `--first-frame`: the given picture is the first frame (not optimized: its stats show no
+/// iterations), the later frames go on from it; a picture of the wrong size is one line, exit 1.
+#[test]
+fn a_given_first_frame_is_used_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path(), 3);
+    let style = dir.path().join("style.png");
+    write_style(&style, 48, 48);
+    // 160×120 at --size 64: 64×48. A picture unlike anything the optimizer would paint.
+    let first = dir.path().join("first.png");
+    image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([
+            (x * 4) as u8,
+            (y * 5) as u8,
+            if (x / 8 + y / 8) % 2 == 0 { 30 } else { 220 },
+        ])
+    })
+    .save(&first)
+    .unwrap();
+    let run = |picture: &Path, out: &Path, stats: &Path| {
+        stylize()
+            .arg("video")
+            .arg(&clip)
+            .arg("--style")
+            .arg(&style)
+            .arg("-o")
+            .arg(out)
+            .arg("--first-frame")
+            .arg(picture)
+            .args(["--model", tiny_model().to_str().unwrap(), "--device", "cpu"])
+            .args(["--size", "64", "--iterations", "50,3", "--crf", "0", "-q"])
+            .arg("--stats")
+            .arg(stats)
+            .output()
+            .unwrap()
+    };
+    let (out, stats) = (dir.path().join("out.mp4"), dir.path().join("stats.json"));
+    assert_success(&run(&first, &out, &stats));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let iterations: Vec<u64> = stats["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["iterations"].as_u64().unwrap())
+        .collect();
+    assert_eq!(iterations, [0, 3, 3]);
+    // Scaled to 160×120 and back, through yuv420p: within a few levels of the given picture.
+    let difference = first_frame_difference(&out, &first);
+    assert!(difference < 12.0, "first frame differs by {difference}");
+
+    let small = dir.path().join("small.png");
+    image::RgbImage::new(32, 24).save(&small).unwrap();
+    let result = run(
+        &small,
+        &dir.path().join("bad.mp4"),
+        &dir.path().join("bad.json"),
+    );
+    assert_one_line_error(&result, 1, "is 32x24, but the frames are stylized at 64x48");
+}

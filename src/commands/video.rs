@@ -142,6 +142,19 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         ),
         args.optim.seed,
     );
+    if let Some(path) = &args.first_frame {
+        let image = picture::load(path, "first frame")?;
+        if image.dimensions() != (width, height) {
+            bail!(
+                "first frame '{}' is {}x{}, but the frames are stylized at {width}x{height} (--size {})",
+                path.display(),
+                image.width(),
+                image.height(),
+                args.size
+            );
+        }
+        stylizer.start_from(picture::to_tensor(&image)?);
+    }
 
     let preview = if args.preview {
         let scale = (640.0 / f64::from(out_w)).max(1.0);
