@@ -1,5 +1,11 @@
 //! One image's optimization (Gatys et al.): the loss-and-gradient calls, the optimizer steps, the stopping rule.
 
+mod pyramid;
+mod stopping;
+
+pub use pyramid::{coarse_to_fine, level_sizes, max_levels, resize, split, Level, TooSmall};
+pub use stopping::{optimize_within, Budget, Stop, Tolerance};
+
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -42,8 +48,9 @@ pub struct Outcome {
     pub initial: LossTerms,
     /// One entry per iteration run.
     pub iterations: Vec<Iteration>,
-    /// Whether the optimizer stopped early because it could make no more progress.
-    pub converged: bool,
+    /// Why it stopped: the optimizer could make no more progress (`converged`), `on_iteration`
+    /// ended it (`interrupted`), or it ran all its iterations.
+    pub stop: Stop,
     /// Bytes copied between host and device in all, uploads of the image and targets included.
     pub transfer_bytes: u64,
 }
@@ -276,7 +283,7 @@ where
     let mut outcome = Outcome {
         initial: LossTerms::default(),
         iterations: Vec::with_capacity(iterations),
-        converged: false,
+        stop: Stop::Iterations,
         transfer_bytes: 0,
     };
     let meter = |optimizer: &mut AnyOptimizer<A>, objective: &O| {
@@ -323,10 +330,11 @@ where
         let flow = on_iteration(&report);
         outcome.iterations.push(report);
         if step.converged {
-            outcome.converged = true;
+            outcome.stop = Stop::Converged;
             break;
         }
         if flow.is_break() {
+            outcome.stop = Stop::Interrupted;
             break;
         }
     }

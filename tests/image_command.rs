@@ -209,7 +209,15 @@ fn device_engine_paints_the_same_picture_as_the_host_engine() {
         let out = dir.path().join(format!("{engine}-{optimizer}.png"));
         let stats = dir.path().join(format!("{engine}-{optimizer}.json"));
         let result = image_command(&content, &style, &out, &tiny_model())
-            .args(["--size", "48", "--iterations", "15", "--device", "cpu", "--quiet"])
+            .args([
+                "--size",
+                "48",
+                "--iterations",
+                "15",
+                "--device",
+                "cpu",
+                "--quiet",
+            ])
             .args(["--engine", engine, "--optimizer", optimizer])
             .args(["--stats", stats.to_str().unwrap()])
             .output()
@@ -235,13 +243,25 @@ fn device_engine_paints_the_same_picture_as_the_host_engine() {
                 .unwrap()
         };
         let (a, b) = (last(&host_stats), last(&device_stats));
-        assert!((a - b).abs() <= 1e-5 * a.abs(), "{optimizer}: final loss {a} vs {b}");
-        let differing = host.pixels().zip(device.pixels()).filter(|(p, q)| p != q).count();
+        assert!(
+            (a - b).abs() <= 1e-5 * a.abs(),
+            "{optimizer}: final loss {a} vs {b}"
+        );
+        let differing = host
+            .pixels()
+            .zip(device.pixels())
+            .filter(|(p, q)| p != q)
+            .count();
         assert!(differing == 0, "{optimizer}: {differing} pixels differ");
         // The device engine's optimizer runs inside ONNX Runtime; only scalars cross per iteration.
         assert!(device_stats["algebra_seconds"].as_f64().unwrap() > 0.0);
         assert_eq!(host_stats["algebra_seconds"].as_f64().unwrap(), 0.0);
-        let per_iteration = device_stats["transfer_bytes_per_iteration"].as_f64().unwrap();
-        assert!(per_iteration < 48.0 * 36.0 * 3.0 * 4.0, "{per_iteration} bytes per iteration");
+        let per_iteration = device_stats["transfer_bytes_per_iteration"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            per_iteration < 48.0 * 36.0 * 3.0 * 4.0,
+            "{per_iteration} bytes per iteration"
+        );
     }
 }

@@ -14,11 +14,12 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 use crate::cli::{
-    Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs,
+    BudgetArgs, Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice,
+    StyleArgs, DEFAULT_LEVELS, TOLERANCE_WINDOW,
 };
 use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
-use crate::stylize::{EngineChoice, Solver};
+use crate::stylize::{self, EngineChoice, Solver, Tolerance};
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +150,33 @@ fn optimizer_kind(optim: &OptimArgs) -> OptimizerKind {
             ..AdamConfig::default()
         }),
     }
+}
+
+/// The sizes (height, width) of the coarse-to-fine levels ending at `height`×`width`, coarse to
+/// fine: `--levels`, or as many of the default as fit the model's minimum side.
+fn level_sizes(
+    budget: &BudgetArgs,
+    height: usize,
+    width: usize,
+    model: &Model,
+) -> Result<Vec<(usize, usize)>> {
+    let min_side = model.manifest().input.min_side;
+    let levels = match budget.levels {
+        Some(n) => n as usize,
+        None => DEFAULT_LEVELS.min(stylize::max_levels(height, width, min_side)),
+    };
+    stylize::level_sizes(height, width, levels, min_side).map_err(|e| {
+        anyhow::anyhow!("--levels {levels} does not fit a {width}×{height} image: {e}")
+    })
+}
+
+/// The stopping rule `--tolerance` asks for, `default` when it is not given; none at 0.
+fn tolerance(budget: &BudgetArgs, default: f32) -> Option<Tolerance> {
+    let relative = budget.tolerance.unwrap_or(default);
+    (relative > 0.0).then_some(Tolerance {
+        relative,
+        window: TOLERANCE_WINDOW,
+    })
 }
 
 /// The processing size: `size` on the longer side, the aspect ratio kept.
