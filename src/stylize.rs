@@ -346,49 +346,65 @@ pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f3
     Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
 }
 
+/// How long a video's frames are optimized.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// The sizes (height, width) of the first frame's coarse-to-fine levels, coarse to fine; the
+    /// last is the frames' size.
+    pub levels: Vec<(usize, usize)>,
+    /// The first frame's budget for each level (the same length as `levels`).
+    pub first: Vec<Budget>,
+    /// The budget of every later, warm-started frame.
+    pub rest: Budget,
+}
+
 /// Stylizes the frames of a video one after the other, each warm-started from the last: the style
 /// targets are computed once, the content targets per frame. Given the motion between consecutive
 /// content frames, the previous stylized frame is carried along the optical flow (`--init
 /// prev-warped`) and the temporal loss pulls the reliable pixels towards it (Ruder et al. 2016).
+/// A cold start (the first frame) runs coarse to fine over the schedule's levels.
 pub struct FrameStylizer {
     model: Model,
     targets: Targets,
+    /// The style Gram matrices of the levels below the frames' size, coarse to fine.
+    coarse_grams: Vec<Vec<ndarray::Array2<f32>>>,
     weights: LossWeights,
     solver: Solver,
     init: FrameInit,
-    first_iterations: usize,
-    rest_iterations: usize,
+    schedule: Schedule,
     previous: Option<Array4<f32>>,
     rng: StdRng,
 }
 
 impl FrameStylizer {
-    /// A stylizer pulling towards `style_grams` (one blended Gram matrix per style layer).
-    #[allow(clippy::too_many_arguments)]
+    /// A stylizer pulling towards `style_grams`: for each of the schedule's levels, coarse to
+    /// fine, one blended Gram matrix per style layer.
     pub fn new(
         model: Model,
-        style_grams: Vec<ndarray::Array2<f32>>,
+        style_grams: Vec<Vec<ndarray::Array2<f32>>>,
         weights: LossWeights,
         solver: Solver,
         init: FrameInit,
-        iterations: (usize, usize),
+        schedule: Schedule,
         seed: u64,
     ) -> FrameStylizer {
-        FrameStylizer {
+        let mut stylizer = FrameStylizer {
             model,
             targets: Targets {
-                grams: style_grams,
+                grams: Vec::new(),
                 contents: Vec::new(),
                 temporal: None,
             },
+            coarse_grams: Vec::new(),
             weights,
             solver,
             init,
-            first_iterations: iterations.0,
-            rest_iterations: iterations.1,
+            schedule,
             previous: None,
             rng: StdRng::seed_from_u64(seed),
-        }
+        };
+        stylizer.set_style(style_grams);
+        stylizer
     }
 
     /// The model, for its device and figures.
@@ -401,15 +417,22 @@ impl FrameStylizer {
         &self.solver
     }
 
+    /// The sizes (height, width) of a cold start's levels, coarse to fine.
+    pub fn levels(&self) -> &[(usize, usize)] {
+        &self.schedule.levels
+    }
+
     /// Whether [`stylize`](Self::stylize) makes use of the motion between frames, so that a
     /// pipeline computes it only when it helps.
     pub fn wants_motion(&self) -> bool {
         self.init == FrameInit::PrevWarped || self.weights.temporal > 0.0
     }
 
-    /// Pulls towards other style targets from the next frame on (a live switch of style).
-    pub fn set_style(&mut self, style_grams: Vec<ndarray::Array2<f32>>) {
-        self.targets.grams = style_grams;
+    /// Pulls towards other style targets (one set per level, coarse to fine) from the next frame on
+    /// (a live switch of style).
+    pub fn set_style(&mut self, mut style_grams: Vec<Vec<ndarray::Array2<f32>>>) {
+        self.targets.grams = style_grams.pop().unwrap_or_default();
+        self.coarse_grams = style_grams;
     }
 
     /// Sets the style weight from the next frame on.
@@ -419,29 +442,41 @@ impl FrameStylizer {
 
     /// Sets the iterations of every later warm-started frame.
     pub fn set_iterations(&mut self, rest: usize) {
-        self.rest_iterations = rest;
+        self.schedule.rest.iterations = rest;
     }
 
-    /// How many iterations the next frame gets: FIRST for the first frame (and after a change of
-    /// size), REST for the others.
+    /// Whether the next frame of `content`'s size starts cold (the first frame, or after a change
+    /// of size).
+    fn is_cold(&self, content: &Array4<f32>) -> bool {
+        !matches!(&self.previous, Some(previous) if previous.dim() == content.dim())
+    }
+
+    /// How many iterations the next frame gets at most: the first frame's over all its levels,
+    /// or a warm frame's.
     pub fn next_iterations(&self, content: &Array4<f32>) -> usize {
-        match &self.previous {
-            Some(previous) if previous.dim() == content.dim() => self.rest_iterations,
-            _ => self.first_iterations,
+        if self.is_cold(content) {
+            self.schedule.first.iter().map(|b| b.iterations).sum()
+        } else {
+            self.schedule.rest.iterations
         }
     }
 
     /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
     /// `motion` is the motion from the previous content frame to this one, if known;
-    /// `on_iteration` is called after each iteration, as by [`optimize`].
+    /// `on_iteration` is called after each iteration, as by [`optimize`]. Returns the stylized
+    /// frame and the outcome of each level (one for a warm frame).
     pub fn stylize(
         &mut self,
         content: &Array4<f32>,
         motion: Option<&Motion>,
-        on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
-    ) -> Result<(Array4<f32>, Outcome)> {
+        mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
+    ) -> Result<(Array4<f32>, Vec<Outcome>)> {
+        if self.is_cold(content) {
+            let (image, outcomes) = self.cold(content, |_, it| on_iteration(it))?;
+            self.previous = Some(image.clone());
+            return Ok((image, outcomes));
+        }
         self.targets.contents = self.model.features(content.view())?.contents;
-        let iterations = self.next_iterations(content);
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());
         // The previous stylized frame carried into this one, and where it can be trusted.
         let (target, warped_start) = match (&previous, motion) {
@@ -459,17 +494,79 @@ impl FrameStylizer {
         };
         self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
         self.solver.reset();
-        let outcome = optimize(
+        let outcome = optimize_within(
             &mut self.model,
             &self.targets,
             &self.weights,
             &mut image,
             &mut self.solver,
-            iterations,
+            self.schedule.rest,
             on_iteration,
         )?;
         self.previous = Some(image.clone());
-        Ok((image, outcome))
+        Ok((image, vec![outcome]))
+    }
+
+    /// A cold start: coarse to fine over the schedule's levels (a single level when the frame is
+    /// not the size they were planned for), from the content or noise.
+    fn cold(
+        &mut self,
+        content: &Array4<f32>,
+        on_iteration: impl FnMut(usize, &Iteration) -> ControlFlow<()>,
+    ) -> Result<(Array4<f32>, Vec<Outcome>)> {
+        let size = (content.dim().2, content.dim().3);
+        let planned = self.schedule.levels.last() == Some(&size)
+            && self.schedule.levels.len() == self.coarse_grams.len() + 1;
+        let mut levels = Vec::with_capacity(self.schedule.levels.len());
+        if planned {
+            for ((&size, budget), grams) in self
+                .schedule
+                .levels
+                .iter()
+                .zip(&self.schedule.first)
+                .zip(&self.coarse_grams)
+            {
+                let scaled = resize(content.view(), size);
+                levels.push(Level {
+                    size,
+                    targets: Targets {
+                        grams: grams.clone(),
+                        contents: self.model.features(scaled.view())?.contents,
+                        temporal: None,
+                    },
+                    budget: *budget,
+                });
+            }
+        }
+        let budget = match self.schedule.first.last() {
+            Some(&finest) if planned => finest,
+            _ => Budget {
+                iterations: self.next_iterations(content),
+                tolerance: self.schedule.rest.tolerance,
+            },
+        };
+        levels.push(Level {
+            size,
+            targets: Targets {
+                grams: self.targets.grams.clone(),
+                contents: self.model.features(content.view())?.contents,
+                temporal: None,
+            },
+            budget,
+        });
+        let coarsest = levels[0].size;
+        let start = match self.init {
+            FrameInit::Noise => noise((1, 3, coarsest.0, coarsest.1), &mut self.rng),
+            _ => resize(content.view(), coarsest),
+        };
+        coarse_to_fine(
+            &mut self.model,
+            &levels,
+            &self.weights,
+            start,
+            &mut self.solver,
+            on_iteration,
+        )
     }
 }
 

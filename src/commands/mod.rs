@@ -19,7 +19,7 @@ use crate::cli::{
 };
 use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
-use crate::stylize::{self, EngineChoice, Solver, Tolerance};
+use crate::stylize::{self, Budget, EngineChoice, Schedule, Solver, Stop, Tolerance};
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,6 +168,56 @@ fn level_sizes(
     stylize::level_sizes(height, width, levels, min_side).map_err(|e| {
         anyhow::anyhow!("--levels {levels} does not fit a {width}×{height} image: {e}")
     })
+}
+
+/// The blended style Gram matrices of `styles` at each level of `sizes` (their longest side
+/// × `--style-scale`), coarse to fine.
+fn level_grams(
+    model: &mut Model,
+    styles: &[::image::RgbImage],
+    sizes: &[(usize, usize)],
+    style: &StyleArgs,
+    blend: &[f32],
+) -> Result<Vec<Vec<ndarray::Array2<f32>>>> {
+    sizes
+        .iter()
+        .map(|&(h, w)| {
+            let features = style_features(model, styles, h.max(w) as u32, style.style_scale)?;
+            Ok(crate::model::blend_grams(&features, blend))
+        })
+        .collect()
+}
+
+/// A video's schedule: the first frame's `first` iterations shared among the levels of `sizes`,
+/// `rest` for every later frame, each with the stopping rule `--tolerance` asks for (`defaults`
+/// for the first frame and the later ones when it is not given).
+fn schedule(
+    budget: &BudgetArgs,
+    sizes: Vec<(usize, usize)>,
+    (first, rest): (u32, u32),
+    defaults: (f32, f32),
+) -> Schedule {
+    let cold = tolerance(budget, defaults.0);
+    let first = stylize::split(first as usize, sizes.len())
+        .into_iter()
+        .map(|iterations| Budget {
+            iterations,
+            tolerance: cold,
+        })
+        .collect();
+    Schedule {
+        levels: sizes,
+        first,
+        rest: Budget {
+            iterations: rest as usize,
+            tolerance: tolerance(budget, defaults.1),
+        },
+    }
+}
+
+/// Why a frame's optimization stopped: its last level's reason.
+fn stop_of(outcomes: &[stylize::Outcome]) -> Stop {
+    outcomes.last().map_or(Stop::Iterations, |o| o.stop)
 }
 
 /// The stopping rule `--tolerance` asks for, `default` when it is not given; none at 0.

@@ -130,13 +130,14 @@ mod tests {
     }
 
     #[test]
-    fn zero_tolerance_stops_only_on_no_decrease() {
+    fn zero_tolerance_stops_only_on_a_rise() {
         let rule = Tolerance {
             relative: 0.0,
             window: 1,
         };
         assert!(!rule.reached(&[2.0, 1.999]));
-        assert!(rule.reached(&[2.0, 2.0]));
+        assert!(!rule.reached(&[2.0, 2.0]));
+        assert!(rule.reached(&[2.0, 2.001]));
     }
 
     #[test]
