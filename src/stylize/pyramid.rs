@@ -11,7 +11,7 @@ use crate::model::{LossWeights, Model, Targets};
 
 /// A pyramid that does not fit: its coarsest level is under the model's minimum side.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the coarsest of {levels} levels would be {width}×{height} pixels, under the model's minimum of {min_side} on each side; at most {fits} levels fit this size")]
+#[error("the coarsest of {levels} levels would be {width}×{height} pixels, under the model's minimum of {min_side} on each side; the most that fit is {fits}")]
 pub struct TooSmall {
     /// The levels asked for.
     pub levels: usize,
@@ -219,7 +219,10 @@ mod tests {
         let error = level_sizes(48, 64, 3, 16).unwrap_err();
         assert_eq!((error.width, error.height, error.fits), (16, 12, 2));
         assert!(error.to_string().contains("16×12"), "{error}");
-        assert!(error.to_string().contains("at most 2 levels"), "{error}");
+        assert!(
+            error.to_string().contains("the most that fit is 2"),
+            "{error}"
+        );
         assert_eq!(max_levels(48, 64, 16), 2);
         assert_eq!(max_levels(200, 320, 16), 4);
         assert_eq!(max_levels(20, 20, 16), 1);
