@@ -414,8 +414,9 @@ impl std::str::FromStr for LevelIterations {
 #[command(next_help_heading = "Budget")]
 pub struct BudgetArgs {
     /// Coarse-to-fine: optimize first at 1/2^(N-1) of --size, then at each doubling up to --size,
-    /// each level starting from the one below upsampled; 1 optimizes at --size only [default: 3
-    /// for images and the first video frame, fewer where a level would be under 16 pixels].
+    /// each level starting from the one below upsampled; for a video, its first frame only; 1
+    /// optimizes at --size only [default: 3 for images (fewer where a level would be under 16
+    /// pixels), 1 for video].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub levels: Option<u32>,
 
@@ -440,8 +441,11 @@ pub struct TemporalArgs {
     pub temporal_weight: f32,
 }
 
-/// The default `--levels` (where they fit): measured in docs/COARSE_TO_FINE.md.
-pub const DEFAULT_LEVELS: usize = 3;
+/// The default `--levels` of `stylize image` (where they fit): measured in docs/COARSE_TO_FINE.md.
+pub const IMAGE_LEVELS: usize = 3;
+/// The default `--levels` of a video's first frame: one, until a pyramid is shown to hold a still
+/// shot as well as today's single-scale first frame (docs/COARSE_TO_FINE.md).
+pub const VIDEO_LEVELS: usize = 1;
 /// Over how many iterations `--tolerance` measures the loss's decrease.
 pub const TOLERANCE_WINDOW: usize = 10;
 

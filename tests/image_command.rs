@@ -282,7 +282,8 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
     assert_success(&result);
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (96, 72));
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
     let levels = stats["levels"].as_array().unwrap();
     let sizes: Vec<(u64, u64)> = levels
         .iter()
@@ -322,7 +323,8 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
         .output()
         .unwrap();
     assert_success(&result);
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
     let counts: Vec<u64> = stats["levels"]
         .as_array()
         .unwrap()

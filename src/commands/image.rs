@@ -91,7 +91,13 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
             stylize::level_sizes(height, width, counts.len(), model.manifest().input.min_side)
                 .map_err(|e| anyhow!("--iterations gives {} levels: {e}", counts.len()))?
         }
-        _ => super::level_sizes(&args.budget, height, width, &model)?,
+        _ => super::level_sizes(
+            &args.budget,
+            height,
+            width,
+            &model,
+            crate::cli::IMAGE_LEVELS,
+        )?,
     };
     let iterations = match &args.iterations {
         LevelIterations::Total(n) => stylize::split(*n as usize, sizes.len()),

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::cli::{
     BudgetArgs, Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice,
-    StyleArgs, DEFAULT_LEVELS, TOLERANCE_WINDOW,
+    StyleArgs, TOLERANCE_WINDOW,
 };
 use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
@@ -153,17 +153,18 @@ fn optimizer_kind(optim: &OptimArgs) -> OptimizerKind {
 }
 
 /// The sizes (height, width) of the coarse-to-fine levels ending at `height`×`width`, coarse to
-/// fine: `--levels`, or as many of the default as fit the model's minimum side.
+/// fine: `--levels`, or as many of `default` as fit the model's minimum side.
 fn level_sizes(
     budget: &BudgetArgs,
     height: usize,
     width: usize,
     model: &Model,
+    default: usize,
 ) -> Result<Vec<(usize, usize)>> {
     let min_side = model.manifest().input.min_side;
     let levels = match budget.levels {
         Some(n) => n as usize,
-        None => DEFAULT_LEVELS.min(stylize::max_levels(height, width, min_side)),
+        None => default.min(stylize::max_levels(height, width, min_side)),
     };
     stylize::level_sizes(height, width, levels, min_side).map_err(|e| {
         anyhow::anyhow!("--levels {levels} does not fit a {width}×{height} image: {e}")
