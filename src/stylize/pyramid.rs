@@ -133,14 +133,19 @@ pub fn resize(image: ArrayView4<f32>, size: (usize, usize)) -> Array4<f32> {
     })
 }
 
-/// How `iterations` are shared among `levels` levels, coarse to fine: the rule measured in
-/// docs/COARSE_TO_FINE.md.
+/// How `iterations` are shared among `levels` levels, coarse to fine: two shares for the coarsest
+/// and for the finest level, one for each level between (measured in docs/COARSE_TO_FINE.md: at
+/// equal cost, iterations at the coarse levels lower the style loss, those at the finest the
+/// content loss). What rounding leaves over goes to the finest.
 pub fn split(iterations: usize, levels: usize) -> Vec<usize> {
     let levels = levels.max(1);
-    let each = iterations / levels;
-    let mut shares = vec![each; levels];
-    shares[levels - 1] += iterations - each * levels;
-    shares
+    let shares: Vec<usize> = (0..levels)
+        .map(|l| if l == 0 || l == levels - 1 { 2 } else { 1 })
+        .collect();
+    let total: usize = shares.iter().sum();
+    let mut split: Vec<usize> = shares.iter().map(|s| iterations * s / total).collect();
+    split[levels - 1] += iterations - split.iter().sum::<usize>();
+    split
 }
 
 /// One level of the pyramid: its size, its targets (content and style computed at that size) and
@@ -266,5 +271,8 @@ mod tests {
             }
         }
         assert_eq!(split(300, 1), [300]);
+        assert_eq!(split(300, 2), [150, 150]);
+        assert_eq!(split(300, 3), [120, 60, 120]);
+        assert_eq!(split(1000, 4), [333, 166, 166, 335]);
     }
 }
