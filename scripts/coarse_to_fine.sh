@@ -73,8 +73,7 @@ for spec in ["50-50-200", "100-100-200", "200-100-200", "100-200"]:
 print()
 print(f"The default (3 levels, `--iterations 300`) against one scale with 300 iterations, {base['width']} px "
       "on the longest side. Cost ratio: the default's full-size evaluations ÷ the single-scale run's; "
-      "loss ratios at the end of each run; 'reaches' is the cost at which the default's finest level gets "
-      "below the single-scale run's final total loss, if it does.")
+      "loss ratios (the default's ÷ the single scale's) at the end of each run.")
 print()
 print("| pair | default's levels | cost ratio | total | style | content | single scale: 300 iterations, evaluations, seconds | default: seconds |")
 print("|---|---|---|---|---|---|---|---|")
