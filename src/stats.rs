@@ -11,15 +11,18 @@ use crate::stylize::{Outcome, Stop};
 /// One coarse-to-fine level's figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct LevelStats {
+    /// The level's size.
     pub width: usize,
     pub height: usize,
     /// Why the level ended: converged, tolerance, iterations or interrupted.
     pub stop: Stop,
+    /// Iterations run and the loss-and-gradient evaluations they took.
     pub iterations: usize,
     pub evaluations: usize,
     /// Loss terms where the level started (the level below, upsampled) and where it ended.
     pub initial: LossTerms,
     pub loss: LossTerms,
+    /// Wall time of its iterations.
     pub seconds: f64,
 }
 
