@@ -73,15 +73,19 @@ for spec in ["50-50-200", "100-100-200", "200-100-200", "100-200"]:
 print()
 print(f"The default (3 levels, `--iterations 300`) against one scale with 300 iterations, {base['width']} px "
       "on the longest side. Cost ratio: the default's full-size evaluations ÷ the single-scale run's; "
-      "loss ratios (the default's ÷ the single scale's) at the end of each run.")
+      "loss ratios (the default's ÷ the single scale's) at the end of each run, and against the single-scale "
+      "run at the default's cost.")
 print()
-print("| pair | default's levels | cost ratio | total | style | content | single scale: 300 iterations, evaluations, seconds | default: seconds |")
-print("|---|---|---|---|---|---|---|---|")
+print("| pair | default's levels | cost ratio | total | style | content | at equal cost: total | style | content | single scale: 300 iterations, evaluations, seconds | default: seconds |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for pair in ["sample", "water", "path"]:
     a, d = load(f"single-{pair}"), load(f"default-{pair}")
     sa, sd = curve(a), curve(d)
     (ca, pa), (cd, pd) = sa[-1], sd[-1]
+    pe = at(sa, cd)
     levels = ", ".join(f"{l['iterations']} at {l['width']}" for l in d["levels"])
     print(f"| {pair} | {levels} | **{cd / ca:.2f}** | {pd['total'] / pa['total']:.3f} | "
-          f"{pd['style'] / pa['style']:.3f} | {pd['content'] / pa['content']:.3f} | {a['evaluations']}, {a['seconds']:.0f} s | {d['seconds']:.0f} s |")
+          f"{pd['style'] / pa['style']:.3f} | {pd['content'] / pa['content']:.3f} | "
+          f"{pd['total'] / pe['total']:.3f} | {pd['style'] / pe['style']:.3f} | {pd['content'] / pe['content']:.3f} | "
+          f"{a['evaluations']}, {a['seconds']:.0f} s | {d['seconds']:.0f} s |")
 PY
