@@ -13,5 +13,5 @@ target/release/stylize image .cache/samples/photo.jpg --style .cache/samples/pai
   -o demo/painted.jpg --size "$size" --iterations "${ITERATIONS:-300}" --levels "${LEVELS:-3}"
 echo "the stylized photograph is in $PWD/demo/painted.jpg (set-up ${setup} s, painting $((SECONDS - started - setup)) s)"
 if ((size < 1024)); then
-  echo "for a large one (1024 px, 4 levels; about 4 times as long): SIZE=1024 LEVELS=4 scripts/demo.sh"
+  echo "for a large one (1024 px, 4 levels; about 3 times the work): SIZE=1024 LEVELS=4 scripts/demo.sh"
 fi
