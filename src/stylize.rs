@@ -15,7 +15,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::cli::FrameInit;
 use crate::model::{Backend, LossTerms, LossWeights, Model, Targets, TemporalTarget};
 use crate::optim::{
     Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
@@ -346,6 +345,20 @@ pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f3
     Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
 }
 
+/// Where each video frame's optimization starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameStart {
+    /// The previous stylized frame carried along the optical flow, the content where the flow
+    /// cannot be trusted.
+    PrevWarped,
+    /// The previous stylized frame as it was.
+    Prev,
+    /// The frame's own content.
+    Content,
+    /// Seeded white noise.
+    Noise,
+}
+
 /// How long a video's frames are optimized.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schedule {
@@ -370,7 +383,7 @@ pub struct FrameStylizer {
     coarse_grams: Vec<Vec<ndarray::Array2<f32>>>,
     weights: LossWeights,
     solver: Solver,
-    init: FrameInit,
+    init: FrameStart,
     schedule: Schedule,
     previous: Option<Array4<f32>>,
     rng: StdRng,
@@ -384,7 +397,7 @@ impl FrameStylizer {
         style_grams: Vec<Vec<ndarray::Array2<f32>>>,
         weights: LossWeights,
         solver: Solver,
-        init: FrameInit,
+        init: FrameStart,
         schedule: Schedule,
         seed: u64,
     ) -> FrameStylizer {
@@ -425,7 +438,7 @@ impl FrameStylizer {
     /// Whether [`stylize`](Self::stylize) makes use of the motion between frames, so that a
     /// pipeline computes it only when it helps.
     pub fn wants_motion(&self) -> bool {
-        self.init == FrameInit::PrevWarped || self.weights.temporal > 0.0
+        self.init == FrameStart::PrevWarped || self.weights.temporal > 0.0
     }
 
     /// Pulls towards other style targets (one set per level, coarse to fine) from the next frame on
@@ -487,9 +500,9 @@ impl FrameStylizer {
             _ => (None, None),
         };
         let mut image = match (self.init, previous, warped_start) {
-            (FrameInit::PrevWarped, _, Some(start)) => start,
-            (FrameInit::Prev | FrameInit::PrevWarped, Some(previous), _) => previous,
-            (FrameInit::Noise, _, _) => noise(content.dim(), &mut self.rng),
+            (FrameStart::PrevWarped, _, Some(start)) => start,
+            (FrameStart::Prev | FrameStart::PrevWarped, Some(previous), _) => previous,
+            (FrameStart::Noise, _, _) => noise(content.dim(), &mut self.rng),
             _ => content.clone(),
         };
         self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
@@ -556,7 +569,7 @@ impl FrameStylizer {
         });
         let coarsest = levels[0].size;
         let start = match self.init {
-            FrameInit::Noise => noise((1, 3, coarsest.0, coarsest.1), &mut self.rng),
+            FrameStart::Noise => noise((1, 3, coarsest.0, coarsest.1), &mut self.rng),
             _ => resize(content.view(), coarsest),
         };
         coarse_to_fine(

@@ -184,7 +184,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         grams[0].clone(),
         weights,
         solver,
-        args.temporal.init,
+        super::frame_start(args.temporal.init),
         schedule,
         args.optim.seed,
     );

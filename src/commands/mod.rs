@@ -14,12 +14,12 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 use crate::cli::{
-    BudgetArgs, Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice,
-    StyleArgs, TOLERANCE_WINDOW,
+    BudgetArgs, Command, EngineArgs, EngineKind, FrameInit, OptimArgs, OptimizerChoice,
+    PrecisionChoice, StyleArgs, TOLERANCE_WINDOW,
 };
 use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
-use crate::stylize::{self, Budget, EngineChoice, Schedule, Solver, Stop, Tolerance};
+use crate::stylize::{self, Budget, EngineChoice, FrameStart, Schedule, Solver, Stop, Tolerance};
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +213,16 @@ fn schedule(
             iterations: rest as usize,
             tolerance: tolerance(budget, defaults.1),
         },
+    }
+}
+
+/// Where the frames start, as `--init` asks.
+fn frame_start(init: FrameInit) -> FrameStart {
+    match init {
+        FrameInit::PrevWarped => FrameStart::PrevWarped,
+        FrameInit::Prev => FrameStart::Prev,
+        FrameInit::Content => FrameStart::Content,
+        FrameInit::Noise => FrameStart::Noise,
     }
 }
 

@@ -145,7 +145,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         grams,
         weights,
         solver,
-        args.temporal.init,
+        super::frame_start(args.temporal.init),
         schedule,
         args.optim.seed,
     );
