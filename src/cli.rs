@@ -154,6 +154,9 @@ pub struct LiveArgs {
     pub temporal: TemporalArgs,
 
     #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
     pub style: StyleArgs,
 
     #[command(flatten)]
@@ -206,6 +209,9 @@ pub struct VideoArgs {
 
     #[command(flatten)]
     pub media: MediaArgs,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     #[command(flatten)]
     pub style: StyleArgs,
@@ -354,9 +360,10 @@ pub struct ImageArgs {
     #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub size: u32,
 
-    /// Optimizer iterations.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub iterations: u32,
+    /// Optimizer iterations in all, shared among the --levels (at most: see --tolerance); or one
+    /// count per level, coarse to fine, comma-separated.
+    #[arg(long, default_value = "300", value_name = "N|N,N,...")]
+    pub iterations: LevelIterations,
 
     /// Where the optimization starts: the content image, seeded noise, or an image file.
     #[arg(long, default_value = "content", value_name = "content|noise|PATH")]
@@ -365,6 +372,9 @@ pub struct ImageArgs {
     /// Keep the content's colours and transfer only luminance (Gatys et al. 2016).
     #[arg(long)]
     pub original_colors: bool,
+
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     #[command(flatten)]
     pub style: StyleArgs,
@@ -377,6 +387,50 @@ pub struct ImageArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// `--iterations` of `stylize image`: a total, or one count per level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelIterations {
+    /// In all, shared among the levels by the measured rule.
+    Total(u32),
+    /// For each level, coarse to fine.
+    PerLevel(Vec<u32>),
+}
+
+impl std::str::FromStr for LevelIterations {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let counts = s
+            .split(',')
+            .map(|t| match t.trim().parse::<u32>() {
+                Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+                _ => Err(format!("'{t}' is not a number of iterations (1 to 100000)")),
+            })
+            .collect::<Result<Vec<u32>, String>>()?;
+        Ok(match counts.as_slice() {
+            [n] => LevelIterations::Total(*n),
+            _ => LevelIterations::PerLevel(counts),
+        })
+    }
+}
+
+/// Coarse-to-fine levels and the stopping rule.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Budget")]
+pub struct BudgetArgs {
+    /// Coarse-to-fine: optimize first at 1/2^(N-1) of --size, then at each doubling up to --size,
+    /// each level starting from the one below upsampled; for a video, its first frame only; 1
+    /// optimizes at --size only [default: 3 for images (fewer where a level would be under 16
+    /// pixels), 1 for video].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub levels: Option<u32>,
+
+    /// Stop a level or a frame early when the loss fell by less than this fraction over its last
+    /// 10 iterations (--iterations stays the cap); 0 turns the rule off [default: 0].
+    #[arg(long, value_name = "FRACTION", value_parser = non_negative, allow_negative_numbers = true)]
+    pub tolerance: Option<f32>,
 }
 
 /// How each video frame follows the one before it.
@@ -403,6 +457,13 @@ pub struct TemporalArgs {
 /// a near-still, a panning and an occluding clip, at a style loss no worse than independent
 /// frames' (docs/TEMPORAL.md).
 pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 1e5;
+/// The default `--levels` of `stylize image` (where they fit): measured in docs/COARSE_TO_FINE.md.
+pub const IMAGE_LEVELS: usize = 3;
+/// The default `--levels` of a video's first frame: one, until a pyramid is shown to hold a still
+/// shot as well as today's single-scale first frame (docs/COARSE_TO_FINE.md).
+pub const VIDEO_LEVELS: usize = 1;
+/// Over how many iterations `--tolerance` measures the loss's decrease.
+pub const TOLERANCE_WINDOW: usize = 10;
 
 /// The default `--content-weight` (neural-style's).
 pub const DEFAULT_CONTENT_WEIGHT: f32 = 5.0;

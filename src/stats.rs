@@ -5,6 +5,52 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::model::LossTerms;
+use crate::stylize::{Outcome, Stop};
+
+/// One coarse-to-fine level's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct LevelStats {
+    /// The level's size.
+    pub width: usize,
+    pub height: usize,
+    /// Why the level ended: converged, tolerance, iterations or interrupted.
+    pub stop: Stop,
+    /// Iterations run and the loss-and-gradient evaluations they took.
+    pub iterations: usize,
+    pub evaluations: usize,
+    /// Loss terms where the level started (the level below, upsampled) and where it ended.
+    pub initial: LossTerms,
+    pub loss: LossTerms,
+    /// Wall time of its iterations.
+    pub seconds: f64,
+}
+
+impl LevelStats {
+    /// The figures of a level of `size` (height, width) that ended with `outcome`.
+    pub fn new(size: (usize, usize), outcome: &Outcome) -> LevelStats {
+        let its = &outcome.iterations;
+        LevelStats {
+            width: size.1,
+            height: size.0,
+            stop: outcome.stop,
+            iterations: its.len(),
+            evaluations: its.iter().map(|i| i.evaluations).sum(),
+            initial: outcome.initial,
+            loss: its.last().map_or(outcome.initial, |i| i.loss),
+            seconds: its.iter().map(|i| i.seconds).sum(),
+        }
+    }
+}
+
+/// Loss-and-gradient evaluations in units of one at `full` pixels (their cost grows with the pixels).
+pub fn full_size_evaluations(levels: &[LevelStats], full: usize) -> f64 {
+    levels
+        .iter()
+        .map(|l| l.evaluations as f64 * (l.width * l.height) as f64 / full.max(1) as f64)
+        .sum()
+}
+
 /// Writes `stats` as pretty JSON to `path` (through a temporary file, so a reader never sees half of it).
 pub fn write<T: Serialize>(path: &Path, stats: &T) -> Result<()> {
     let json = serde_json::to_vec_pretty(stats).context("internal: cannot encode statistics")?;

@@ -1,5 +1,11 @@
 //! One image's optimization (Gatys et al.): the loss-and-gradient calls, the optimizer steps, the stopping rule.
 
+mod pyramid;
+mod stopping;
+
+pub use pyramid::{coarse_to_fine, level_sizes, max_levels, resize, split, Level, TooSmall};
+pub use stopping::{optimize_within, Budget, Stop, Tolerance};
+
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -9,7 +15,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::cli::FrameInit;
 use crate::model::{Backend, LossTerms, LossWeights, Model, Targets, TemporalTarget};
 use crate::optim::{
     Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
@@ -42,8 +47,9 @@ pub struct Outcome {
     pub initial: LossTerms,
     /// One entry per iteration run.
     pub iterations: Vec<Iteration>,
-    /// Whether the optimizer stopped early because it could make no more progress.
-    pub converged: bool,
+    /// Why it stopped: the optimizer could make no more progress (`converged`), `on_iteration`
+    /// ended it (`interrupted`), or it ran all its iterations.
+    pub stop: Stop,
     /// Bytes copied between host and device in all, uploads of the image and targets included.
     pub transfer_bytes: u64,
 }
@@ -276,7 +282,7 @@ where
     let mut outcome = Outcome {
         initial: LossTerms::default(),
         iterations: Vec::with_capacity(iterations),
-        converged: false,
+        stop: Stop::Iterations,
         transfer_bytes: 0,
     };
     let meter = |optimizer: &mut AnyOptimizer<A>, objective: &O| {
@@ -323,10 +329,11 @@ where
         let flow = on_iteration(&report);
         outcome.iterations.push(report);
         if step.converged {
-            outcome.converged = true;
+            outcome.stop = Stop::Converged;
             break;
         }
         if flow.is_break() {
+            outcome.stop = Stop::Interrupted;
             break;
         }
     }
@@ -338,18 +345,46 @@ pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f3
     Array4::from_shape_simple_fn(shape, || rng.random::<f32>())
 }
 
+/// Where each video frame's optimization starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameStart {
+    /// The previous stylized frame carried along the optical flow, the content where the flow
+    /// cannot be trusted.
+    PrevWarped,
+    /// The previous stylized frame as it was.
+    Prev,
+    /// The frame's own content.
+    Content,
+    /// Seeded white noise.
+    Noise,
+}
+
+/// How long a video's frames are optimized.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// The sizes (height, width) of the first frame's coarse-to-fine levels, coarse to fine; the
+    /// last is the frames' size.
+    pub levels: Vec<(usize, usize)>,
+    /// The first frame's budget for each level (the same length as `levels`).
+    pub first: Vec<Budget>,
+    /// The budget of every later, warm-started frame.
+    pub rest: Budget,
+}
+
 /// Stylizes the frames of a video one after the other, each warm-started from the last: the style
 /// targets are computed once, the content targets per frame. Given the motion between consecutive
 /// content frames, the previous stylized frame is carried along the optical flow (`--init
 /// prev-warped`) and the temporal loss pulls the reliable pixels towards it (Ruder et al. 2016).
+/// A cold start (the first frame) runs coarse to fine over the schedule's levels.
 pub struct FrameStylizer {
     model: Model,
     targets: Targets,
+    /// The style Gram matrices of the levels below the frames' size, coarse to fine.
+    coarse_grams: Vec<Vec<ndarray::Array2<f32>>>,
     weights: LossWeights,
     solver: Solver,
-    init: FrameInit,
-    first_iterations: usize,
-    rest_iterations: usize,
+    init: FrameStart,
+    schedule: Schedule,
     previous: Option<Array4<f32>>,
     /// A stylized first frame to use instead of optimizing one.
     first: Option<Array4<f32>>,
@@ -357,33 +392,35 @@ pub struct FrameStylizer {
 }
 
 impl FrameStylizer {
-    /// A stylizer pulling towards `style_grams` (one blended Gram matrix per style layer).
-    #[allow(clippy::too_many_arguments)]
+    /// A stylizer pulling towards `style_grams`: for each of the schedule's levels, coarse to
+    /// fine, one blended Gram matrix per style layer.
     pub fn new(
         model: Model,
-        style_grams: Vec<ndarray::Array2<f32>>,
+        style_grams: Vec<Vec<ndarray::Array2<f32>>>,
         weights: LossWeights,
         solver: Solver,
-        init: FrameInit,
-        iterations: (usize, usize),
+        init: FrameStart,
+        schedule: Schedule,
         seed: u64,
     ) -> FrameStylizer {
-        FrameStylizer {
+        let mut stylizer = FrameStylizer {
             model,
             targets: Targets {
-                grams: style_grams,
+                grams: Vec::new(),
                 contents: Vec::new(),
                 temporal: None,
             },
+            coarse_grams: Vec::new(),
             weights,
             solver,
             init,
-            first_iterations: iterations.0,
-            rest_iterations: iterations.1,
+            schedule,
             previous: None,
             first: None,
             rng: StdRng::seed_from_u64(seed),
-        }
+        };
+        stylizer.set_style(style_grams);
+        stylizer
     }
 
     /// The model, for its device and figures.
@@ -396,15 +433,22 @@ impl FrameStylizer {
         &self.solver
     }
 
+    /// The sizes (height, width) of a cold start's levels, coarse to fine.
+    pub fn levels(&self) -> &[(usize, usize)] {
+        &self.schedule.levels
+    }
+
     /// Whether [`stylize`](Self::stylize) makes use of the motion between frames, so that a
     /// pipeline computes it only when it helps.
     pub fn wants_motion(&self) -> bool {
-        self.init == FrameInit::PrevWarped || self.weights.temporal > 0.0
+        self.init == FrameStart::PrevWarped || self.weights.temporal > 0.0
     }
 
-    /// Pulls towards other style targets from the next frame on (a live switch of style).
-    pub fn set_style(&mut self, style_grams: Vec<ndarray::Array2<f32>>) {
-        self.targets.grams = style_grams;
+    /// Pulls towards other style targets (one set per level, coarse to fine) from the next frame on
+    /// (a live switch of style).
+    pub fn set_style(&mut self, mut style_grams: Vec<Vec<ndarray::Array2<f32>>>) {
+        self.targets.grams = style_grams.pop().unwrap_or_default();
+        self.coarse_grams = style_grams;
     }
 
     /// Sets the style weight from the next frame on.
@@ -420,46 +464,58 @@ impl FrameStylizer {
 
     /// Sets the iterations of every later warm-started frame.
     pub fn set_iterations(&mut self, rest: usize) {
-        self.rest_iterations = rest;
+        self.schedule.rest.iterations = rest;
     }
 
-    /// How many iterations the next frame gets: FIRST for the first frame (and after a change of
-    /// size), none for a first frame given by [`start_from`](Self::start_from), REST for the others.
+    /// Whether the next frame of `content`'s size starts cold (the first frame, or after a change
+    /// of size).
+    fn is_cold(&self, content: &Array4<f32>) -> bool {
+        !matches!(&self.previous, Some(previous) if previous.dim() == content.dim())
+    }
+
+    /// Whether the next frame is the first and [`start_from`](Self::start_from) gave it.
+    fn is_given(&self, content: &Array4<f32>) -> bool {
+        self.previous.is_none()
+            && self
+                .first
+                .as_ref()
+                .is_some_and(|f| f.dim() == content.dim())
+    }
+
+    /// How many iterations the next frame gets at most: none for a first frame given by
+    /// [`start_from`](Self::start_from), the first frame's over all its levels, or a warm frame's.
     pub fn next_iterations(&self, content: &Array4<f32>) -> usize {
-        let fits =
-            |image: &Option<Array4<f32>>| image.as_ref().is_some_and(|i| i.dim() == content.dim());
-        if fits(&self.previous) {
-            self.rest_iterations
-        } else if self.previous.is_none() && fits(&self.first) {
+        if self.is_given(content) {
             0
+        } else if self.is_cold(content) {
+            self.schedule.first.iter().map(|b| b.iterations).sum()
         } else {
-            self.first_iterations
+            self.schedule.rest.iterations
         }
     }
 
     /// Stylizes one frame (1×3×H×W, RGB in [0, 1]) and remembers the result for the next.
     /// `motion` is the motion from the previous content frame to this one, if known;
-    /// `on_iteration` is called after each iteration, as by [`optimize`].
+    /// `on_iteration` is called after each iteration, as by [`optimize`]. Returns the stylized
+    /// frame and the outcome of each level (one for a warm frame).
     pub fn stylize(
         &mut self,
         content: &Array4<f32>,
         motion: Option<&Motion>,
-        on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
-    ) -> Result<(Array4<f32>, Outcome)> {
-        if self.previous.is_none() {
-            if let Some(first) = self.first.take().filter(|f| f.dim() == content.dim()) {
+        mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
+    ) -> Result<(Array4<f32>, Vec<Outcome>)> {
+        if self.is_given(content) {
+            if let Some(first) = self.first.take() {
                 self.previous = Some(first.clone());
-                let given = Outcome {
-                    initial: LossTerms::default(),
-                    iterations: Vec::new(),
-                    converged: false,
-                    transfer_bytes: 0,
-                };
-                return Ok((first, given));
+                return Ok((first, Vec::new()));
             }
         }
+        if self.is_cold(content) {
+            let (image, outcomes) = self.cold(content, |_, it| on_iteration(it))?;
+            self.previous = Some(image.clone());
+            return Ok((image, outcomes));
+        }
         self.targets.contents = self.model.features(content.view())?.contents;
-        let iterations = self.next_iterations(content);
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());
         // The previous stylized frame carried into this one, and where it can be trusted.
         let (target, warped_start) = match (&previous, motion) {
@@ -470,24 +526,86 @@ impl FrameStylizer {
             _ => (None, None),
         };
         let mut image = match (self.init, previous, warped_start) {
-            (FrameInit::PrevWarped, _, Some(start)) => start,
-            (FrameInit::Prev | FrameInit::PrevWarped, Some(previous), _) => previous,
-            (FrameInit::Noise, _, _) => noise(content.dim(), &mut self.rng),
+            (FrameStart::PrevWarped, _, Some(start)) => start,
+            (FrameStart::Prev | FrameStart::PrevWarped, Some(previous), _) => previous,
+            (FrameStart::Noise, _, _) => noise(content.dim(), &mut self.rng),
             _ => content.clone(),
         };
         self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
         self.solver.reset();
-        let outcome = optimize(
+        let outcome = optimize_within(
             &mut self.model,
             &self.targets,
             &self.weights,
             &mut image,
             &mut self.solver,
-            iterations,
+            self.schedule.rest,
             on_iteration,
         )?;
         self.previous = Some(image.clone());
-        Ok((image, outcome))
+        Ok((image, vec![outcome]))
+    }
+
+    /// A cold start: coarse to fine over the schedule's levels (a single level when the frame is
+    /// not the size they were planned for), from the content or noise.
+    fn cold(
+        &mut self,
+        content: &Array4<f32>,
+        on_iteration: impl FnMut(usize, &Iteration) -> ControlFlow<()>,
+    ) -> Result<(Array4<f32>, Vec<Outcome>)> {
+        let size = (content.dim().2, content.dim().3);
+        let planned = self.schedule.levels.last() == Some(&size)
+            && self.schedule.levels.len() == self.coarse_grams.len() + 1;
+        let mut levels = Vec::with_capacity(self.schedule.levels.len());
+        if planned {
+            for ((&size, budget), grams) in self
+                .schedule
+                .levels
+                .iter()
+                .zip(&self.schedule.first)
+                .zip(&self.coarse_grams)
+            {
+                let scaled = resize(content.view(), size);
+                levels.push(Level {
+                    size,
+                    targets: Targets {
+                        grams: grams.clone(),
+                        contents: self.model.features(scaled.view())?.contents,
+                        temporal: None,
+                    },
+                    budget: *budget,
+                });
+            }
+        }
+        let budget = match self.schedule.first.last() {
+            Some(&finest) if planned => finest,
+            _ => Budget {
+                iterations: self.next_iterations(content),
+                tolerance: self.schedule.rest.tolerance,
+            },
+        };
+        levels.push(Level {
+            size,
+            targets: Targets {
+                grams: self.targets.grams.clone(),
+                contents: self.model.features(content.view())?.contents,
+                temporal: None,
+            },
+            budget,
+        });
+        let coarsest = levels[0].size;
+        let start = match self.init {
+            FrameStart::Noise => noise((1, 3, coarsest.0, coarsest.1), &mut self.rng),
+            _ => resize(content.view(), coarsest),
+        };
+        coarse_to_fine(
+            &mut self.model,
+            &levels,
+            &self.weights,
+            start,
+            &mut self.solver,
+            on_iteration,
+        )
     }
 }
 

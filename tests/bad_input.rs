@@ -346,3 +346,39 @@ fn outputs_never_overwrite_inputs() {
     assert_eq!(before(&c.style), style, "the style image was changed");
     assert!(!c.out.exists());
 }
+
+#[test]
+fn levels_and_tolerance_out_of_range() {
+    let c = case();
+    // Usage errors, caught by the command line.
+    for (args, needle) in [
+        (vec!["--levels", "0"], "--levels"),
+        (vec!["--levels", "many"], "--levels"),
+        (vec!["--tolerance", "-0.01"], "--tolerance"),
+        (vec!["--tolerance", "nan"], "--tolerance"),
+    ] {
+        let out = c.run(&c.content, &args);
+        assert_one_line_error(&out, 2, needle);
+    }
+    // A level under the model's 16-pixel minimum (the image is 32×24): says what fits.
+    let out = c.run(&c.content, &["--levels", "9"]);
+    assert_one_line_error(&out, 1, "--levels 9 does not fit a 32×24 image");
+    assert_one_line_error(&out, 1, "the most that fit is 1");
+    let out = c.run(&c.content, &["--levels", "2"]);
+    assert_one_line_error(&out, 1, "under the model's minimum of 16");
+    // --iterations with one count per level (run() gives --iterations itself).
+    let iterations = |args: &[&str]| {
+        c.command()
+            .args(["--size", "32", "-q"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = iterations(&["--iterations", "10,0"]);
+    assert_one_line_error(&out, 2, "is not a number of iterations");
+    let out = iterations(&["--iterations", "5,5,5"]);
+    assert_one_line_error(&out, 1, "--iterations gives 3 levels");
+    let out = iterations(&["--iterations", "5,5", "--levels", "1"]);
+    assert_one_line_error(&out, 1, "give one per level");
+    c.assert_nothing_written();
+}

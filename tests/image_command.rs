@@ -159,7 +159,7 @@ fn real_vgg19_transfers_style_at_a_small_size() {
     let stats = dir.path().join("stats.json");
     let result = image_command(&content, &style, &out, &vgg19_model())
         .args(["--size", "96", "--iterations", "40", "--device", "cpu"])
-        .args(["--stats", stats.to_str().unwrap(), "-q"])
+        .args(["--levels", "1", "--stats", stats.to_str().unwrap(), "-q"])
         .output()
         .unwrap();
     assert!(
@@ -348,4 +348,108 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("INFO"), "no log lines: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "ANSI codes in: {stderr}");
+}
+
+#[test]
+fn levels_run_coarse_to_fine_and_write_the_full_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 160, 120);
+    write_style(&style, 64, 64);
+    let out = dir.path().join("out.png");
+    let stats_file = dir.path().join("stats.json");
+    let result = image_command(&content, &style, &out, &tiny_model())
+        .args(["--size", "96", "--levels", "3", "--iterations", "30"])
+        .args(["--device", "cpu", "--stats", stats_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (96, 72));
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let levels = stats["levels"].as_array().unwrap();
+    let sizes: Vec<(u64, u64)> = levels
+        .iter()
+        .map(|l| (l["width"].as_u64().unwrap(), l["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(24, 18), (48, 36), (96, 72)]);
+    let iterations: u64 = levels
+        .iter()
+        .map(|l| l["iterations"].as_u64().unwrap())
+        .sum();
+    assert!((3..=30).contains(&iterations), "{iterations}");
+    assert!(levels
+        .iter()
+        .all(|l| l["stop"] == "iterations" || l["stop"] == "converged"));
+    // The coarsest level starts from the content (content loss 0), the finest from the coarser
+    // levels' work upsampled.
+    assert_eq!(levels[0]["initial"]["content"].as_f64().unwrap(), 0.0);
+    assert!(levels[2]["initial"]["content"].as_f64().unwrap() > 0.0);
+    assert!(
+        stats["full_size_evaluations"].as_f64().unwrap() < stats["evaluations"].as_f64().unwrap()
+    );
+    // One count per level, coarse to fine.
+    let result = image_command(&content, &style, &out, &tiny_model())
+        .args([
+            "--size",
+            "96",
+            "--iterations",
+            "4,3,2",
+            "--device",
+            "cpu",
+            "-q",
+        ])
+        .args(["--stats", stats_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let counts: Vec<u64> = stats["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["iterations"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [4, 3, 2]);
+}
+
+#[test]
+fn tolerance_stops_early_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 80, 60);
+    write_style(&style, 64, 64);
+    let out = dir.path().join("out.png");
+    let stats = dir.path().join("stats.json");
+    let run = |tolerance: &str| {
+        let result = image_command(&content, &style, &out, &tiny_model())
+            .args(["--size", "40", "--levels", "1", "--iterations", "500"])
+            .args(["--tolerance", tolerance, "--device", "cpu", "-q"])
+            .args(["--stats", stats.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_success(&result);
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(&stats).unwrap()).unwrap()
+    };
+    // 20% over 10 iterations: the tiny model's loss flattens out long before 500.
+    let stopped = run("0.2");
+    assert_eq!(stopped["stop"], "tolerance", "{}", stopped["levels"]);
+    assert_eq!(stopped["levels"][0]["stop"], "tolerance");
+    let n = stopped["iterations"].as_array().unwrap().len();
+    assert!((11..500).contains(&n), "{n} iterations");
+    let totals: Vec<f64> = stopped["iterations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["loss"]["total"].as_f64().unwrap())
+        .collect();
+    let (before, last) = (totals[n - 11], totals[n - 1]);
+    assert!((before - last) < 0.2 * before, "{before} → {last}");
+    // With the rule off, the same run goes on.
+    let longer = run("0");
+    let m = longer["iterations"].as_array().unwrap().len();
+    assert!(m > n, "{m} vs {n}");
+    assert_ne!(longer["stop"], "tolerance");
 }

@@ -673,3 +673,43 @@ fn audio_longer_than_the_video_is_no_damage() {
         .unwrap();
     assert_success(&result);
 }
+
+#[test]
+fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let stats = dir.path().join("stats.json");
+    let result = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=160x120:rate=10:duration=1",
+        ])
+        .args(["-o", out.to_str().unwrap(), "--frames", "4"])
+        .args(["--size", "64", "--levels", "2", "--iterations", "20,200"])
+        .args(["--tolerance", "0.2", "--stats", stats.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
+    assert_eq!((frames, w, h), (4, 160, 120));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let frames = stats["frames"].as_array().unwrap();
+    let levels = frames[0]["levels"]
+        .as_array()
+        .expect("the first frame's levels");
+    let sizes: Vec<(u64, u64)> = levels
+        .iter()
+        .map(|l| (l["width"].as_u64().unwrap(), l["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(32, 24), (64, 48)]);
+    for frame in &frames[1..] {
+        assert!(frame.get("levels").is_none(), "{frame}");
+        assert_eq!(frame["stop"], "tolerance", "{frame}");
+        assert!(frame["iterations"].as_u64().unwrap() < 200, "{frame}");
+    }
+}

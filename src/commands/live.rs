@@ -39,6 +39,9 @@ const ITERATIONS: Iterations = Iterations {
     first: 100,
     rest: 10,
 };
+/// `--tolerance` when not given, for the first frame and the later ones: off, a live frame's
+/// few iterations are all worth showing.
+const TOLERANCE: (f32, f32) = (0.0, 0.0);
 /// The most iterations per frame `+` goes to.
 const MAX_ITERATIONS: usize = 100;
 /// What `[` and `]` divide and multiply the style weight by.
@@ -148,11 +151,32 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     };
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
     super::check_processing_size((info.width, info.height), size, &model)?;
-    let grams: Vec<Vec<Array2<f32>>> =
-        super::style_features(&mut model, &styles, size, args.style.style_scale)?
-            .into_iter()
-            .map(|f| f.grams)
-            .collect();
+    let sizes = super::level_sizes(
+        &args.budget,
+        height as usize,
+        width as usize,
+        &model,
+        crate::cli::VIDEO_LEVELS,
+    )?;
+    // For each style (keys 1-9), its Gram matrices at each level.
+    let grams: Vec<Vec<Vec<Array2<f32>>>> = styles
+        .iter()
+        .map(|s| {
+            super::level_grams(
+                &mut model,
+                std::slice::from_ref(s),
+                &sizes,
+                &args.style,
+                &[1.0],
+            )
+        })
+        .collect::<Result<_>>()?;
+    let schedule = super::schedule(
+        &args.budget,
+        sizes,
+        (iterations.first, iterations.rest),
+        TOLERANCE,
+    );
     let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
     let device = model.backend().to_string();
     let solver = super::solver(&args.optim, &args.engine, &model)?;
@@ -161,8 +185,8 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         grams[0].clone(),
         weights,
         solver,
-        args.temporal.init,
-        (iterations.first as usize, iterations.rest as usize),
+        super::frame_start(args.temporal.init),
+        schedule,
         args.optim.seed,
     );
 
@@ -230,7 +254,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                         original,
                     },
                     captured: item.at,
-                    iterations: outcome.iterations.len(),
+                    iterations: outcome.iter().map(|o| o.iterations.len()).sum(),
                     stylize_seconds: start.elapsed().as_secs_f64(),
                     index: item.frame.index,
                 }))

@@ -14,11 +14,12 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 use crate::cli::{
-    Command, EngineArgs, EngineKind, OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs,
+    BudgetArgs, Command, EngineArgs, EngineKind, FrameInit, OptimArgs, OptimizerChoice,
+    PrecisionChoice, StyleArgs, TOLERANCE_WINDOW,
 };
 use crate::model::{Backend, Device, Features, LossWeights, Model, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
-use crate::stylize::{EngineChoice, Solver};
+use crate::stylize::{self, Budget, EngineChoice, FrameStart, Schedule, Solver, Stop, Tolerance};
 
 /// How a command that did not fail ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +150,94 @@ fn optimizer_kind(optim: &OptimArgs) -> OptimizerKind {
             ..AdamConfig::default()
         }),
     }
+}
+
+/// The sizes (height, width) of the coarse-to-fine levels ending at `height`×`width`, coarse to
+/// fine: `--levels`, or as many of `default` as fit the model's minimum side.
+fn level_sizes(
+    budget: &BudgetArgs,
+    height: usize,
+    width: usize,
+    model: &Model,
+    default: usize,
+) -> Result<Vec<(usize, usize)>> {
+    let min_side = model.manifest().input.min_side;
+    let levels = match budget.levels {
+        Some(n) => n as usize,
+        None => default.min(stylize::max_levels(height, width, min_side)),
+    };
+    stylize::level_sizes(height, width, levels, min_side).map_err(|e| {
+        anyhow::anyhow!("--levels {levels} does not fit a {width}×{height} image: {e}")
+    })
+}
+
+/// The blended style Gram matrices of `styles` at each level of `sizes` (their longest side
+/// × `--style-scale`), coarse to fine.
+fn level_grams(
+    model: &mut Model,
+    styles: &[::image::RgbImage],
+    sizes: &[(usize, usize)],
+    style: &StyleArgs,
+    blend: &[f32],
+) -> Result<Vec<Vec<ndarray::Array2<f32>>>> {
+    sizes
+        .iter()
+        .map(|&(h, w)| {
+            let features = style_features(model, styles, h.max(w) as u32, style.style_scale)?;
+            Ok(crate::model::blend_grams(&features, blend))
+        })
+        .collect()
+}
+
+/// A video's schedule: the first frame's `first` iterations shared among the levels of `sizes`,
+/// `rest` for every later frame, each with the stopping rule `--tolerance` asks for (`defaults`
+/// for the first frame and the later ones when it is not given).
+fn schedule(
+    budget: &BudgetArgs,
+    sizes: Vec<(usize, usize)>,
+    (first, rest): (u32, u32),
+    defaults: (f32, f32),
+) -> Schedule {
+    let cold = tolerance(budget, defaults.0);
+    let first = stylize::split(first as usize, sizes.len())
+        .into_iter()
+        .map(|iterations| Budget {
+            iterations,
+            tolerance: cold,
+        })
+        .collect();
+    Schedule {
+        levels: sizes,
+        first,
+        rest: Budget {
+            iterations: rest as usize,
+            tolerance: tolerance(budget, defaults.1),
+        },
+    }
+}
+
+/// Where the frames start, as `--init` asks.
+fn frame_start(init: FrameInit) -> FrameStart {
+    match init {
+        FrameInit::PrevWarped => FrameStart::PrevWarped,
+        FrameInit::Prev => FrameStart::Prev,
+        FrameInit::Content => FrameStart::Content,
+        FrameInit::Noise => FrameStart::Noise,
+    }
+}
+
+/// Why a frame's optimization stopped: its last level's reason.
+fn stop_of(outcomes: &[stylize::Outcome]) -> Stop {
+    outcomes.last().map_or(Stop::Iterations, |o| o.stop)
+}
+
+/// The stopping rule `--tolerance` asks for, `default` when it is not given; none at 0.
+fn tolerance(budget: &BudgetArgs, default: f32) -> Option<Tolerance> {
+    let relative = budget.tolerance.unwrap_or(default);
+    (relative > 0.0).then_some(Tolerance {
+        relative,
+        window: TOLERANCE_WINDOW,
+    })
 }
 
 /// The processing size: `size` on the longer side, the aspect ratio kept.

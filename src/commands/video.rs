@@ -12,27 +12,38 @@ use serde::Serialize;
 use crate::cli::VideoArgs;
 use crate::files;
 use crate::media::{Input, Output, VideoSettings};
-use crate::model::{self, blend_grams, LossTerms, LossWeights};
+use crate::model::{self, LossTerms, LossWeights};
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
 use crate::pipeline::{self, Stylized};
 use crate::preview::{self, Action, Picture, Preview};
 use crate::progress::Progress;
-use crate::stats;
-use crate::stylize::{FrameStylizer, Iteration};
+use crate::stats::{self, LevelStats};
+use crate::stylize::{FrameStylizer, Iteration, Stop};
 use crate::temporal::FlowPreset;
 
 use super::Finished;
+
+/// `--tolerance` when not given, for the first frame and for the later ones: measured in
+/// docs/COARSE_TO_FINE.md.
+const TOLERANCE: (f32, f32) = (0.0, 0.0);
 
 /// One frame's figures in `--stats`.
 #[derive(Serialize)]
 struct FrameStats {
     frame: u64,
     pts: Option<i64>,
+    /// Iterations and evaluations of all its levels.
     iterations: usize,
     evaluations: usize,
+    /// Why it stopped: converged, tolerance, iterations or interrupted.
+    stop: Stop,
+    /// Loss terms at its start (its coarsest level's) and at its end.
     initial: LossTerms,
     loss: LossTerms,
+    /// A cold start's coarse-to-fine levels (absent for a warm frame).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    levels: Vec<LevelStats>,
     seconds: f64,
     /// Inside ONNX Runtime's loss evaluations.
     model_seconds: f64,
@@ -126,20 +137,29 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
     super::check_processing_size((info.width, info.height), args.size, &model)?;
-    let style_features =
-        super::style_features(&mut model, &styles, args.size, args.style.style_scale)?;
+    let sizes = super::level_sizes(
+        &args.budget,
+        height as usize,
+        width as usize,
+        &model,
+        crate::cli::VIDEO_LEVELS,
+    )?;
+    let grams = super::level_grams(&mut model, &styles, &sizes, &args.style, &blend)?;
+    let schedule = super::schedule(
+        &args.budget,
+        sizes,
+        (args.iterations.first, args.iterations.rest),
+        TOLERANCE,
+    );
     let weights = super::loss_weights(&args.style, args.temporal.temporal_weight);
     let solver = super::solver(&args.optim, &args.engine, &model)?;
     let mut stylizer = FrameStylizer::new(
         model,
-        blend_grams(&style_features, &blend),
+        grams,
         weights,
         solver,
-        args.temporal.init,
-        (
-            args.iterations.first as usize,
-            args.iterations.rest as usize,
-        ),
+        super::frame_start(args.temporal.init),
+        schedule,
         args.optim.seed,
     );
     if let Some(path) = &args.first_frame {
@@ -207,29 +227,37 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
                         ControlFlow::Continue(())
                     }
                 };
-                let (image, outcome) =
+                let (image, outcomes) =
                     stylizer.stylize(&frame.image, frame.motion.as_ref(), on_iteration)?;
                 let seconds = start.elapsed().as_secs_f64();
                 stylize_seconds += seconds;
-                let loss = outcome
-                    .iterations
-                    .last()
-                    .map(|i| i.loss)
-                    .unwrap_or_default();
+                let its: Vec<&Iteration> = outcomes.iter().flat_map(|o| &o.iterations).collect();
+                let loss = its.last().map(|i| i.loss).unwrap_or_default();
                 progress.step(format!("loss {:.3e}", loss.total));
                 // Kept only when asked for, so that memory does not grow with the video's length.
                 if args.report.stats.is_some() {
+                    let levels = match outcomes.as_slice() {
+                        [_, _, ..] => stylizer
+                            .levels()
+                            .iter()
+                            .zip(&outcomes)
+                            .map(|(&size, o)| LevelStats::new(size, o))
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     frames.push(FrameStats {
                         frame: frame.index,
                         pts: frame.pts,
-                        iterations: outcome.iterations.len(),
-                        evaluations: outcome.iterations.iter().map(|i| i.evaluations).sum(),
-                        initial: outcome.initial,
+                        iterations: its.len(),
+                        evaluations: its.iter().map(|i| i.evaluations).sum(),
+                        stop: super::stop_of(&outcomes),
+                        initial: outcomes.first().map(|o| o.initial).unwrap_or_default(),
                         loss,
+                        levels,
                         seconds,
-                        model_seconds: outcome.iterations.iter().map(|i| i.model_seconds).sum(),
-                        algebra_seconds: outcome.iterations.iter().map(|i| i.algebra_seconds).sum(),
-                        transfer_bytes: outcome.transfer_bytes,
+                        model_seconds: its.iter().map(|i| i.model_seconds).sum(),
+                        algebra_seconds: its.iter().map(|i| i.algebra_seconds).sum(),
+                        transfer_bytes: outcomes.iter().map(|o| o.transfer_bytes).sum(),
                     });
                 }
                 if let Some(mailbox) = &to_preview {

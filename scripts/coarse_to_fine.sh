@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Coarse-to-fine measurements (docs/COARSE_TO_FINE.md): `stylize image` at SIZE (default 256) on the
+# sample pair and two more pairs from plasma-workspace-wallpapers, real VGG19, CPU, THREADS (2):
+#   - single scale, 300 L-BFGS iterations (`--levels 1`), on every pair;
+#   - on the sample pair, 3 and 2 levels with the coarse iterations given and the finest level run for
+#     200, read at equal cost against the single-scale run (cost = loss-and-gradient evaluations in
+#     units of one at the full size: an evaluation's cost grows with the pixels);
+#   - the default (3 levels, --iterations 300 shared by the measured rule) on every pair.
+# Runs are deterministic; the seconds depend on what else the machine does. OUT (.cache/c2f) keeps
+# finished runs: delete it to measure again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+out=${OUT:-.cache/c2f} size=${SIZE:-256}
+mkdir -p "$out"
+if [[ ! -s $out/Path.jpg ]]; then
+  (cd "$out" && apt-get download -q plasma-workspace-wallpapers >/dev/null)
+  for name in BytheWater FallenLeaf Path ColdRipple; do
+    dpkg-deb --fsys-tarfile "$out"/plasma-workspace-wallpapers_*.deb |
+      tar -xO "./usr/share/wallpapers/$name/contents/images/2560x1600.jpg" >"$out/$name.jpg"
+  done
+  rm -f "$out"/plasma-workspace-wallpapers_*.deb
+fi
+declare -A content=([sample]=.cache/samples/photo.jpg [water]=$out/BytheWater.jpg [path]=$out/Path.jpg)
+declare -A style=([sample]=.cache/samples/painting.jpg [water]=$out/FallenLeaf.jpg [path]=$out/ColdRipple.jpg)
+run() { # NAME PAIR ARGS...
+  local name=$1 pair=$2
+  shift 2
+  [[ -s $out/$name.json ]] && return
+  target/release/stylize image "${content[$pair]}" --style "${style[$pair]}" -o "$out/$name.png" \
+    --size "$size" --threads "${THREADS:-2}" --device cpu -q --tolerance 0 --stats "$out/$name.json" "$@"
+}
+for pair in sample water path; do
+  run "single-$pair" "$pair" --levels 1 --iterations 300
+  run "default-$pair" "$pair" --iterations 300
+done
+for spec in 50,50,200 100,100,200 200,100,200 100,200; do
+  run "split-${spec//,/-}" sample --iterations "$spec"
+done
+.venv/bin/python - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+load = lambda name: json.load(open(f"{out}/{name}.json"))
+
+def curve(s):
+    """The finest level's (cost, loss terms) after each iteration, cost in full-size evaluations."""
+    full = s["width"] * s["height"]
+    cost = sum(l["evaluations"] * l["width"] * l["height"] / full for l in s.get("levels", [])[:-1])
+    points = [(cost, s["initial"])]
+    for i in s["iterations"]:
+        cost += i["evaluations"]
+        points.append((cost, i["loss"]))
+    return points
+
+def at(points, cost):
+    return [p for c, p in points if c <= cost + 1e-9][-1]
+
+base = load("single-sample")
+single = curve(base)
+print(f"Splits on the sample pair at {base['width']}×{base['height']}, read at equal cost against one scale "
+      "(ratios: the split's loss ÷ the single-scale loss at the same cost).")
+print()
+print("| levels: iterations (coarse → fine) | finest level's iterations | cost (full-size evaluations) | total | style | content |")
+print("|---|---|---|---|---|---|")
+for spec in ["50-50-200", "100-100-200", "200-100-200", "100-200"]:
+    s = load(f"split-{spec}")
+    points = curve(s)
+    for n in (100, 150, 200):
+        c, p = points[n]
+        b = at(single, c)
+        print(f"| {spec.replace('-', ', ')} | {n} | {c:.0f} | {p['total'] / b['total']:.3f} | "
+              f"{p['style'] / b['style']:.3f} | {p['content'] / b['content']:.3f} |")
+print()
+print(f"The default (3 levels, `--iterations 300`) against one scale with 300 iterations, {base['width']} px "
+      "on the longest side. Cost ratio: the default's full-size evaluations ÷ the single-scale run's; "
+      "loss ratios (the default's ÷ the single scale's) at the end of each run, and against the single-scale "
+      "run at the default's cost.")
+print()
+print("| pair | default's levels | cost ratio | total | style | content | at equal cost: total | style | content | single scale: 300 iterations, evaluations, seconds | default: seconds |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for pair in ["sample", "water", "path"]:
+    a, d = load(f"single-{pair}"), load(f"default-{pair}")
+    sa, sd = curve(a), curve(d)
+    (ca, pa), (cd, pd) = sa[-1], sd[-1]
+    pe = at(sa, cd)
+    levels = ", ".join(f"{l['iterations']} at {l['width']}" for l in d["levels"])
+    print(f"| {pair} | {levels} | **{cd / ca:.2f}** | {pd['total'] / pa['total']:.3f} | "
+          f"{pd['style'] / pa['style']:.3f} | {pd['content'] / pa['content']:.3f} | "
+          f"{pd['total'] / pe['total']:.3f} | {pd['style'] / pe['style']:.3f} | {pd['content'] / pe['content']:.3f} | "
+          f"{a['evaluations']}, {a['seconds']:.0f} s | {d['seconds']:.0f} s |")
+PY

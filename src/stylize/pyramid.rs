@@ -1,0 +1,278 @@
+//! Coarse-to-fine optimization: a pyramid of sizes, each level warm-started from the bicubic
+//! upsampling of the one below, as neural-style's multi-resolution runs do.
+
+use std::ops::ControlFlow;
+
+use anyhow::Result;
+use ndarray::{Array4, ArrayView4};
+
+use super::{optimize_within, Budget, Iteration, Outcome, Solver, Stop};
+use crate::model::{LossWeights, Model, Targets};
+
+/// A pyramid that does not fit: its coarsest level is under the model's minimum side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the coarsest of {levels} levels would be {width}×{height} pixels, under the model's minimum of {min_side} on each side; the most that fit is {fits}")]
+pub struct TooSmall {
+    /// The levels asked for.
+    pub levels: usize,
+    /// The coarsest level's size.
+    pub width: usize,
+    /// The coarsest level's size.
+    pub height: usize,
+    /// The model's smallest side.
+    pub min_side: usize,
+    /// The most levels that fit.
+    pub fits: usize,
+}
+
+/// The sizes (height, width) of a pyramid of `levels` levels ending at `height`×`width`, coarse to
+/// fine; each level's longest side is half the next one's, the aspect ratio kept. One level is
+/// the full size alone (the model checks that itself).
+pub fn level_sizes(
+    height: usize,
+    width: usize,
+    levels: usize,
+    min_side: usize,
+) -> Result<Vec<(usize, usize)>, TooSmall> {
+    let sizes = pyramid(height, width, levels);
+    match sizes.first() {
+        Some(&(h, w)) if levels > 1 && h.min(w) < min_side => Err(TooSmall {
+            levels,
+            width: w,
+            height: h,
+            min_side,
+            fits: max_levels(height, width, min_side),
+        }),
+        _ => Ok(sizes),
+    }
+}
+
+/// The sizes of [`level_sizes`], unchecked.
+fn pyramid(height: usize, width: usize, levels: usize) -> Vec<(usize, usize)> {
+    let longest = height.max(width) as f64;
+    (0..levels.max(1))
+        .rev()
+        .map(|k| {
+            let side = (longest / f64::from(1u32 << k.min(30))).round().max(1.0);
+            let scale = side / longest;
+            let h = ((height as f64 * scale).round() as usize).max(1);
+            let w = ((width as f64 * scale).round() as usize).max(1);
+            (h, w)
+        })
+        .collect()
+}
+
+/// The most levels whose coarsest is at least `min_side` on each side (at least 1).
+pub fn max_levels(height: usize, width: usize, min_side: usize) -> usize {
+    (2..=31)
+        .take_while(|&n| {
+            pyramid(height, width, n)[0]
+                .0
+                .min(pyramid(height, width, n)[0].1)
+                >= min_side
+        })
+        .last()
+        .unwrap_or(1)
+}
+
+/// The Catmull-Rom cubic (a = −0.5): bicubic interpolation.
+fn cubic(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        1.5 * x * x * x - 2.5 * x * x + 1.0
+    } else if x < 2.0 {
+        -0.5 * x * x * x + 2.5 * x * x - 4.0 * x + 2.0
+    } else {
+        0.0
+    }
+}
+
+/// For each of `to` output samples, the input samples (of `from`) and their weights: pixel centres
+/// aligned, the kernel widened when shrinking (so that downsampling averages), edges repeated.
+fn taps(from: usize, to: usize) -> Vec<Vec<(usize, f32)>> {
+    let ratio = from as f64 / to as f64;
+    let widen = ratio.max(1.0);
+    (0..to)
+        .map(|o| {
+            let centre = (o as f64 + 0.5) * ratio - 0.5;
+            let reach = 2.0 * widen;
+            let first = (centre - reach).floor() as i64 + 1;
+            let last = (centre + reach).ceil() as i64 - 1;
+            let mut row: Vec<(usize, f32)> = Vec::new();
+            let mut total = 0.0;
+            for i in first..=last {
+                let weight = cubic((i as f64 - centre) / widen);
+                if weight != 0.0 {
+                    total += weight;
+                    row.push((i.clamp(0, from as i64 - 1) as usize, weight as f32));
+                }
+            }
+            for tap in &mut row {
+                tap.1 /= total as f32;
+            }
+            row
+        })
+        .collect()
+}
+
+/// `image` (1×C×H×W) resampled to `size` (height, width) with a bicubic filter; values are not
+/// clamped, so the optimization continues from exactly what it reached.
+pub fn resize(image: ArrayView4<f32>, size: (usize, usize)) -> Array4<f32> {
+    let (n, c, h, w) = image.dim();
+    let (th, tw) = size;
+    let (rows, cols) = (taps(h, th), taps(w, tw));
+    let mut across = Array4::<f32>::zeros((n, c, h, tw));
+    for ((b, ch, y, x), out) in across.indexed_iter_mut() {
+        *out = cols[x].iter().map(|&(i, k)| k * image[[b, ch, y, i]]).sum();
+    }
+    Array4::from_shape_fn((n, c, th, tw), |(b, ch, y, x)| {
+        rows[y]
+            .iter()
+            .map(|&(i, k)| k * across[[b, ch, i, x]])
+            .sum()
+    })
+}
+
+/// How `iterations` are shared among `levels` levels, coarse to fine: two shares for the coarsest
+/// and for the finest level, one for each level between (measured in docs/COARSE_TO_FINE.md: at
+/// equal cost, iterations at the coarse levels lower the style loss, those at the finest the
+/// content loss). What rounding leaves over goes to the finest.
+pub fn split(iterations: usize, levels: usize) -> Vec<usize> {
+    let levels = levels.max(1);
+    let shares: Vec<usize> = (0..levels)
+        .map(|l| if l == 0 || l == levels - 1 { 2 } else { 1 })
+        .collect();
+    let total: usize = shares.iter().sum();
+    let mut split: Vec<usize> = shares.iter().map(|s| iterations * s / total).collect();
+    split[levels - 1] += iterations - split.iter().sum::<usize>();
+    split
+}
+
+/// One level of the pyramid: its size, its targets (content and style computed at that size) and
+/// its budget.
+#[derive(Clone, Debug)]
+pub struct Level {
+    /// Height and width.
+    pub size: (usize, usize),
+    /// The content and style targets at this size.
+    pub targets: Targets,
+    /// How long this level may run.
+    pub budget: Budget,
+}
+
+/// Optimizes `image` (at the coarsest level's size) level by level, each starting from the
+/// bicubic upsampling of the last one's result, with the optimizer's state reset between levels.
+/// `on_iteration` gets the level's index with each iteration and may end the run (the current
+/// level ends where it is and the image is upsampled to the finest size). Returns the image at
+/// the finest size and each level's outcome (up to the one that ended the run).
+pub fn coarse_to_fine(
+    model: &mut Model,
+    levels: &[Level],
+    weights: &LossWeights,
+    mut image: Array4<f32>,
+    solver: &mut Solver,
+    mut on_iteration: impl FnMut(usize, &Iteration) -> ControlFlow<()>,
+) -> Result<(Array4<f32>, Vec<Outcome>)> {
+    let mut outcomes = Vec::with_capacity(levels.len());
+    let size_of = |image: &Array4<f32>| (image.dim().2, image.dim().3);
+    for (index, level) in levels.iter().enumerate() {
+        if size_of(&image) != level.size {
+            image = resize(image.view(), level.size);
+        }
+        solver.reset();
+        let outcome = optimize_within(
+            model,
+            &level.targets,
+            weights,
+            &mut image,
+            solver,
+            level.budget,
+            |it| on_iteration(index, it),
+        )?;
+        let interrupted = outcome.stop == Stop::Interrupted;
+        outcomes.push(outcome);
+        if interrupted {
+            break;
+        }
+    }
+    if let Some(finest) = levels.last() {
+        if size_of(&image) != finest.size {
+            image = resize(image.view(), finest.size);
+        }
+    }
+    Ok((image, outcomes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_halve_the_longest_side_and_keep_the_aspect_ratio() {
+        assert_eq!(
+            level_sizes(320, 512, 3, 16).unwrap(),
+            [(80, 128), (160, 256), (320, 512)]
+        );
+        assert_eq!(level_sizes(171, 256, 3, 16).unwrap()[0], (43, 64));
+        assert_eq!(level_sizes(40, 30, 1, 16).unwrap(), [(40, 30)]);
+        // One level is never refused here: the model checks the full size itself.
+        assert_eq!(level_sizes(8, 8, 1, 16).unwrap(), [(8, 8)]);
+    }
+
+    #[test]
+    fn a_level_under_the_minimum_side_is_refused_with_what_fits() {
+        let error = level_sizes(48, 64, 3, 16).unwrap_err();
+        assert_eq!((error.width, error.height, error.fits), (16, 12, 2));
+        assert!(error.to_string().contains("16×12"), "{error}");
+        assert!(
+            error.to_string().contains("the most that fit is 2"),
+            "{error}"
+        );
+        assert_eq!(max_levels(48, 64, 16), 2);
+        assert_eq!(max_levels(200, 320, 16), 4);
+        assert_eq!(max_levels(20, 20, 16), 1);
+        assert!(level_sizes(30, 40, 9, 16).is_err());
+    }
+
+    #[test]
+    fn resize_keeps_constants_and_ramps() {
+        let flat = Array4::from_elem((1, 3, 8, 12), 0.25f32);
+        let up = resize(flat.view(), (16, 24));
+        assert_eq!(up.dim(), (1, 3, 16, 24));
+        assert!(up.iter().all(|&v| (v - 0.25).abs() < 1e-6));
+        let down = resize(flat.view(), (3, 5));
+        assert!(down.iter().all(|&v| (v - 0.25).abs() < 1e-6));
+        // A horizontal ramp stays a ramp in the interior (a cubic reproduces linear functions).
+        let ramp = Array4::from_shape_fn((1, 1, 4, 16), |(_, _, _, x)| x as f32);
+        let up = resize(ramp.view(), (8, 32));
+        for x in 4..28 {
+            let expected = (x as f32 + 0.5) / 2.0 - 0.5;
+            assert!((up[[0, 0, 3, x]] - expected).abs() < 1e-4, "{x}");
+        }
+    }
+
+    #[test]
+    fn upsampling_a_downsampled_image_is_close_to_the_original() {
+        let smooth = Array4::from_shape_fn((1, 3, 32, 48), |(_, c, y, x)| {
+            0.5 + 0.4 * ((x as f32 * 0.15 + c as f32).sin() * (y as f32 * 0.1).cos())
+        });
+        let back = resize(resize(smooth.view(), (16, 24)).view(), (32, 48));
+        let worst = (&back - &smooth).iter().fold(0.0f32, |m, e| m.max(e.abs()));
+        assert!(worst < 0.05, "{worst}");
+    }
+
+    #[test]
+    fn split_shares_every_iteration() {
+        for levels in 1..=5 {
+            for total in [1, 7, 100, 300, 1000] {
+                let shares = split(total, levels);
+                assert_eq!(shares.len(), levels);
+                assert_eq!(shares.iter().sum::<usize>(), total);
+            }
+        }
+        assert_eq!(split(300, 1), [300]);
+        assert_eq!(split(300, 2), [150, 150]);
+        assert_eq!(split(300, 3), [120, 60, 120]);
+        assert_eq!(split(1000, 4), [333, 166, 166, 335]);
+    }
+}
