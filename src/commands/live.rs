@@ -150,14 +150,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         (given, _) => model::resolve_dir(given.as_deref()),
     };
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
-    super::check_processing_size((info.width, info.height), size, &model)?;
-    let sizes = super::level_sizes(
-        &args.budget,
-        height as usize,
-        width as usize,
-        &model,
-        crate::cli::VIDEO_LEVELS,
-    )?;
+    let sizes = super::frame_levels(&args.budget, (info.width, info.height), size, &model)?;
     // For each style (keys 1-9), its Gram matrices at each level.
     let grams: Vec<Vec<Vec<Array2<f32>>>> = styles
         .iter()

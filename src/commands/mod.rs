@@ -248,8 +248,15 @@ fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
     (w, h)
 }
 
-/// Refuses frames that `--size` makes smaller than the model takes, before any work.
-fn check_processing_size(frame: (u32, u32), size: u32, model: &Model) -> Result<()> {
+/// The coarse-to-fine levels of a video's first frame, for frames of `frame` (the input's size)
+/// stylized at `--size` `size`; frames that it makes smaller than the model takes are refused
+/// with the `--size` that works.
+fn frame_levels(
+    budget: &BudgetArgs,
+    frame: (u32, u32),
+    size: u32,
+    model: &Model,
+) -> Result<Vec<(usize, usize)>> {
     let min = model.manifest().input.min_side as u32;
     let (fw, fh) = frame;
     let (w, h) = processing_size(fw, fh, size);
@@ -259,7 +266,13 @@ fn check_processing_size(frame: (u32, u32), size: u32, model: &Model) -> Result<
             "the frames are {fw}x{fh}: at --size {size} they would be stylized at {w}x{h}, under the model's {min} pixels a side; use --size {enough} or more"
         );
     }
-    Ok(())
+    level_sizes(
+        budget,
+        h as usize,
+        w as usize,
+        model,
+        crate::cli::VIDEO_LEVELS,
+    )
 }
 
 /// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon (`video` cuts the frame

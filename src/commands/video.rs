@@ -136,14 +136,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let config = super::session_config(&args.engine, quiet)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let mut model = super::load_model(&model_dir, &args.engine, &config)?;
-    super::check_processing_size((info.width, info.height), args.size, &model)?;
-    let sizes = super::level_sizes(
-        &args.budget,
-        height as usize,
-        width as usize,
-        &model,
-        crate::cli::VIDEO_LEVELS,
-    )?;
+    let sizes = super::frame_levels(&args.budget, (info.width, info.height), args.size, &model)?;
     let grams = super::level_grams(&mut model, &styles, &sizes, &args.style, &blend)?;
     let schedule = super::schedule(
         &args.budget,
