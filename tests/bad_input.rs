@@ -266,8 +266,15 @@ fn nonsense_option_values_are_usage_errors() {
         (vec!["--style-blend", "1,x"], "--style-blend"),
         (vec!["--frobnicate"], "--frobnicate"),
     ] {
-        let out = c.run(&c.content, &args);
+        // Without the defaults `run` adds, so that each value is judged, not a repeated flag.
+        let out = image_command(&c.content, &c.style, &c.out, &tiny_model())
+            .arg("-q")
+            .args(&args)
+            .output()
+            .unwrap();
         assert_one_line_error(&out, 2, needle);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("multiple times"), "{args:?}: {stderr}");
     }
     c.assert_nothing_written();
 }
