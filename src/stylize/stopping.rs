@@ -36,7 +36,7 @@ impl Stop {
 }
 
 /// Stop when the total loss fell by less than `relative` of itself over the last `window`
-/// iterations: (L[i − window] − L[i]) / L[i − window] < `relative`.
+/// iterations: `(L[i − window] − L[i]) / L[i − window] < relative`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
     /// The smallest relative decrease that keeps the optimization going.
