@@ -116,12 +116,7 @@ impl Model {
     /// [`loss_and_gradient_bound`](Self::loss_and_gradient_bound): the style Grams only when they
     /// changed since the last call, the content and temporal targets every time.
     pub fn bind_targets(&mut self, targets: &Targets, weights: &LossWeights) -> Result<()> {
-        let m = &self.manifest;
-        if targets.grams.len() != m.style_layers.len()
-            || targets.contents.len() != m.content_layers.len()
-        {
-            bail!("internal: targets do not match the model's layers");
-        }
+        let inputs = LossInputs::new(&self.manifest, targets, weights, None)?;
         if self.bound.is_none() {
             self.bound = Some(Bound {
                 binding: self.loss.create_binding().map_err(ort_error)?,
@@ -143,33 +138,12 @@ impl Model {
             bound.traffic.to_device += 4 * value.len() as u64;
             Ok(())
         };
-        let (style, content) = (
-            ndarray::arr1(&vec![weights.style; m.style_layers.len()]),
-            ndarray::arr1(&vec![weights.content; m.content_layers.len()]),
-        );
-        upload("style_weights", style.view().into_dyn())?;
-        upload("content_weights", content.view().into_dyn())?;
-        upload("tv_weight", ndarray::arr1(&[weights.tv]).view().into_dyn())?;
-        let unused = Array4::<f32>::zeros((1, 1, 1, 1));
-        let (temporal_weight, temporal_target, temporal_mask) = match &targets.temporal {
-            Some(t) if weights.temporal != 0.0 => (weights.temporal, t.image.view(), t.mask.view()),
-            _ => (0.0, unused.view(), unused.view()),
-        };
-        upload(
-            "temporal_weight",
-            ndarray::arr1(&[temporal_weight]).view().into_dyn(),
-        )?;
-        upload("temporal_target", temporal_target.into_dyn())?;
-        upload("temporal_mask", temporal_mask.into_dyn())?;
-        for (layer, content) in m.content_layers.iter().zip(&targets.contents) {
-            upload(
-                &format!("content_{}", layer.name),
-                content.view().into_dyn(),
-            )?;
+        for (name, value) in inputs.per_run() {
+            upload(&name, value)?;
         }
         if bound.grams != targets.grams {
-            for (layer, gram) in m.style_layers.iter().zip(&targets.grams) {
-                upload(&format!("gram_{}", layer.name), gram.view().into_dyn())?;
+            for (name, gram) in inputs.grams() {
+                upload(&name, gram)?;
             }
             bound.grams = targets.grams.clone();
         }
@@ -200,13 +174,6 @@ impl Model {
             .binding
             .bind_output("grad", grad.tensor_mut())
             .map_err(ort_error)?;
-        const TERMS: [&str; 5] = [
-            "loss",
-            "content_loss",
-            "style_loss",
-            "tv_loss",
-            "temporal_loss",
-        ];
         for name in TERMS {
             bound
                 .binding
@@ -218,26 +185,12 @@ impl Model {
             .loss
             .run_binding(&bound.binding)
             .map_err(runtime::out_of_memory)?;
-        let mut values = [0.0f32; 5];
-        for (value, name) in values.iter_mut().zip(TERMS) {
-            *value = outputs
-                .get(name)
-                .ok_or_else(|| anyhow!("internal: the loss graph has no output '{name}'"))?
-                .try_extract_scalar::<f32>()
-                .map_err(ort_error)?;
-        }
+        let terms = read_terms(&outputs)?;
         let seconds = start.elapsed().as_secs_f64();
         self.run_seconds += seconds;
         bound.traffic.run_seconds += seconds;
         bound.traffic.to_host += 4 * TERMS.len() as u64;
-        let [total, content, style, tv, temporal] = values;
-        Ok(LossTerms {
-            total,
-            content,
-            style,
-            tv,
-            temporal,
-        })
+        Ok(terms)
     }
 
     fn check_signature(&self) -> Result<()> {
@@ -346,47 +299,10 @@ impl Model {
         grad: &mut [f32],
     ) -> Result<LossTerms> {
         self.check_size(&image)?;
-        let m = &self.manifest;
-        if targets.grams.len() != m.style_layers.len()
-            || targets.contents.len() != m.content_layers.len()
-        {
-            bail!("internal: targets do not match the model's layers");
-        }
-        let style_weights = Array1::from_elem(m.style_layers.len(), weights.style);
-        let content_weights = Array1::from_elem(m.content_layers.len(), weights.content);
-        let tv_weight = Array1::from_elem(1, weights.tv);
-        // Without a temporal target the term is switched off: weight 0 and 1×1×1×1 zeros, which
-        // the graph broadcasts.
-        let unused = Array4::<f32>::zeros((1, 1, 1, 1));
-        let (temporal_weight, temporal_target, temporal_mask) = match &targets.temporal {
-            Some(t) if weights.temporal != 0.0 => {
-                if t.image.dim() != image.dim()
-                    || t.mask.dim() != (1, 1, image.dim().2, image.dim().3)
-                {
-                    bail!("internal: the temporal target does not match the image's size");
-                }
-                (weights.temporal, t.image.view(), t.mask.view())
-            }
-            _ => (0.0, unused.view(), unused.view()),
-        };
-        let temporal_weight = Array1::from_elem(1, temporal_weight);
-        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![
-            ("image".into(), tensor(image)?),
-            ("style_weights".into(), tensor(style_weights.view())?),
-            ("content_weights".into(), tensor(content_weights.view())?),
-            ("tv_weight".into(), tensor(tv_weight.view())?),
-            ("temporal_weight".into(), tensor(temporal_weight.view())?),
-            ("temporal_target".into(), tensor(temporal_target)?),
-            ("temporal_mask".into(), tensor(temporal_mask)?),
-        ];
-        for (layer, gram) in m.style_layers.iter().zip(&targets.grams) {
-            inputs.push((format!("gram_{}", layer.name).into(), tensor(gram.view())?));
-        }
-        for (layer, content) in m.content_layers.iter().zip(&targets.contents) {
-            inputs.push((
-                format!("content_{}", layer.name).into(),
-                tensor(content.view())?,
-            ));
+        let given = LossInputs::new(&self.manifest, targets, weights, Some(image.dim()))?;
+        let mut inputs: Vec<(Cow<str>, SessionInputValue)> = vec![("image".into(), tensor(image)?)];
+        for (name, value) in given.per_run().chain(given.grams()) {
+            inputs.push((name.into(), tensor(value)?));
         }
         let start = std::time::Instant::now();
         let outputs = self
@@ -395,22 +311,7 @@ impl Model {
             .map_err(ort_error)
             .context("evaluating the loss")?;
         self.run_seconds += start.elapsed().as_secs_f64();
-        let scalar = |name: &str| -> Result<f32> {
-            let (_, values) = outputs[name]
-                .try_extract_tensor::<f32>()
-                .map_err(ort_error)?;
-            values
-                .first()
-                .copied()
-                .ok_or_else(|| anyhow!("internal: output '{name}' is empty"))
-        };
-        let terms = LossTerms {
-            total: scalar("loss")?,
-            content: scalar("content_loss")?,
-            style: scalar("style_loss")?,
-            tv: scalar("tv_loss")?,
-            temporal: scalar("temporal_loss")?,
-        };
+        let terms = read_terms(&outputs)?;
         let (_, g) = outputs["grad"]
             .try_extract_tensor::<f32>()
             .map_err(ort_error)?;
@@ -423,6 +324,127 @@ impl Model {
         }
         grad.copy_from_slice(g);
         Ok(terms)
+    }
+}
+
+/// The loss graph's scalar outputs, in [`LossTerms`] order.
+const TERMS: [&str; 5] = [
+    "loss",
+    "content_loss",
+    "style_loss",
+    "tv_loss",
+    "temporal_loss",
+];
+
+/// The loss terms of one run of the loss graph.
+fn read_terms(outputs: &ort::session::SessionOutputs) -> Result<LossTerms> {
+    let mut values = [0.0f32; 5];
+    for (value, name) in values.iter_mut().zip(TERMS) {
+        *value = outputs
+            .get(name)
+            .ok_or_else(|| anyhow!("internal: the loss graph has no output '{name}'"))?
+            .try_extract_scalar::<f32>()
+            .map_err(ort_error)?;
+    }
+    let [total, content, style, tv, temporal] = values;
+    Ok(LossTerms {
+        total,
+        content,
+        style,
+        tv,
+        temporal,
+    })
+}
+
+/// The loss graph's inputs other than the image: the weights, and views of the targets. Without a
+/// temporal target the term is switched off: weight 0 and 1×1×1×1 zeros, which the graph
+/// broadcasts.
+struct LossInputs<'a> {
+    manifest: &'a Manifest,
+    targets: &'a Targets,
+    /// style_weights, content_weights, tv_weight and temporal_weight.
+    weights: [(&'static str, Array1<f32>); 4],
+    temporal: Option<&'a TemporalTarget>,
+    unused: Array4<f32>,
+}
+
+impl<'a> LossInputs<'a> {
+    /// Checks that `targets` fit the model (and, given the image's shape, that the temporal
+    /// target fits the image).
+    fn new(
+        manifest: &'a Manifest,
+        targets: &'a Targets,
+        weights: &LossWeights,
+        image: Option<(usize, usize, usize, usize)>,
+    ) -> Result<LossInputs<'a>> {
+        if targets.grams.len() != manifest.style_layers.len()
+            || targets.contents.len() != manifest.content_layers.len()
+        {
+            bail!("internal: targets do not match the model's layers");
+        }
+        let temporal = targets
+            .temporal
+            .as_ref()
+            .filter(|_| weights.temporal != 0.0);
+        if let (Some(t), Some(dim)) = (temporal, image) {
+            if t.image.dim() != dim || t.mask.dim() != (1, 1, dim.2, dim.3) {
+                bail!("internal: the temporal target does not match the image's size");
+            }
+        }
+        let one = |w: f32, n: usize| Array1::from_elem(n, w);
+        Ok(LossInputs {
+            manifest,
+            targets,
+            weights: [
+                (
+                    "style_weights",
+                    one(weights.style, manifest.style_layers.len()),
+                ),
+                (
+                    "content_weights",
+                    one(weights.content, manifest.content_layers.len()),
+                ),
+                ("tv_weight", one(weights.tv, 1)),
+                (
+                    "temporal_weight",
+                    one(temporal.map_or(0.0, |_| weights.temporal), 1),
+                ),
+            ],
+            temporal,
+            unused: Array4::zeros((1, 1, 1, 1)),
+        })
+    }
+
+    /// The weights, the temporal target and mask, and the content targets, by input name.
+    fn per_run(&self) -> impl Iterator<Item = (String, ndarray::ArrayViewD<'_, f32>)> {
+        let (target, mask) = match self.temporal {
+            Some(t) => (t.image.view(), t.mask.view()),
+            None => (self.unused.view(), self.unused.view()),
+        };
+        let weights = self
+            .weights
+            .iter()
+            .map(|(name, w)| (name.to_string(), w.view().into_dyn()));
+        let temporal = [
+            ("temporal_target".to_string(), target.into_dyn()),
+            ("temporal_mask".to_string(), mask.into_dyn()),
+        ];
+        let contents = self
+            .manifest
+            .content_layers
+            .iter()
+            .zip(&self.targets.contents)
+            .map(|(layer, c)| (format!("content_{}", layer.name), c.view().into_dyn()));
+        weights.chain(temporal).chain(contents)
+    }
+
+    /// The style Gram targets, by input name.
+    fn grams(&self) -> impl Iterator<Item = (String, ndarray::ArrayViewD<'_, f32>)> {
+        self.manifest
+            .style_layers
+            .iter()
+            .zip(&self.targets.grams)
+            .map(|(layer, g)| (format!("gram_{}", layer.name), g.view().into_dyn()))
     }
 }
 
