@@ -1,11 +1,21 @@
 //! The files a run reads and writes: what it writes must never be one of its inputs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
 /// A file a run reads or writes, with what it is for (`content image`, `--stats`, …).
 pub type Named<'a> = (&'a str, &'a Path);
+
+/// Where a file being written to `destination` lives until it is complete and renamed over it:
+/// `.NAME.PID.part` beside it (same directory, so the rename is atomic).
+pub fn temporary_beside(destination: &Path) -> PathBuf {
+    let name = destination
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    destination.with_file_name(format!(".{name}.{}.part", std::process::id()))
+}
 
 /// Whether `a` and `b` name the same existing file, links followed (so a symbolic or hard link to
 /// an input counts as the input).

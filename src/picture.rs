@@ -172,14 +172,7 @@ impl OutputImage {
     /// Writes the image through a temporary file renamed into place, so a failure leaves nothing behind.
     pub fn save(&self, image: &RgbImage) -> Result<()> {
         let shown = self.path.display();
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = self
-            .path
-            .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+        let temp = crate::files::temporary_beside(&self.path);
         let written = (|| -> Result<()> {
             let file = std::fs::File::create(&temp)?;
             let mut out = BufWriter::new(file);

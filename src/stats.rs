@@ -54,7 +54,7 @@ pub fn full_size_evaluations(levels: &[LevelStats], full: usize) -> f64 {
 /// Writes `stats` as pretty JSON to `path` (through a temporary file, so a reader never sees half of it).
 pub fn write<T: Serialize>(path: &Path, stats: &T) -> Result<()> {
     let json = serde_json::to_vec_pretty(stats).context("internal: cannot encode statistics")?;
-    let temp = path.with_extension(format!("{}.tmp", std::process::id()));
+    let temp = crate::files::temporary_beside(path);
     std::fs::write(&temp, json)
         .and_then(|()| std::fs::rename(&temp, path))
         .map_err(|e| {

@@ -656,8 +656,8 @@ impl Staged {
             Ok(m) if !(m.is_file() || m.file_type().is_symlink()) => return None,
             _ => {}
         }
-        let name = destination.file_name()?.to_string_lossy().into_owned();
-        let temp = destination.with_file_name(format!(".{name}.{}.part", std::process::id()));
+        destination.file_name()?;
+        let temp = crate::files::temporary_beside(&destination);
         Some(Staged { temp, destination })
     }
 
