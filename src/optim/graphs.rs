@@ -235,7 +235,7 @@ impl Graphs {
     }
 
     /// Runs `graph` with the vectors in `inputs` and `scalars` bound, writing `outputs` in place and
-    /// returning the float64 results named in `results`.
+    /// returning the scalar results named in `results` (as float64).
     fn run(
         &mut self,
         which: fn(&mut Graphs) -> &mut Graph,
@@ -273,6 +273,7 @@ impl Graphs {
                 .bind_output_to_device(*name, &host)
                 .map_err(ort_error)?;
         }
+        let mut bytes = 0;
         let values = {
             let outputs = graph
                 .session
@@ -281,16 +282,27 @@ impl Graphs {
             results
                 .iter()
                 .map(|name| {
-                    outputs
+                    let value = outputs
                         .get(name)
-                        .ok_or_else(|| anyhow!("internal: graph has no output '{name}'"))?
-                        .try_extract_scalar::<f64>()
-                        .map_err(ort_error)
+                        .ok_or_else(|| anyhow!("internal: graph has no output '{name}'"))?;
+                    // Dot products come as float64, norms as float32.
+                    match value.try_extract_scalar::<f64>() {
+                        Ok(v) => {
+                            bytes += 8;
+                            Ok(v)
+                        }
+                        Err(_) => {
+                            bytes += 4;
+                            Ok(f64::from(
+                                value.try_extract_scalar::<f32>().map_err(ort_error)?,
+                            ))
+                        }
+                    }
                 })
                 .collect::<Result<Vec<f64>>>()?
         };
         self.traffic.run_seconds += start.elapsed().as_secs_f64();
-        self.traffic.to_host += 8 * results.len() as u64;
+        self.traffic.to_host += bytes;
         Ok(values)
     }
 }
@@ -359,28 +371,9 @@ impl Algebra for Graphs {
     }
 
     fn norm_inf(&mut self, x: &DeviceVector) -> Result<f32> {
-        let host = self.host.clone();
-        let start = Instant::now();
-        let graph = &mut self.norm_inf;
-        graph
-            .binding
-            .bind_input("x", &x.tensor)
-            .map_err(ort_error)?;
-        graph
-            .binding
-            .bind_output_to_device("m", &host)
-            .map_err(ort_error)?;
-        let m = graph
-            .session
-            .run_binding(&graph.binding)
-            .map_err(out_of_memory)?
-            .get("m")
-            .ok_or_else(|| anyhow!("internal: graph has no output 'm'"))?
-            .try_extract_scalar::<f32>()
-            .map_err(ort_error)?;
-        self.traffic.run_seconds += start.elapsed().as_secs_f64();
-        self.traffic.to_host += 4;
-        Ok(m)
+        let r = self.run(|g| &mut g.norm_inf, &[("x", x)], &[], &mut [], &["m"])?;
+        // A float32 result, exact through float64.
+        Ok(r[0] as f32)
     }
 
     fn all_finite(&mut self, x: &DeviceVector) -> Result<bool> {
