@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod files;
 pub mod media;
 pub mod model;
@@ -12,6 +13,8 @@ pub mod pipeline;
 pub mod preview;
 pub mod progress;
 pub mod project;
+pub mod sink;
+pub mod source;
 pub mod stats;
 pub mod stylize;
 pub mod temporal;

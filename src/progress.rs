@@ -48,6 +48,11 @@ impl Progress {
     }
 }
 
+/// A line for the user on stderr (a file saved, a recording started).
+pub fn notice(text: &str) {
+    eprintln!("{text}");
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         self.bar.finish_and_clear();

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use crate::cli::{ImageArgs, Init, LevelIterations};
+use crate::config;
 use crate::files;
 use crate::model::{self, Features, LossWeights, Model, Targets};
 use crate::picture::{self, OutputImage};
@@ -91,7 +92,11 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
-    let blend = super::blend_weights(&args.style.style_blend, args.style.styles.len())?;
+    let model_dir = model::resolve_dir(args.engine.model.as_deref());
+    let threads = config::threads(&args.engine);
+    let engine = config::engine(&args.engine, &args.optim, model_dir, threads, quiet)?;
+    let style = config::style(&args.style, 0.0, false)?;
+    let blend = &style.blend;
     let content = picture::load(&args.content, "content image")?;
     let styles = super::load_styles(&args.style.styles)?;
     let init_image = match &args.init {
@@ -99,9 +104,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         _ => None,
     };
 
-    let config = super::session_config(&args.engine, quiet)?;
-    let model_dir = model::resolve_dir(args.engine.model.as_deref());
-    let mut model = super::load_model(&model_dir, &args.engine, &config)?;
+    let mut model = super::load_model(&engine)?;
 
     let full = picture::resize_longest(&content, args.size);
     let (width, height) = (full.width() as usize, full.height() as usize);
@@ -111,7 +114,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
                 .map_err(|e| anyhow!("--iterations gives {} levels: {e}", counts.len()))?
         }
         _ => super::level_sizes(
-            &args.budget,
+            args.budget.levels.map(|n| n as usize),
             height,
             width,
             &model,
@@ -129,7 +132,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
             sizes.len()
         ),
     };
-    let tolerance = super::tolerance(&args.budget, TOLERANCE);
+    let tolerance = config::tolerance(&args.budget, TOLERANCE);
     let levels = sizes
         .iter()
         .zip(&iterations)
@@ -138,7 +141,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
                 iterations: n,
                 tolerance,
             };
-            level(&mut model, args, &blend, &content, &styles, size, budget)
+            level(&mut model, args, blend, &content, &styles, size, budget)
         })
         .collect::<Result<Vec<Planned>>>()?;
     let coarsest = levels
@@ -165,8 +168,8 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
         _ => coarsest.content.clone(),
     };
 
-    let weights = super::loss_weights(&args.style, 0.0);
-    let mut solver = super::solver(&args.optim, &args.engine, &model)?;
+    let weights = style.weights;
+    let mut solver = super::solver(&engine, &model)?;
     let setup_seconds = started.elapsed().as_secs_f64();
     let total: usize = iterations.iter().sum();
     let progress = Progress::new(Some(total as u64), "it", quiet);
@@ -216,9 +219,9 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
             width,
             height,
             device: model.backend().to_string(),
-            threads: config.threads,
-            model: model_dir.display().to_string(),
-            optimizer: format!("{:?}", super::optimizer_kind(&args.optim)),
+            threads: engine.session.threads,
+            model: engine.model_dir.display().to_string(),
+            optimizer: format!("{:?}", engine.optimizer),
             engine: solver.name(),
             precision: model.precision(),
             weights,

@@ -6,6 +6,7 @@ use ndarray::Array4;
 use serde::Serialize;
 
 use crate::cli::{MetricsArgs, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT};
+use crate::config;
 use crate::media::Input;
 use crate::model::{self, blend_grams, LossWeights, Model, Targets};
 use crate::temporal::{self, FlowParams, MotionTracker};
@@ -82,7 +83,7 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
     let mut losses = if styles.is_empty() {
         None
     } else {
-        let config = super::session_config(&args.engine, true)?;
+        let config = config::session(&args.engine, config::threads(&args.engine), true)?;
         let mut model = Model::load(&model::resolve_dir(args.engine.model.as_deref()), &config)?;
         let features = super::style_features(&mut model, &styles, args.size, 1.0)?;
         let targets = Targets {

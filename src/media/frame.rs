@@ -2,6 +2,8 @@
 //! tensor form, the 1×3×H×W `f32` array in [0, 1] that the stylizer works on.
 
 use anyhow::{bail, Result};
+use image::imageops::{self, FilterType};
+use image::{ImageBuffer, Rgb, RgbImage};
 use ndarray::{Array4, ArrayView4, Axis};
 
 /// One decoded (or stylized) picture: packed RGB24 rows without padding, `width × height × 3` bytes.
@@ -55,6 +57,34 @@ impl RgbFrame {
         let (_, _, h, w) = tensor.dim();
         let data = tensor_to_rgb(tensor)?;
         RgbFrame::new(w as u32, h as u32, data, pts, index)
+    }
+}
+
+impl RgbFrame {
+    /// The frame as an image, borrowing its pixels (for drawing and saving).
+    pub fn as_image(&self) -> ImageBuffer<Rgb<u8>, &[u8]> {
+        ImageBuffer::from_raw(self.width, self.height, self.data.as_slice())
+            .expect("RgbFrame::new checked the length")
+    }
+
+    /// The frame as an image, keeping its pixels.
+    pub fn into_image(self) -> RgbImage {
+        RgbImage::from_raw(self.width, self.height, self.data)
+            .expect("RgbFrame::new checked the length")
+    }
+
+    /// The frame resized (bicubic) to `width × height`; itself when it has that size.
+    pub fn resized(self, width: u32, height: u32) -> RgbFrame {
+        if (self.width, self.height) == (width, height) {
+            return self;
+        }
+        let image = imageops::resize(&self.as_image(), width, height, FilterType::CatmullRom);
+        RgbFrame {
+            width,
+            height,
+            data: image.into_raw(),
+            ..self
+        }
     }
 }
 

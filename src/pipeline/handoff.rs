@@ -6,6 +6,7 @@
 //! newest item there is.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// A one-slot mailbox; share it with an `Arc`.
 pub struct Mailbox<T> {
@@ -76,9 +77,14 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// Takes the item if there is one, without waiting.
-    pub fn try_take(&self) -> Option<T> {
-        self.lock().item.take()
+    /// Takes the item if there is one, waiting at most `wait` for it.
+    pub fn take_within(&self, wait: Duration) -> Option<T> {
+        let slot = self.lock();
+        let (mut slot, _) = self
+            .ready
+            .wait_timeout_while(slot, wait, |s| s.item.is_none() && !s.closed)
+            .unwrap_or_else(|e| e.into_inner());
+        slot.item.take()
     }
 
     /// Closes the mailbox: later puts fail; an item still in the slot can be taken, then
@@ -190,7 +196,7 @@ mod tests {
     #[test]
     fn close_wakes_a_waiting_consumer() {
         let mailbox = Arc::new(Mailbox::<u32>::new());
-        assert_eq!(mailbox.try_take(), None);
+        assert_eq!(mailbox.take_within(Duration::ZERO), None);
         let waiter = {
             let mailbox = mailbox.clone();
             thread::spawn(move || mailbox.take())
@@ -198,6 +204,6 @@ mod tests {
         thread::sleep(Duration::from_millis(20));
         mailbox.close();
         assert_eq!(waiter.join().unwrap(), None);
-        assert_eq!(mailbox.try_take(), None);
+        assert_eq!(mailbox.take_within(Duration::ZERO), None);
     }
 }

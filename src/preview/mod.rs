@@ -8,8 +8,10 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use image::imageops::{self, FilterType};
-use image::{Rgb, RgbImage};
+use image::{GenericImageView, Rgb, RgbImage};
 use minifb::{KeyRepeat, Window, WindowOptions};
+
+use crate::media::RgbFrame;
 
 pub use keys::{action, Action, KEYS_LINE};
 
@@ -42,14 +44,6 @@ impl View {
             View::Original => "original",
         }
     }
-}
-
-/// One picture to show: the stylized frame and the frame it came from, at the processing size.
-pub struct Picture {
-    /// The stylized frame.
-    pub stylized: RgbImage,
-    /// The input frame.
-    pub original: RgbImage,
 }
 
 /// Fails with one line saying so when there is no display to open a window on.
@@ -134,18 +128,25 @@ impl Preview {
         self.window.get_size() != self.size
     }
 
-    /// Draws `picture` in the current view, scaled to the window, and the overlay's `lines`.
-    pub fn show(&mut self, picture: &Picture, lines: &[String]) -> Result<()> {
+    /// Draws the `stylized` frame and its `original` in the current view, scaled to the window,
+    /// and the overlay's `lines`.
+    pub fn show(
+        &mut self,
+        stylized: &RgbFrame,
+        original: &RgbFrame,
+        lines: &[String],
+    ) -> Result<()> {
+        let (stylized, original) = (stylized.as_image(), original.as_image());
         let (w, h) = self.window.get_size();
         let (w, h) = (w.max(16), h.max(16));
         let mut canvas = RgbImage::from_pixel(w as u32, h as u32, Rgb([0, 0, 0]));
         match self.view {
-            View::Stylized => fit(&mut canvas, &picture.stylized, 0, w as u32),
-            View::Original => fit(&mut canvas, &picture.original, 0, w as u32),
+            View::Stylized => fit(&mut canvas, &stylized, 0, w as u32),
+            View::Original => fit(&mut canvas, &original, 0, w as u32),
             View::SideBySide => {
                 let half = w as u32 / 2;
-                fit(&mut canvas, &picture.original, 0, half);
-                fit(&mut canvas, &picture.stylized, half, w as u32 - half);
+                fit(&mut canvas, &original, 0, half);
+                fit(&mut canvas, &stylized, half, w as u32 - half);
             }
         }
         self.composed = canvas;
@@ -184,7 +185,12 @@ impl Preview {
 
 /// Draws `image` into the columns `left .. left + width` of `canvas`, as large as fits with its
 /// aspect ratio kept, centred.
-fn fit(canvas: &mut RgbImage, image: &RgbImage, left: u32, width: u32) {
+fn fit<I: GenericImageView<Pixel = Rgb<u8>>>(
+    canvas: &mut RgbImage,
+    image: &I,
+    left: u32,
+    width: u32,
+) {
     let (iw, ih) = image.dimensions();
     let height = canvas.height();
     if iw == 0 || ih == 0 || width == 0 {

@@ -5,6 +5,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+mod live;
+mod video;
+
+pub use live::{steady_figures, LiveStats};
+pub use video::{FrameStats, VideoStats};
+
 use crate::model::LossTerms;
 use crate::stylize::{Outcome, Stop};
 

@@ -1,0 +1,337 @@
+//! Settings at the edge: the command line's flags turned into the plain settings the library
+//! takes, with the presets and defaults of `video` and `live` in one place. Past this module no
+//! code sees a flag.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{
+    BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, OptimArgs,
+    OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs, TOLERANCE_WINDOW,
+    VIDEO_LEVELS,
+};
+use crate::model::{self, Device, LossWeights, SessionConfig};
+use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
+use crate::source::camera::Camera;
+use crate::stylize::{EngineChoice, FrameStart, Tolerance};
+use crate::temporal::FlowPreset;
+
+/// The `--live` preset (measured on a 2-core CPU: see docs/BENCHMARKS.md).
+const LIVE_SIZE: u32 = 112;
+const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
+const LIVE_MODEL: &str = "models/vgg19-live";
+/// `live` without `--live`: the full network, slower and finer.
+const LIVE_FULL_SIZE: u32 = 256;
+const LIVE_FULL_ITERATIONS: Iterations = Iterations {
+    first: 100,
+    rest: 10,
+};
+/// `--tolerance` when not given, for a video's first frame and its later ones: off (measured in
+/// docs/COARSE_TO_FINE.md; a live frame's few iterations are all worth showing).
+const TOLERANCE: (f32, f32) = (0.0, 0.0);
+
+/// The model, where it runs and the optimizer.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub model_dir: PathBuf,
+    pub session: SessionConfig,
+    /// Whether TF32 was asked for by name (then the CPU is an error, not a fallback).
+    pub tf32_asked: bool,
+    pub engine: EngineChoice,
+    pub optimizer: OptimizerKind,
+    pub seed: u64,
+}
+
+/// The style images and how they count.
+#[derive(Clone, Debug)]
+pub struct Style {
+    pub paths: Vec<PathBuf>,
+    /// One weight per style.
+    pub blend: Vec<f32>,
+    /// The style images' size relative to the frames'.
+    pub scale: f32,
+    pub weights: LossWeights,
+}
+
+/// How each frame of a video is optimized.
+#[derive(Clone, Debug)]
+pub struct Frames {
+    /// Longest side while optimizing.
+    pub size: u32,
+    /// The first frame's iterations and every later one's.
+    pub iterations: Iterations,
+    /// The first frame's coarse-to-fine levels, when given.
+    pub levels: Option<usize>,
+    /// …and how many when not (as many as fit, at most this).
+    pub default_levels: usize,
+    /// The stopping rule of the first frame and of the later ones.
+    pub tolerance: (Option<Tolerance>, Option<Tolerance>),
+    pub start: FrameStart,
+    pub flow: FlowPreset,
+}
+
+/// Where the frames come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Anything FFmpeg opens: a path, URL, `-`, a lavfi graph or a device.
+    Media {
+        url: String,
+        format: Option<String>,
+        options: Vec<(String, String)>,
+    },
+    /// A webcam.
+    Camera(Camera),
+}
+
+/// `stylize live`, its presets applied.
+pub struct Live {
+    pub source: Source,
+    pub engine: Engine,
+    pub style: Style,
+    pub frames: Frames,
+    /// Stop after this many displayed frames.
+    pub frame_limit: Option<u64>,
+    pub save_dir: PathBuf,
+    pub stats: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// The settings of `stylize live`.
+pub fn live(args: &LiveArgs) -> Result<Live> {
+    if !args.style.style_blend.is_empty() {
+        bail!("--style-blend does not apply to live: the keys 1-9 switch between the styles");
+    }
+    if args.style.styles.len() > 9 {
+        bail!(
+            "live takes at most 9 --style images (keys 1-9), not {}",
+            args.style.styles.len()
+        );
+    }
+    if !args.save_dir.is_dir() {
+        bail!(
+            "--save-dir '{}' is not a directory",
+            args.save_dir.display()
+        );
+    }
+    let source = match &args.camera {
+        Some(device) => Source::Camera(Camera {
+            device: device.clone(),
+            size: args.camera_size,
+            fps: args.camera_fps,
+            format: args.source.input_format.clone(),
+            options: args.source.input_option.clone(),
+        }),
+        None if args.camera_size.is_some() || args.camera_fps.is_some() => {
+            bail!("--camera-size and --camera-fps are for a camera: add --camera [DEVICE]")
+        }
+        None => media_source(args.input.clone().unwrap_or_default(), &args.source),
+    };
+    let model_dir = match (&args.engine.model, args.live) {
+        (None, true) => live_model_dir()?,
+        (given, _) => model::resolve_dir(given.as_deref()),
+    };
+    // The source and the window need a core of their own to keep the latency down: with every
+    // core in ONNX Runtime's threads, one of them is preempted at each barrier.
+    let threads = args.engine.threads.map_or_else(
+        || available_threads().saturating_sub(1).max(1),
+        |t| t as usize,
+    );
+    let (size, iterations) = match args.live {
+        true => (LIVE_SIZE, LIVE_ITERATIONS),
+        false => (LIVE_FULL_SIZE, LIVE_FULL_ITERATIONS),
+    };
+    Ok(Live {
+        source,
+        engine: engine(
+            &args.engine,
+            &args.optim,
+            model_dir,
+            threads,
+            args.report.quiet,
+        )?,
+        style: style(&args.style, args.temporal.temporal_weight, true)?,
+        // Live favours speed: the fast flow unless asked otherwise.
+        frames: frames(
+            &args.budget,
+            &args.temporal,
+            args.size.unwrap_or(size),
+            args.iterations.unwrap_or(iterations),
+            FlowPreset::Fast,
+        ),
+        frame_limit: args.frames,
+        save_dir: args.save_dir.clone(),
+        stats: args.report.stats.clone(),
+        quiet: args.report.quiet,
+    })
+}
+
+/// The engine, style and frame settings of `stylize video`.
+pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
+    let model_dir = model::resolve_dir(args.engine.model.as_deref());
+    let threads = threads(&args.engine);
+    Ok((
+        engine(
+            &args.engine,
+            &args.optim,
+            model_dir,
+            threads,
+            args.report.quiet,
+        )?,
+        style(&args.style, args.temporal.temporal_weight, false)?,
+        frames(
+            &args.budget,
+            &args.temporal,
+            args.size,
+            args.iterations,
+            FlowPreset::Quality,
+        ),
+    ))
+}
+
+/// An FFmpeg source as `--input-format` and `--input-option` describe it.
+pub fn media_source(url: String, args: &InputArgs) -> Source {
+    Source::Media {
+        url,
+        format: args.input_format.clone(),
+        options: args.input_option.clone(),
+    }
+}
+
+/// The engine that `--device`, `--threads`, `--precision`, `--engine` and the optimizer's flags
+/// ask for.
+pub fn engine(
+    args: &EngineArgs,
+    optim: &OptimArgs,
+    model_dir: PathBuf,
+    threads: usize,
+    quiet: bool,
+) -> Result<Engine> {
+    Ok(Engine {
+        model_dir,
+        session: session(args, threads, quiet)?,
+        tf32_asked: args.precision == Some(PrecisionChoice::Tf32),
+        engine: match args.engine {
+            None => EngineChoice::Auto,
+            Some(EngineKind::Host) => EngineChoice::Host,
+            Some(EngineKind::Device) => EngineChoice::Device,
+        },
+        optimizer: optimizer(optim),
+        seed: optim.seed,
+    })
+}
+
+/// The session that `--device` and `--precision` ask for, with `threads`.
+pub fn session(args: &EngineArgs, threads: usize, quiet: bool) -> Result<SessionConfig> {
+    let tf32 = match (args.precision, args.device) {
+        (Some(PrecisionChoice::Tf32), Device::Cpu) => {
+            bail!("--precision tf32 needs CUDA: use --device cuda, or leave --precision out on the CPU")
+        }
+        (Some(choice), _) => choice == PrecisionChoice::Tf32,
+        (None, _) => true,
+    };
+    Ok(SessionConfig {
+        device: args.device,
+        threads,
+        quiet,
+        tf32,
+    })
+}
+
+/// `--threads`, or every core.
+pub fn threads(args: &EngineArgs) -> usize {
+    args.threads.map_or_else(available_threads, |t| t as usize)
+}
+
+/// The optimizer that `--optimizer`, `--learning-rate` and `--lbfgs-history` ask for.
+pub fn optimizer(optim: &OptimArgs) -> OptimizerKind {
+    match optim.optimizer {
+        OptimizerChoice::Lbfgs => OptimizerKind::Lbfgs(LbfgsConfig {
+            history: optim.lbfgs_history as usize,
+            ..LbfgsConfig::default()
+        }),
+        OptimizerChoice::Adam => OptimizerKind::Adam(AdamConfig {
+            learning_rate: optim.learning_rate,
+            ..AdamConfig::default()
+        }),
+    }
+}
+
+/// The styles and loss weights the style flags ask for; `separate` styles are switched between
+/// (live), not blended.
+pub fn style(args: &StyleArgs, temporal_weight: f32, separate: bool) -> Result<Style> {
+    let count = args.styles.len();
+    let blend = if separate || args.style_blend.is_empty() {
+        vec![1.0; count]
+    } else if args.style_blend.len() != count {
+        bail!(
+            "--style-blend has {} weights but there are {count} --style images: give one weight per style",
+            args.style_blend.len()
+        );
+    } else {
+        args.style_blend.clone()
+    };
+    Ok(Style {
+        paths: args.styles.clone(),
+        blend,
+        scale: args.style_scale,
+        weights: LossWeights {
+            content: args.content_weight,
+            style: args.style_weight,
+            tv: args.tv_weight,
+            temporal: temporal_weight,
+        },
+    })
+}
+
+/// The stopping rule `--tolerance` asks for, `default` when it is not given; none at 0.
+pub fn tolerance(budget: &BudgetArgs, default: f32) -> Option<Tolerance> {
+    let relative = budget.tolerance.unwrap_or(default);
+    (relative > 0.0).then_some(Tolerance {
+        relative,
+        window: TOLERANCE_WINDOW,
+    })
+}
+
+/// Frame settings from the budget and temporal flags, at `size` with `iterations`.
+fn frames(
+    budget: &BudgetArgs,
+    temporal: &TemporalArgs,
+    size: u32,
+    iterations: Iterations,
+    default_flow: FlowPreset,
+) -> Frames {
+    Frames {
+        size,
+        iterations,
+        levels: budget.levels.map(|n| n as usize),
+        default_levels: VIDEO_LEVELS,
+        tolerance: (
+            tolerance(budget, TOLERANCE.0),
+            tolerance(budget, TOLERANCE.1),
+        ),
+        start: match temporal.init {
+            FrameInit::PrevWarped => FrameStart::PrevWarped,
+            FrameInit::Prev => FrameStart::Prev,
+            FrameInit::Content => FrameStart::Content,
+            FrameInit::Noise => FrameStart::Noise,
+        },
+        flow: temporal.flow_preset.unwrap_or(default_flow),
+    }
+}
+
+/// The cores there are.
+fn available_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+}
+
+/// The light model of the `--live` preset, or a message saying how to make it.
+fn live_model_dir() -> Result<PathBuf> {
+    crate::project::find(&Path::new(LIVE_MODEL).join("manifest.json"))
+        .and_then(|manifest| manifest.parent().map(Path::to_path_buf))
+        .with_context(|| {
+            format!("the --live model {LIVE_MODEL} is missing: run scripts/setup.sh, or give --model DIR")
+        })
+}
