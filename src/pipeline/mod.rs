@@ -329,16 +329,18 @@ fn deliver(
                     return Ok((delivered, EndedBy::Limit));
                 }
             }
-            Received::Item(Item::Packet(packet)) => sink.packet(packet)?,
-            Received::Empty if stopping => {}
-            Received::Empty => {
-                if sink.idle()? == Flow::Stop {
-                    asked = true;
-                    settings.stop.store(true, Ordering::SeqCst);
-                }
+            Received::Item(Item::Packet(packet)) => {
+                sink.packet(packet)?;
+                continue;
             }
+            Received::Empty if stopping => continue,
+            Received::Empty => {}
             Received::Closed if stopping => return Ok((delivered, stopped(asked))),
             Received::Closed => return Ok((delivered, EndedBy::Input)),
+        }
+        if !stopping && sink.idle()? == Flow::Stop {
+            asked = true;
+            settings.stop.store(true, Ordering::SeqCst);
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct Preview {
     pub view: View,
     /// Whether the overlay is shown.
     pub overlay: bool,
+    /// The actions of keys pressed since [`actions`](Preview::actions) was last called (every
+    /// update reads the keys anew, so they are gathered after each).
+    pending: Vec<Action>,
 }
 
 impl Preview {
@@ -98,6 +101,7 @@ impl Preview {
             composed: RgbImage::new(width as u32, height as u32),
             view: View::Stylized,
             overlay: true,
+            pending: Vec::new(),
         };
         preview.present(&[])?;
         Ok(preview)
@@ -108,19 +112,22 @@ impl Preview {
         self.window.is_open()
     }
 
-    /// The actions of the keys pressed since the last update.
-    pub fn actions(&self) -> Vec<Action> {
-        self.window
-            .get_keys_pressed(KeyRepeat::No)
-            .into_iter()
-            .filter_map(action)
-            .collect()
+    /// The actions of the keys pressed since the last call.
+    pub fn actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Keeps the actions of the keys the last update saw.
+    fn gather_keys(&mut self) {
+        let keys = self.window.get_keys_pressed(KeyRepeat::No);
+        self.pending.extend(keys.into_iter().filter_map(action));
     }
 
     /// Lets the window handle its events (keys, resizing, closing) without drawing anything new;
     /// waits at most a frame of the display's rate.
     pub fn idle(&mut self) {
         self.window.update();
+        self.gather_keys();
     }
 
     /// Whether the window's size changed since the last picture was drawn.
@@ -172,7 +179,9 @@ impl Preview {
         }
         self.window
             .update_with_buffer(&self.buffer, w, h)
-            .context("cannot draw in the preview window")
+            .context("cannot draw in the preview window")?;
+        self.gather_keys();
+        Ok(())
     }
 
     /// Saves the picture in the window (without the overlay) as a PNG.

@@ -46,7 +46,8 @@ pub trait FrameSink {
         false
     }
 
-    /// Called while no frame comes; [`Flow::Stop`] asks the run to stop (Esc in a window).
+    /// Called after each frame and while none come; [`Flow::Stop`] asks the run to stop (Esc in
+    /// a window).
     fn idle(&mut self) -> Result<Flow> {
         Ok(Flow::Continue)
     }

@@ -76,6 +76,8 @@ pub struct Window {
     recorder: Option<(Recorder, PathBuf)>,
     screenshots: u32,
     ended: bool,
+    /// Whether a frame was just drawn (the window then handled its events already).
+    drawn: bool,
     started: Instant,
 }
 
@@ -95,6 +97,7 @@ impl Window {
             recorder: None,
             screenshots: 0,
             ended: false,
+            drawn: false,
             started: Instant::now(),
         }
     }
@@ -261,6 +264,7 @@ impl FrameSink for Window {
         });
         let lines = self.lines(fps, Some(latency_ms));
         self.preview.show(&frame.frame, &frame.original, &lines)?;
+        self.drawn = true;
         if let Some((recorder, _)) = &mut self.recorder {
             recorder.write(frame)?;
         }
@@ -285,7 +289,7 @@ impl FrameSink for Window {
         }
         if redraw {
             self.redraw(0.0)?;
-        } else {
+        } else if !std::mem::take(&mut self.drawn) {
             self.preview.idle();
         }
         Ok(Flow::Continue)
