@@ -4,6 +4,7 @@ mod doctor;
 mod image;
 mod live;
 mod metrics;
+mod model_errors;
 mod video;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -39,6 +40,7 @@ pub fn run(command: Command) -> Result<Finished> {
         Command::Live(args) => live::run(&args),
         Command::Doctor => doctor::run().map(|()| Finished::Done),
     }
+    .map_err(model_errors::explain)
 }
 
 /// The `--style` images, read and decoded.
@@ -117,10 +119,14 @@ fn session_config(engine: &EngineArgs, quiet: bool) -> Result<SessionConfig> {
     })
 }
 
-/// Loads the model that `--model` names on the device `config` asks for, checking that an
-/// explicit `--precision tf32` did not end up on the CPU.
+/// Loads the model that `--model` names on the device `config` asks for, saying why when `auto`
+/// fell back to the CPU (unless quiet) and checking that an explicit `--precision tf32` did not
+/// end up on the CPU.
 fn load_model(dir: &Path, engine: &EngineArgs, config: &SessionConfig) -> Result<Model> {
     let model = Model::load(dir, config)?;
+    if let (Some(reason), false) = (model.fallback(), config.quiet) {
+        eprintln!("{}", model_errors::fallback_notice(reason));
+    }
     if engine.precision == Some(PrecisionChoice::Tf32) && model.backend() == Backend::Cpu {
         bail!("--precision tf32 needs CUDA, which is not usable here: leave --precision out to run on the CPU");
     }

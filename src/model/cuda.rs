@@ -23,7 +23,7 @@ pub const NEEDED_DRIVER_CUDA: i32 = 13000;
 /// The NVIDIA driver's library.
 const DRIVER: &str = "libcuda.so.1";
 
-/// Why the CUDA provider cannot start; each is one line that says what to do.
+/// Why the CUDA provider cannot start; each is one line (the caller adds what to do).
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum CudaError {
     /// `libcuda.so.1` does not load (the loader's message).
@@ -44,10 +44,10 @@ pub enum CudaError {
         count: i32,
     },
     /// The ONNX Runtime library is a build without the CUDA provider.
-    #[error("this ONNX Runtime has no CUDA provider (the CPU build): run scripts/setup.sh --gpu, or point ORT_DYLIB_PATH at a GPU build")]
+    #[error("this ONNX Runtime has no CUDA provider (the CPU build)")]
     NoProvider,
     /// A library is in none of the places.
-    #[error("{library} not found (looked in {looked_in}): run scripts/setup.sh --gpu, or set STYLIZE_CUDA_LIBS")]
+    #[error("{library} not found (looked in {looked_in})")]
     NotFound {
         /// Its file name.
         library: &'static str,
@@ -62,6 +62,9 @@ pub enum CudaError {
         /// The loader's message, which names the file.
         message: String,
     },
+    /// Everything loaded, but the provider did not start on the GPU (ONNX Runtime's message).
+    #[error("{0}")]
+    ProviderFailed(String),
 }
 
 /// One library the CUDA provider needs.
@@ -638,7 +641,7 @@ mod tests {
             error.to_string(),
             format!(
                 "{name} not found (looked in STYLIZE_CUDA_LIBS, {}/lib/python*/site-packages/nvidia/*/lib, \
-                 /usr/local/cuda*/lib64 and the loader's path): run scripts/setup.sh --gpu, or set STYLIZE_CUDA_LIBS",
+                 /usr/local/cuda*/lib64 and the loader's path)",
                 venv.display()
             )
         );
@@ -693,9 +696,10 @@ mod tests {
             .to_string(),
             "there is no GPU 2: the NVIDIA driver sees 1 (cuda:0 to cuda:0)"
         );
-        assert!(CudaError::NoProvider
-            .to_string()
-            .contains("run scripts/setup.sh --gpu"));
+        assert_eq!(
+            CudaError::NoProvider.to_string(),
+            "this ONNX Runtime has no CUDA provider (the CPU build)"
+        );
     }
 
     #[test]

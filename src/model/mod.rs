@@ -1,6 +1,7 @@
 //! The VGG feature network on ONNX Runtime: the features graph (targets) and the loss-and-gradient graph.
 
 pub mod cuda;
+pub mod error;
 pub mod manifest;
 pub mod runtime;
 pub mod targets;
@@ -16,6 +17,7 @@ use ort::value::{Tensor, TensorRef};
 
 use crate::optim::{DeviceVector, Graphs, Traffic};
 
+pub use error::Error;
 pub use manifest::Manifest;
 pub use runtime::{Backend, Device, SessionConfig};
 pub use targets::{blend_grams, Features, LossTerms, LossWeights, Targets, TemporalTarget};
@@ -32,6 +34,8 @@ pub struct Model {
     backend: Backend,
     config: SessionConfig,
     run_seconds: f64,
+    /// Why CUDA did not start when `auto` fell back to the CPU.
+    fallback: Option<cuda::CudaError>,
     /// The loss graph's binding for device vectors, with the targets bound.
     bound: Option<Bound>,
 }
@@ -50,21 +54,22 @@ impl Model {
     /// Opens the model in `dir` (see [`resolve_dir`]) and checks the graphs against its manifest.
     pub fn load(dir: &Path, config: &SessionConfig) -> Result<Model> {
         let manifest = Manifest::load(dir)?;
-        let (features, backend) =
-            runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
+        let features = runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
+        let backend = features.backend;
         let resolved = SessionConfig {
             device: backend.into(),
             ..*config
         };
-        let (loss, _) = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;
+        let loss = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;
         let model = Model {
             manifest,
             dir: dir.to_path_buf(),
-            features,
-            loss,
+            features: features.session,
+            loss: loss.session,
             backend,
             config: resolved,
             run_seconds: 0.0,
+            fallback: features.fallback,
             bound: None,
         };
         model.check_signature()?;
@@ -80,6 +85,11 @@ impl Model {
     /// Where the sessions run.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Why CUDA did not start, when [`Device::Auto`] fell back to the CPU.
+    pub fn fallback(&self) -> Option<&cuda::CudaError> {
+        self.fallback.as_ref()
     }
 
     /// The arithmetic of the convolutions: `tf32` with CUDA when allowed, else `fp32`.
@@ -240,10 +250,13 @@ impl Model {
                 session.outputs().iter().map(|o| o.name()).collect()
             };
             if let Some(missing) = expected.iter().find(|e| !names.contains(e)) {
-                bail!(
-                    "model '{}' does not match its manifest: {file} has no {kind} '{missing}'; run scripts/setup.sh to export it again",
-                    self.dir.display()
-                );
+                return Err(Error::MismatchedGraph {
+                    dir: self.dir.clone(),
+                    file: file.clone(),
+                    kind,
+                    name: missing.to_string(),
+                }
+                .into());
             }
         }
         Ok(())

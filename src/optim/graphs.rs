@@ -141,7 +141,7 @@ impl Graphs {
             ..*config
         };
         let open = |file: &GraphFile| -> Result<Graph> {
-            let (session, _) = runtime::open_session(&Manifest::path(dir, file), &config)?;
+            let session = runtime::open_session(&Manifest::path(dir, file), &config)?.session;
             let binding = session.create_binding().map_err(ort_error)?;
             Ok(Graph { session, binding })
         };
