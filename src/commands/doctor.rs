@@ -10,8 +10,8 @@ use libloading::os::unix::{Library, RTLD_NOW};
 use ort::ep::CUDA;
 use ort::session::Session;
 
-use crate::model::cuda::{self, CudaError, Driver, SearchEnv, LIBRARIES};
 use super::model_errors;
+use crate::model::cuda::{self, CudaError, Driver, SearchEnv, LIBRARIES};
 use crate::model::runtime;
 
 /// Prints the report on stdout; fails only when stdout does.

@@ -224,4 +224,3 @@ fn level_count(w: usize, h: usize, params: &FlowParams) -> usize {
     }
     levels
 }
-
