@@ -14,7 +14,7 @@ use super::cuda::{self, CudaError};
 use super::error::{Error, LibraryError};
 use crate::project;
 
-/// The device a user asks for with `--device`.
+/// The device a user asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
     /// CUDA when it works, else the CPU (and [`Opened::fallback`] says why).

@@ -89,7 +89,7 @@ pub trait Algebra: std::fmt::Debug {
     fn same(&mut self, a: &Self::Vector, b: &Self::Vector) -> Result<bool, Self::Error>;
 }
 
-/// Host↔device traffic and time inside ONNX Runtime, for `--stats`.
+/// Host↔device traffic and time inside ONNX Runtime, for the statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Traffic {
     /// Bytes copied from the host to the device.

@@ -32,7 +32,7 @@ pub enum CudaError {
     /// The driver sees no GPU (the driver's error).
     #[error("the NVIDIA driver sees no GPU ({0})")]
     NoGpu(String),
-    /// `--device cuda:N` beyond the GPUs there are.
+    /// `cuda:N` beyond the GPUs there are.
     #[error("there is no GPU {device}: the NVIDIA driver sees {count} (cuda:0 to cuda:{})", count - 1)]
     NoSuchGpu {
         /// The GPU asked for.

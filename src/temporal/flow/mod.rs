@@ -110,7 +110,7 @@ impl FlowPreset {
         FlowPreset::Quality,
     ];
 
-    /// The preset's name, as `--flow-preset` takes it.
+    /// The preset's name, as the command line takes it.
     pub fn name(self) -> &'static str {
         match self {
             FlowPreset::Ultrafast => "ultrafast",
