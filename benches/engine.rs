@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ndarray::Array4;
-use ort::session::Session;
 use ort::value::TensorRef;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -72,7 +71,7 @@ fn conv_peak(o: &Options) -> Result<f64> {
         quiet: true,
         tf32: false,
     };
-    let (mut session, _): (Session, _) = model::runtime::open_session(&o.conv, &config)?;
+    let mut session = model::runtime::open_session(&o.conv, &config)?.session;
     let mut rng = StdRng::seed_from_u64(1);
     let mut best: f64 = 0.0;
     for (h, w) in [(48, 64), (96, 128)] {

@@ -10,6 +10,7 @@ use libloading::os::unix::{Library, RTLD_NOW};
 use ort::ep::CUDA;
 use ort::session::Session;
 
+use super::model_errors;
 use crate::model::cuda::{self, CudaError, Driver, SearchEnv, LIBRARIES};
 use crate::model::runtime;
 
@@ -19,8 +20,12 @@ pub fn run() -> Result<()> {
     writeln!(out, "stylize {}", env!("CARGO_PKG_VERSION"))?;
 
     let loaded = runtime::find_library()
-        .and_then(|path| runtime::environment().map(|_| path))
-        .map_err(|e| e.to_string());
+        .map_err(|e| model_errors::library(&e))
+        .and_then(|path| {
+            runtime::environment()
+                .map(|_| path)
+                .map_err(|e| model_errors::message(&e))
+        });
     match &loaded {
         Ok(path) => {
             let version = ort_version(path).unwrap_or_else(|| "(version unknown)".to_string());
@@ -66,7 +71,12 @@ pub fn run() -> Result<()> {
             Err(CudaError::NotFound { .. }) => {
                 writeln!(out, "  {:<18} not found{optional}", library.name)?;
             }
-            Err(e) => writeln!(out, "  {:<18} {e}{optional}", library.name)?,
+            Err(e) => writeln!(
+                out,
+                "  {:<18} {}{optional}",
+                library.name,
+                model_errors::cuda_reason(&e)
+            )?,
         }
     }
 
@@ -135,8 +145,8 @@ fn providers() -> Result<Vec<String>, String> {
 /// Readies the CUDA provider and registers it on a session builder, as `--device cuda` does before
 /// opening a model.
 fn try_cuda_provider() -> Result<(), String> {
-    let environment = runtime::environment().map_err(|e| e.to_string())?;
-    cuda::prepare(0).map_err(|e| e.to_string())?;
+    let environment = runtime::environment().map_err(|e| model_errors::message(&e))?;
+    cuda::prepare(0).map_err(|e| model_errors::cuda_reason(&e))?;
     Session::builder(environment)
         .map_err(|e| e.to_string())?
         .with_execution_providers([CUDA::default().with_device_id(0).build().error_on_failure()])

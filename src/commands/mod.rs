@@ -4,6 +4,7 @@ mod doctor;
 mod image;
 mod live;
 mod metrics;
+mod model_errors;
 mod video;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,6 +39,7 @@ pub fn run(command: Command) -> Result<Finished> {
         Command::Live(args) => live::run(&args),
         Command::Doctor => doctor::run().map(|()| Finished::Done),
     }
+    .map_err(model_errors::explain)
 }
 
 /// The `--style` images, read and decoded.
@@ -70,10 +72,13 @@ fn style_features(
         .collect()
 }
 
-/// Loads the model of `engine` on its device, checking that an explicit `--precision tf32` did
-/// not end up on the CPU.
+/// Loads the model of `engine` on its device, saying why when `auto` fell back to the CPU (unless
+/// quiet) and checking that an explicit `--precision tf32` did not end up on the CPU.
 fn load_model(engine: &Engine) -> Result<Model> {
     let model = Model::load(&engine.model_dir, &engine.session)?;
+    if let (Some(reason), false) = (model.fallback(), engine.session.quiet) {
+        eprintln!("{}", model_errors::fallback_notice(reason));
+    }
     if engine.tf32_asked && model.backend() == Backend::Cpu {
         bail!("--precision tf32 needs CUDA, which is not usable here: leave --precision out to run on the CPU");
     }

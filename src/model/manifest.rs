@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use super::error::{BadManifest, Error, Missing};
 use crate::optim::GraphFiles;
 
 /// The manifest format this build reads.
@@ -70,35 +70,31 @@ pub struct Manifest {
 
 impl Manifest {
     /// Reads and checks `DIR/manifest.json` and that the graphs it names exist.
-    pub fn load(dir: &Path) -> Result<Manifest> {
+    pub fn load(dir: &Path) -> Result<Manifest, Error> {
         let path = dir.join("manifest.json");
         if !dir.is_dir() {
-            bail!(
-                "model directory '{}' does not exist: run scripts/setup.sh to export the models, or pass --model DIR",
-                dir.display()
-            );
+            return Err(Error::ModelMissing(Missing::Directory(dir.to_path_buf())));
         }
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read '{}': run scripts/setup.sh to export the model",
-                path.display()
-            )
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Error::ModelMissing(Missing::Manifest {
+                path: path.clone(),
+                message: e.to_string(),
+            })
         })?;
-        let manifest: Manifest = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "'{}' is not a valid model manifest: run scripts/setup.sh to export the model again",
-                path.display()
-            )
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            Error::BadManifest(BadManifest::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })
         })?;
         if manifest.format != FORMAT {
-            bail!(
-                "'{}' has format {}, this stylize reads format {FORMAT}: run scripts/setup.sh to export the model again",
-                path.display(),
-                manifest.format
-            );
+            return Err(Error::BadManifest(BadManifest::Format {
+                path,
+                found: manifest.format,
+            }));
         }
         if manifest.style_layers.is_empty() {
-            bail!("'{}' names no style layers", path.display());
+            return Err(Error::BadManifest(BadManifest::NoStyleLayers(path)));
         }
         let optimizer = manifest.optimizer.all();
         for graph in [&manifest.features, &manifest.loss]
@@ -107,10 +103,7 @@ impl Manifest {
         {
             let file = dir.join(&graph.file);
             if !file.is_file() {
-                bail!(
-                    "model file '{}' is missing: run scripts/setup.sh to export the model again",
-                    file.display()
-                );
+                return Err(Error::ModelMissing(Missing::Graph(file)));
             }
         }
         Ok(manifest)

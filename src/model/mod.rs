@@ -1,6 +1,8 @@
 //! The VGG feature network on ONNX Runtime: the features graph (targets) and the loss-and-gradient graph.
 
 pub mod cuda;
+pub mod error;
+mod loss_io;
 pub mod manifest;
 pub mod runtime;
 pub mod targets;
@@ -9,13 +11,15 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use ndarray::{Array1, Array2, Array4, ArrayView4, Ix2, Ix4};
+use ndarray::{Array2, ArrayView4, Ix2, Ix4};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{IoBinding, Session, SessionInputValue};
 use ort::value::{Tensor, TensorRef};
 
 use crate::optim::{DeviceVector, Graphs, Traffic};
+use loss_io::{read_terms, LossInputs, TERMS};
 
+pub use error::Error;
 pub use manifest::Manifest;
 pub use runtime::{Backend, Device, SessionConfig};
 pub use targets::{blend_grams, Features, LossTerms, LossWeights, Targets, TemporalTarget};
@@ -32,6 +36,8 @@ pub struct Model {
     backend: Backend,
     config: SessionConfig,
     run_seconds: f64,
+    /// Why CUDA did not start when `auto` fell back to the CPU.
+    fallback: Option<cuda::CudaError>,
     /// The loss graph's binding for device vectors, with the targets bound.
     bound: Option<Bound>,
 }
@@ -50,21 +56,22 @@ impl Model {
     /// Opens the model in `dir` (see [`resolve_dir`]) and checks the graphs against its manifest.
     pub fn load(dir: &Path, config: &SessionConfig) -> Result<Model> {
         let manifest = Manifest::load(dir)?;
-        let (features, backend) =
-            runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
+        let features = runtime::open_session(&Manifest::path(dir, &manifest.features), config)?;
+        let backend = features.backend;
         let resolved = SessionConfig {
             device: backend.into(),
             ..*config
         };
-        let (loss, _) = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;
+        let loss = runtime::open_session(&Manifest::path(dir, &manifest.loss), &resolved)?;
         let model = Model {
             manifest,
             dir: dir.to_path_buf(),
-            features,
-            loss,
+            features: features.session,
+            loss: loss.session,
             backend,
             config: resolved,
             run_seconds: 0.0,
+            fallback: features.fallback,
             bound: None,
         };
         model.check_signature()?;
@@ -80,6 +87,11 @@ impl Model {
     /// Where the sessions run.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Why CUDA did not start, when [`Device::Auto`] fell back to the CPU.
+    pub fn fallback(&self) -> Option<&cuda::CudaError> {
+        self.fallback.as_ref()
     }
 
     /// The arithmetic of the convolutions: `tf32` with CUDA when allowed, else `fp32`.
@@ -240,10 +252,13 @@ impl Model {
                 session.outputs().iter().map(|o| o.name()).collect()
             };
             if let Some(missing) = expected.iter().find(|e| !names.contains(e)) {
-                bail!(
-                    "model '{}' does not match its manifest: {file} has no {kind} '{missing}'; run scripts/setup.sh to export it again",
-                    self.dir.display()
-                );
+                return Err(Error::MismatchedGraph {
+                    dir: self.dir.clone(),
+                    file: file.clone(),
+                    kind,
+                    name: missing.to_string(),
+                }
+                .into());
             }
         }
         Ok(())
@@ -327,128 +342,7 @@ impl Model {
     }
 }
 
-/// The loss graph's scalar outputs, in [`LossTerms`] order.
-const TERMS: [&str; 5] = [
-    "loss",
-    "content_loss",
-    "style_loss",
-    "tv_loss",
-    "temporal_loss",
-];
-
-/// The loss terms of one run of the loss graph.
-fn read_terms(outputs: &ort::session::SessionOutputs) -> Result<LossTerms> {
-    let mut values = [0.0f32; 5];
-    for (value, name) in values.iter_mut().zip(TERMS) {
-        *value = outputs
-            .get(name)
-            .ok_or_else(|| anyhow!("internal: the loss graph has no output '{name}'"))?
-            .try_extract_scalar::<f32>()
-            .map_err(ort_error)?;
-    }
-    let [total, content, style, tv, temporal] = values;
-    Ok(LossTerms {
-        total,
-        content,
-        style,
-        tv,
-        temporal,
-    })
-}
-
-/// The loss graph's inputs other than the image: the weights, and views of the targets. Without a
-/// temporal target the term is switched off: weight 0 and 1×1×1×1 zeros, which the graph
-/// broadcasts.
-struct LossInputs<'a> {
-    manifest: &'a Manifest,
-    targets: &'a Targets,
-    /// style_weights, content_weights, tv_weight and temporal_weight.
-    weights: [(&'static str, Array1<f32>); 4],
-    temporal: Option<&'a TemporalTarget>,
-    unused: Array4<f32>,
-}
-
-impl<'a> LossInputs<'a> {
-    /// Checks that `targets` fit the model (and, given the image's shape, that the temporal
-    /// target fits the image).
-    fn new(
-        manifest: &'a Manifest,
-        targets: &'a Targets,
-        weights: &LossWeights,
-        image: Option<(usize, usize, usize, usize)>,
-    ) -> Result<LossInputs<'a>> {
-        if targets.grams.len() != manifest.style_layers.len()
-            || targets.contents.len() != manifest.content_layers.len()
-        {
-            bail!("internal: targets do not match the model's layers");
-        }
-        let temporal = targets
-            .temporal
-            .as_ref()
-            .filter(|_| weights.temporal != 0.0);
-        if let (Some(t), Some(dim)) = (temporal, image) {
-            if t.image.dim() != dim || t.mask.dim() != (1, 1, dim.2, dim.3) {
-                bail!("internal: the temporal target does not match the image's size");
-            }
-        }
-        let one = |w: f32, n: usize| Array1::from_elem(n, w);
-        Ok(LossInputs {
-            manifest,
-            targets,
-            weights: [
-                (
-                    "style_weights",
-                    one(weights.style, manifest.style_layers.len()),
-                ),
-                (
-                    "content_weights",
-                    one(weights.content, manifest.content_layers.len()),
-                ),
-                ("tv_weight", one(weights.tv, 1)),
-                (
-                    "temporal_weight",
-                    one(temporal.map_or(0.0, |_| weights.temporal), 1),
-                ),
-            ],
-            temporal,
-            unused: Array4::zeros((1, 1, 1, 1)),
-        })
-    }
-
-    /// The weights, the temporal target and mask, and the content targets, by input name.
-    fn per_run(&self) -> impl Iterator<Item = (String, ndarray::ArrayViewD<'_, f32>)> {
-        let (target, mask) = match self.temporal {
-            Some(t) => (t.image.view(), t.mask.view()),
-            None => (self.unused.view(), self.unused.view()),
-        };
-        let weights = self
-            .weights
-            .iter()
-            .map(|(name, w)| (name.to_string(), w.view().into_dyn()));
-        let temporal = [
-            ("temporal_target".to_string(), target.into_dyn()),
-            ("temporal_mask".to_string(), mask.into_dyn()),
-        ];
-        let contents = self
-            .manifest
-            .content_layers
-            .iter()
-            .zip(&self.targets.contents)
-            .map(|(layer, c)| (format!("content_{}", layer.name), c.view().into_dyn()));
-        weights.chain(temporal).chain(contents)
-    }
-
-    /// The style Gram targets, by input name.
-    fn grams(&self) -> impl Iterator<Item = (String, ndarray::ArrayViewD<'_, f32>)> {
-        self.manifest
-            .style_layers
-            .iter()
-            .zip(&self.targets.grams)
-            .map(|(layer, g)| (format!("gram_{}", layer.name), g.view().into_dyn()))
-    }
-}
-
-/// Resolves `--model`: the given directory, else [`DEFAULT_MODEL`] under the project root.
+/// The model directory: the one given, else [`DEFAULT_MODEL`] under the project root.
 pub fn resolve_dir(given: Option<&Path>) -> PathBuf {
     match given {
         Some(dir) => dir.to_path_buf(),

@@ -5,19 +5,19 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, bail, Result};
 use ort::environment::Environment;
 use ort::ep::{ExecutionProviderDispatch, CUDA};
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 
-use super::cuda;
+use super::cuda::{self, CudaError};
+use super::error::{Error, LibraryError};
 use crate::project;
 
-/// The device a user asks for with `--device`.
+/// The device a user asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
-    /// CUDA when it works, else the CPU (with one notice line).
+    /// CUDA when it works, else the CPU (and [`Opened::fallback`] says why).
     Auto,
     /// ONNX Runtime's CPU execution provider.
     Cpu,
@@ -76,46 +76,41 @@ pub struct SessionConfig {
     pub device: Device,
     /// Threads for ONNX Runtime's intra-op pool.
     pub threads: usize,
-    /// Print no notice when `auto` falls back to the CPU.
+    /// Whether the caller keeps quiet about a fallback to the CPU (the model layer prints nothing).
     pub quiet: bool,
     /// Let CUDA use TensorFloat-32 for convolutions and matrix products.
     pub tf32: bool,
 }
 
-static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
+static ENVIRONMENT: OnceLock<Result<Environment, LibraryError>> = OnceLock::new();
 
 /// The process's ONNX Runtime environment, loading the shared library on first use from `ORT_DYLIB_PATH`,
 /// else from the project's `.venv`.
-pub fn environment() -> Result<&'static Environment> {
+pub fn environment() -> Result<&'static Environment, Error> {
     ENVIRONMENT
         .get_or_init(|| {
-            let path = find_library().map_err(|e| e.to_string())?;
+            let path = find_library()?;
             let environment = ort::init_from(&path)
                 .map(|builder| builder.with_name("stylize").build())
                 .map_err(|e| e.to_string())
                 .and_then(|built| built.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    format!(
-                        "cannot load ONNX Runtime from '{}': {e}; run scripts/setup.sh, or point ORT_DYLIB_PATH at libonnxruntime.so 1.31 or newer",
-                        path.display()
-                    )
+                .map_err(|message| LibraryError::LoadFailed {
+                    path: path.clone(),
+                    message,
                 })?;
             tracing::info!(library = %path.display(), "loaded ONNX Runtime");
             Ok(environment)
         })
         .as_ref()
-        .map_err(|e| anyhow!("{e}"))
+        .map_err(|e| Error::LibraryMissing(e.clone()))
 }
 
 /// The ONNX Runtime library [`environment`] loads: `ORT_DYLIB_PATH`, else the one in the project's `.venv`.
-pub fn find_library() -> Result<PathBuf> {
+pub fn find_library() -> Result<PathBuf, LibraryError> {
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
         let path = PathBuf::from(path);
         if !path.is_file() {
-            bail!(
-                "ORT_DYLIB_PATH is '{}', which is not a file: point it at libonnxruntime.so, or unset it to use the project's .venv",
-                path.display()
-            );
+            return Err(LibraryError::NotAFile(path));
         }
         return Ok(path);
     }
@@ -144,74 +139,79 @@ pub fn find_library() -> Result<PathBuf> {
             }
         }
     }
-    bail!("cannot find the ONNX Runtime library: run scripts/setup.sh (it installs one into .venv), or set ORT_DYLIB_PATH to a libonnxruntime.so (1.31 or newer)")
+    Err(LibraryError::NotFound)
+}
+
+/// A session opened by [`open_session`].
+pub struct Opened {
+    /// The session.
+    pub session: Session,
+    /// Where it runs.
+    pub backend: Backend,
+    /// Why CUDA did not start when [`Device::Auto`] fell back to the CPU; the caller tells the user.
+    pub fallback: Option<CudaError>,
 }
 
 /// Opens one ONNX model file as a session on the configured device.
-pub fn open_session(path: &Path, config: &SessionConfig) -> Result<(Session, Backend)> {
+pub fn open_session(path: &Path, config: &SessionConfig) -> Result<Opened, Error> {
     let environment = environment()?;
-    let open = |eps: Vec<ExecutionProviderDispatch>| -> Result<Session> {
+    let open = |eps: Vec<ExecutionProviderDispatch>| -> Result<Session, String> {
         Session::builder(environment)
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| e.to_string())?
             .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| e.to_string())?
             .with_intra_threads(config.threads)
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| e.to_string())?
             .with_execution_providers(eps)
-            .map_err(|e| anyhow!("{e}"))?
+            .map_err(|e| e.to_string())?
             .commit_from_file(path)
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(|e| e.to_string())
     };
-    let cuda = |n: i32| {
-        vec![CUDA::default()
+    let on_cuda = |n: i32| {
+        cuda::prepare(n)?;
+        open(vec![CUDA::default()
             .with_device_id(n)
             .with_tf32(config.tf32)
             .build()
-            .error_on_failure()]
+            .error_on_failure()])
+        .map_err(CudaError::ProviderFailed)
     };
-    let model_error = |e: anyhow::Error| {
-        anyhow!(
-            "cannot load model '{}': {e}; run scripts/setup.sh to regenerate it",
-            path.display()
-        )
+    let on_cpu = || {
+        open(Vec::new()).map_err(|message| Error::BadGraph {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    let opened = |session, backend, fallback| Opened {
+        session,
+        backend,
+        fallback,
     };
     match config.device {
-        Device::Cpu => Ok((open(Vec::new()).map_err(model_error)?, Backend::Cpu)),
-        Device::Cuda(n) => {
-            cuda::prepare(n).map_err(|e| anyhow!("cannot use --device cuda:{n}: {e}"))?;
-            let session = open(cuda(n)).map_err(|e| {
-                anyhow!("cannot use --device cuda:{n}: {e}; install the GPU build of ONNX Runtime (scripts/setup.sh --gpu) with a working NVIDIA driver, or use --device cpu")
-            })?;
-            Ok((session, Backend::Cuda(n)))
-        }
-        Device::Auto => match cuda::prepare(0)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| open(cuda(0)))
-        {
-            Ok(session) => Ok((session, Backend::Cuda(0))),
-            Err(e) => {
-                tracing::debug!("CUDA unavailable: {e}");
-                let session = open(Vec::new()).map_err(model_error)?;
-                if !config.quiet {
-                    let reason = e.to_string();
-                    let reason = reason.lines().next().unwrap_or_default();
-                    eprintln!("note: running on the CPU: {reason}");
-                }
-                Ok((session, Backend::Cpu))
+        Device::Cpu => Ok(opened(on_cpu()?, Backend::Cpu, None)),
+        Device::Cuda(n) => match on_cuda(n) {
+            Ok(session) => Ok(opened(session, Backend::Cuda(n), None)),
+            Err(reason) => Err(Error::CudaUnavailable { device: n, reason }),
+        },
+        Device::Auto => match on_cuda(0) {
+            Ok(session) => Ok(opened(session, Backend::Cuda(0), None)),
+            Err(reason) => {
+                tracing::debug!("CUDA unavailable: {reason}");
+                Ok(opened(on_cpu()?, Backend::Cpu, Some(reason)))
             }
         },
     }
 }
 
-/// ONNX Runtime's error, said plainly when the device ran out of memory.
+/// ONNX Runtime's error, typed [`Error::OutOfMemory`] when the device ran out of memory.
 pub fn out_of_memory(e: ort::Error) -> anyhow::Error {
     let text = e.to_string();
     if text.contains("Failed to allocate memory")
         || text.contains("out of memory")
         || text.contains("bad_alloc")
     {
-        anyhow!("out of memory on the device: try a smaller --size or a shorter --lbfgs-history")
+        Error::OutOfMemory.into()
     } else {
-        anyhow!("{text}")
+        anyhow::anyhow!("{text}")
     }
 }

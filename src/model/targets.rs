@@ -63,13 +63,13 @@ pub fn blend_grams(styles: &[Features], blend: &[f32]) -> Vec<Array2<f32>> {
 /// Weights of the loss terms, as in neural-style (per layer for style and content).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct LossWeights {
-    /// `--content-weight`.
+    /// Of the content loss.
     pub content: f32,
-    /// `--style-weight`.
+    /// Of the style loss.
     pub style: f32,
-    /// `--tv-weight`.
+    /// Of the total-variation loss.
     pub tv: f32,
-    /// `--temporal-weight` (used only when the targets have a temporal target).
+    /// Of the temporal loss (used only when the targets have a temporal target).
     pub temporal: f32,
 }
 

@@ -1,0 +1,226 @@
+//! Dense optical flow by DIS (Kroeger et al., "Fast Optical Flow using Dense Inverse Search", 2016):
+//! on an image pyramid from coarse to fine, patches on a grid find their displacement by inverse
+//! compositional Gauss–Newton search, overlapping patches are blended into a dense field, and a few
+//! iterations of variational refinement (brightness and gradient constancy, robust penalties,
+//! edge-preserving smoothness) polish it. Every pass runs row- or patch-parallel on rayon.
+
+use anyhow::{bail, Result};
+use ndarray::{Array2, ArrayView2, ArrayView4};
+
+mod patch;
+mod pyramid;
+mod refine;
+#[cfg(test)]
+mod tests;
+
+use patch::PatchSearch;
+use pyramid::{pyramid, upsample, Plane};
+use refine::refine;
+
+/// A dense displacement field: pixel (x, y) of the first frame corresponds to
+/// (x + u, y + v) in the second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    /// Horizontal displacement in pixels (positive: to the right), H×W.
+    pub u: Array2<f32>,
+    /// Vertical displacement in pixels (positive: down), H×W.
+    pub v: Array2<f32>,
+}
+
+impl Flow {
+    /// A zero field of `height × width`.
+    pub fn zeros(height: usize, width: usize) -> Flow {
+        Flow {
+            u: Array2::zeros((height, width)),
+            v: Array2::zeros((height, width)),
+        }
+    }
+
+    /// `(height, width)`.
+    pub fn dim(&self) -> (usize, usize) {
+        self.u.dim()
+    }
+}
+
+/// Settings of [`flow`]; the defaults suit video frames of a few hundred pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowParams {
+    /// Most pyramid levels, the full-size image included; fewer are used when the coarsest would
+    /// be smaller than two patches.
+    pub max_levels: usize,
+    /// The finest level searched and refined (0: full size); finer levels get the upsampled flow.
+    pub finest_level: usize,
+    /// Side of the square patches, in pixels.
+    pub patch_size: usize,
+    /// Distance between neighbouring patches (less than `patch_size`: they overlap; more is
+    /// taken as `patch_size`).
+    pub patch_stride: usize,
+    /// Gauss–Newton iterations per patch.
+    pub patch_iterations: usize,
+    /// Fixed-point iterations of the variational refinement per level (0: none).
+    pub refine_iterations: usize,
+    /// Successive over-relaxation sweeps per fixed-point iteration.
+    pub sor_iterations: usize,
+    /// Weight of the smoothness term.
+    pub alpha: f32,
+    /// Weight of brightness constancy.
+    pub delta: f32,
+    /// Weight of gradient constancy.
+    pub gamma: f32,
+}
+
+impl Default for FlowParams {
+    fn default() -> Self {
+        FlowParams {
+            max_levels: 5,
+            finest_level: 0,
+            patch_size: 8,
+            patch_stride: 4,
+            patch_iterations: 12,
+            refine_iterations: 5,
+            sor_iterations: 5,
+            alpha: 20.0,
+            delta: 5.0,
+            gamma: 10.0,
+        }
+    }
+}
+
+/// Named flow settings, after OpenCV's `DISOpticalFlow` presets (the same finest level, patch
+/// size and stride, search and refinement iterations), and the accurate `quality` one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowPreset {
+    /// Coarse: searched down to a quarter of full size, no refinement.
+    Ultrafast,
+    /// Searched and refined down to a quarter of full size.
+    Fast,
+    /// Searched and refined down to half size, denser patches, more search iterations.
+    Medium,
+    /// Searched and refined at full size (the default of `video`).
+    #[default]
+    Quality,
+}
+
+impl FlowPreset {
+    /// Every preset, fastest first.
+    pub const ALL: [FlowPreset; 4] = [
+        FlowPreset::Ultrafast,
+        FlowPreset::Fast,
+        FlowPreset::Medium,
+        FlowPreset::Quality,
+    ];
+
+    /// The preset's name, as the command line takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowPreset::Ultrafast => "ultrafast",
+            FlowPreset::Fast => "fast",
+            FlowPreset::Medium => "medium",
+            FlowPreset::Quality => "quality",
+        }
+    }
+
+    /// The settings it stands for.
+    pub fn params(self) -> FlowParams {
+        let (finest_level, patch_stride, patch_iterations, refine_iterations) = match self {
+            FlowPreset::Ultrafast => (2, 4, 12, 0),
+            FlowPreset::Fast => (2, 4, 16, 5),
+            FlowPreset::Medium => (1, 3, 25, 5),
+            FlowPreset::Quality => (0, 4, 12, 5),
+        };
+        FlowParams {
+            finest_level,
+            patch_stride,
+            patch_iterations,
+            refine_iterations,
+            ..FlowParams::default()
+        }
+    }
+}
+
+impl std::str::FromStr for FlowPreset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FlowPreset::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                format!("'{s}' is not a flow preset: use ultrafast, fast, medium or quality")
+            })
+    }
+}
+
+/// Luma (BT.601 weights) of a 1×3×H×W RGB tensor, or the single plane of a 1×1×H×W one, as the
+/// H×W grayscale image that [`flow`] takes.
+pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
+    let (n, c, h, w) = image.dim();
+    match (n, c) {
+        (1, 1) => Ok(image.slice(ndarray::s![0, 0, .., ..]).to_owned()),
+        (1, 3) => Ok(crate::picture::luminance(image).into_shape_with_order((h, w))?),
+        _ => bail!("expected a 1×3×H×W or 1×1×H×W image, got {n}×{c}×{h}×{w}"),
+    }
+}
+
+/// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
+/// each pixel x of `a`, the displacement w(x) such that `a(x)` ≈ `b(x + w(x))`.
+pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Result<Flow> {
+    if a.dim() != b.dim() {
+        bail!(
+            "cannot compute optical flow between frames of {}x{} and {}x{} pixels",
+            a.dim().1,
+            a.dim().0,
+            b.dim().1,
+            b.dim().0
+        );
+    }
+    let (h, w) = a.dim();
+    if h == 0 || w == 0 {
+        bail!("cannot compute optical flow on an empty {w}x{h} frame");
+    }
+    if params.patch_size == 0 || params.patch_stride == 0 {
+        bail!("flow parameters: patch size and stride must be at least 1");
+    }
+    let levels = level_count(w, h, params);
+    let pa = pyramid(Plane::from_view(a), levels);
+    let pb = pyramid(Plane::from_view(b), levels);
+    let finest = params.finest_level.min(levels - 1);
+
+    let mut field: Option<(Plane, Plane)> = None;
+    for level in (finest..levels).rev() {
+        let (i0, i1) = (&pa[level], &pb[level]);
+        let (mut u, mut v) = match field.take() {
+            Some((u, v)) => (upsample(&u, i0.w, i0.h), upsample(&v, i0.w, i0.h)),
+            None => (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
+        };
+        let (i0x, i0y) = i0.gradient();
+        if i0.w >= params.patch_size && i0.h >= params.patch_size {
+            let search = PatchSearch::new(i0, i1, &i0x, &i0y, params);
+            let patches = search.run(&u, &v);
+            (u, v) = search.densify(&patches);
+        }
+        refine(i0, i1, &i0x, &i0y, &mut u, &mut v, params);
+        field = Some((u, v));
+    }
+    let (mut u, mut v) = field.expect("at least one level");
+    for level in (0..finest).rev() {
+        let (lw, lh) = (pa[level].w, pa[level].h);
+        (u, v) = (upsample(&u, lw, lh), upsample(&v, lw, lh));
+    }
+    Ok(Flow {
+        u: u.into_array(),
+        v: v.into_array(),
+    })
+}
+
+/// Pyramid levels: halve while the coarser image still holds two patches each way.
+fn level_count(w: usize, h: usize, params: &FlowParams) -> usize {
+    let mut levels = 1;
+    let (mut lw, mut lh) = (w, h);
+    while levels < params.max_levels && lw.div_ceil(2).min(lh.div_ceil(2)) >= 2 * params.patch_size
+    {
+        (lw, lh) = (lw.div_ceil(2), lh.div_ceil(2));
+        levels += 1;
+    }
+    levels
+}

@@ -1,0 +1,188 @@
+//! The image pyramid of the flow: row-major planes of intensities, their sampling, gradients,
+//! halving and doubling.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+
+use crate::temporal::warp::bilinear;
+
+/// A row-major w×h image of `f32`.
+#[derive(Clone, Debug)]
+pub(super) struct Plane {
+    pub(super) w: usize,
+    pub(super) h: usize,
+    pub(super) data: Vec<f32>,
+}
+
+/// The scale of intensities inside the flow code: the 0–255 range that DIS's constants assume.
+const INTENSITY_SCALE: f32 = 255.0;
+
+impl Plane {
+    pub(super) fn zeros(w: usize, h: usize) -> Plane {
+        Plane {
+            w,
+            h,
+            data: vec![0.0; w * h],
+        }
+    }
+
+    pub(super) fn from_view(a: ArrayView2<f32>) -> Plane {
+        let (h, w) = a.dim();
+        Plane {
+            w,
+            h,
+            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+        }
+    }
+
+    pub(super) fn into_array(self) -> Array2<f32> {
+        Array2::from_shape_vec((self.h, self.w), self.data).expect("a plane holds w·h values")
+    }
+
+    /// A plane of the same size whose rows are filled in parallel by `f(y, row)`.
+    pub(super) fn map_rows(w: usize, h: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
+        let mut out = Plane::zeros(w, h);
+        out.data
+            .par_chunks_mut(w)
+            .with_min_len(rows_per_task(w))
+            .enumerate()
+            .for_each(|(y, row)| f(y, row));
+        out
+    }
+
+    #[inline]
+    pub(super) fn at(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.w + x]
+    }
+
+    #[inline]
+    pub(super) fn sample(&self, x: f32, y: f32) -> f32 {
+        bilinear(&self.data, self.w, self.h, x, y)
+    }
+
+    /// Blur with [1 2 1]/4 each way, then keep the even pixels: coarse pixel i sits on fine 2i.
+    fn downsample(&self) -> Plane {
+        let (w, h) = (self.w.div_ceil(2), self.h.div_ceil(2));
+        let clamp_x = |x: isize| x.clamp(0, self.w as isize - 1) as usize;
+        let clamp_y = |y: isize| y.clamp(0, self.h as isize - 1) as usize;
+        Plane::map_rows(w, h, |y, row| {
+            let fy = 2 * y as isize;
+            let rows = [clamp_y(fy - 1), clamp_y(fy), clamp_y(fy + 1)];
+            for (x, out) in row.iter_mut().enumerate() {
+                let fx = 2 * x as isize;
+                let cols = [clamp_x(fx - 1), clamp_x(fx), clamp_x(fx + 1)];
+                let mut sum = 0.0;
+                for (ry, wy) in rows.iter().zip([1.0, 2.0, 1.0]) {
+                    let r = &self.data[ry * self.w..];
+                    sum += wy * (r[cols[0]] + 2.0 * r[cols[1]] + r[cols[2]]);
+                }
+                *out = sum / 16.0;
+            }
+        })
+    }
+
+    /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
+    /// border repeated.
+    pub(super) fn gradient(&self) -> (Plane, Plane) {
+        let (w, h) = (self.w, self.h);
+        let d = |m2: f32, m1: f32, p1: f32, p2: f32| (m2 - 8.0 * m1 + 8.0 * p1 - p2) / 12.0;
+        let cx = |x: usize, k: isize| (x as isize + k).clamp(0, w as isize - 1) as usize;
+        let cy = |y: usize, k: isize| (y as isize + k).clamp(0, h as isize - 1) as usize;
+        let gx = Plane::map_rows(w, h, |y, row| {
+            for (x, out) in row.iter_mut().enumerate() {
+                *out = d(
+                    self.at(cx(x, -2), y),
+                    self.at(cx(x, -1), y),
+                    self.at(cx(x, 1), y),
+                    self.at(cx(x, 2), y),
+                );
+            }
+        });
+        let gy = Plane::map_rows(w, h, |y, row| {
+            let r = [cy(y, -2), cy(y, -1), cy(y, 1), cy(y, 2)].map(|r| &self.data[r * w..]);
+            for (x, out) in row.iter_mut().enumerate() {
+                *out = d(r[0][x], r[1][x], r[2][x], r[3][x]);
+            }
+        });
+        (gx, gy)
+    }
+
+    /// The pixelwise mean of this plane and `other` (of the same size).
+    pub(super) fn mean_with(&self, other: &Plane) -> Plane {
+        Plane {
+            w: self.w,
+            h: self.h,
+            data: self
+                .data
+                .iter()
+                .zip(&other.data)
+                .map(|(a, b)| 0.5 * (a + b))
+                .collect(),
+        }
+    }
+
+    /// This plane sampled at (x + u, y + v) for every pixel.
+    pub(super) fn warped(&self, u: &Plane, v: &Plane) -> Plane {
+        Plane::map_rows(u.w, u.h, |y, row| {
+            for (x, out) in row.iter_mut().enumerate() {
+                let i = y * u.w + x;
+                *out = self.sample(x as f32 + u.data[i], y as f32 + v.data[i]);
+            }
+        })
+    }
+}
+
+/// Pixels below which splitting a pass between threads costs more than it saves.
+pub(super) const PIXELS_PER_TASK: usize = 8192;
+
+/// Rows of a `w`-wide plane that one task takes at the least.
+pub(super) fn rows_per_task(w: usize) -> usize {
+    (PIXELS_PER_TASK / w.max(1)).max(1)
+}
+
+/// `base` and its successive halvings, finest first: `levels` planes in all.
+pub(super) fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
+    let mut pyramid = vec![base];
+    while pyramid.len() < levels {
+        let next = pyramid[pyramid.len() - 1].downsample();
+        pyramid.push(next);
+    }
+    pyramid
+}
+
+/// A flow component from the next coarser level, sampled onto a w×h grid and doubled. Fine pixel
+/// x sits on coarse x/2: even pixels take a coarse value, odd ones the mean of two (bilinear
+/// sampling at half steps, without its general arithmetic).
+pub(super) fn upsample(coarse: &Plane, w: usize, h: usize) -> Plane {
+    let cw = coarse.w;
+    Plane::map_rows(w, h, |y, row| {
+        let r0 = (y / 2).min(coarse.h - 1);
+        let r1 = if y % 2 == 1 {
+            (r0 + 1).min(coarse.h - 1)
+        } else {
+            r0
+        };
+        let (a, b) = (
+            &coarse.data[r0 * cw..(r0 + 1) * cw],
+            &coarse.data[r1 * cw..(r1 + 1) * cw],
+        );
+        for (x, out) in row.iter_mut().enumerate() {
+            let c0 = (x / 2).min(cw - 1);
+            let v = if x % 2 == 1 {
+                let c1 = (c0 + 1).min(cw - 1);
+                let top = a[c0] + 0.5 * (a[c1] - a[c0]);
+                let bottom = b[c0] + 0.5 * (b[c1] - b[c0]);
+                if r1 == r0 {
+                    top
+                } else {
+                    top + 0.5 * (bottom - top)
+                }
+            } else if r1 == r0 {
+                a[c0]
+            } else {
+                a[c0] + 0.5 * (b[c0] - a[c0])
+            };
+            *out = 2.0 * v;
+        }
+    })
+}
