@@ -116,7 +116,7 @@ pub fn run(
                         ToEncoder::Packet(packet) => output.write_packet(packet)?,
                     }
                 }
-                output.finish()
+                Ok(output.finish()?)
             })?;
 
     let mut waiting_for_input = Duration::ZERO;
@@ -235,5 +235,11 @@ fn upscale(frame: Stylized, width: u32, height: u32) -> Result<RgbFrame> {
     if rgb.dimensions() != (width, height) {
         rgb = image::imageops::resize(&rgb, width, height, FilterType::CatmullRom);
     }
-    RgbFrame::new(width, height, rgb.into_raw(), frame.pts, frame.index)
+    Ok(RgbFrame::new(
+        width,
+        height,
+        rgb.into_raw(),
+        frame.pts,
+        frame.index,
+    )?)
 }

@@ -16,8 +16,9 @@ use image::RgbImage;
 use ndarray::Array2;
 use serde::Serialize;
 
+use super::media_flags::with_flag;
 use crate::cli::{Iterations, LiveArgs};
-use crate::media::Input;
+use crate::media::{self, Input};
 use crate::model;
 use crate::picture;
 use crate::pipeline::handoff::Mailbox;
@@ -613,19 +614,18 @@ impl Source {
         match opened {
             Ok(input) => Ok(input),
             Err(e) if self.camera => Err(camera_error(&self.shown, e)),
-            Err(e) => Err(e),
+            Err(e) => Err(with_flag(e)),
         }
     }
 }
 
 /// A camera that failed to open, in the words of the message: busy, or why not.
-fn camera_error(shown: &str, error: anyhow::Error) -> anyhow::Error {
-    if format!("{error:#}").to_lowercase().contains("busy") {
-        anyhow::anyhow!(
+fn camera_error(shown: &str, error: media::Error) -> anyhow::Error {
+    match error {
+        media::Error::DeviceBusy { .. } => anyhow::anyhow!(
             "{shown} is busy: another program is using it; close that program or pick another camera"
-        )
-    } else {
-        error.context(format!("cannot open {shown} (is it a camera?)"))
+        ),
+        other => with_flag(other).context(format!("cannot open {shown} (is it a camera?)")),
     }
 }
 
@@ -697,14 +697,15 @@ mod tests {
 
     #[test]
     fn a_busy_camera_says_so() {
-        let busy =
-            anyhow::anyhow!("cannot open input '/dev/video0' as v4l2: device or resource busy");
+        let busy = media::Error::DeviceBusy {
+            context: "cannot open input '/dev/video0' as v4l2".into(),
+        };
         let message = format!("{:#}", camera_error("camera '/dev/video0'", busy));
         assert!(
             message.starts_with("camera '/dev/video0' is busy"),
             "{message}"
         );
-        let other = anyhow::anyhow!("inappropriate ioctl for device");
+        let other = media::Error::Other("inappropriate ioctl for device".into());
         let message = format!("{:#}", camera_error("camera '/dev/null'", other));
         assert!(message.contains("is it a camera?"), "{message}");
     }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 
+use super::media_flags::with_flag;
 use crate::cli::VideoArgs;
 use crate::files;
 use crate::media::{Input, Output, VideoSettings};
@@ -114,9 +115,12 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         &args.input,
         media.source.input_format.as_deref(),
         &media.source.input_option,
-    )?;
+    )
+    .map_err(with_flag)?;
     if media.start.is_some() || media.duration.is_some() {
-        input.set_range(media.start.map(f64::from), media.duration.map(f64::from))?;
+        input
+            .set_range(media.start.map(f64::from), media.duration.map(f64::from))
+            .map_err(with_flag)?;
     }
     let info = input.video().clone();
     let (width, height) = super::processing_size(info.width, info.height, args.size);
@@ -178,7 +182,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         None
     };
     // Created last, so that nothing is written when anything before fails.
-    let output = Output::create(&args.output, media.format.as_deref(), settings, streams)?;
+    let output = Output::create(&args.output, media.format.as_deref(), settings, streams)
+        .map_err(with_flag)?;
     let (out_w, out_h) = output.encoded_size();
 
     let interrupt = Arc::new(AtomicBool::new(false));

@@ -170,7 +170,7 @@ impl Recorder {
                     let rgb = RgbFrame::new(w, h, image.into_raw(), Some(frame.pts), frame.index)?;
                     output.write_video(&rgb)?;
                 }
-                output.finish()
+                Ok(output.finish()?)
             })?;
         Ok(Recorder {
             sender,
