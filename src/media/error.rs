@@ -199,3 +199,65 @@ pub(crate) fn describe(error: ffmpeg::Error) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ffmpeg_errors_a_caller_must_tell_apart_have_their_own_case() {
+        let context = "cannot open input '/dev/video0' as v4l2";
+        let busy = Error::ffmpeg(
+            context,
+            ffmpeg::Error::Other {
+                errno: ffmpeg::util::error::EBUSY,
+            },
+        );
+        assert_eq!(
+            busy,
+            Error::DeviceBusy {
+                context: context.into()
+            }
+        );
+        assert_eq!(
+            busy.to_string(),
+            "cannot open input '/dev/video0' as v4l2: device or resource busy"
+        );
+        let stopped = Error::ffmpeg(context, ffmpeg::Error::Exit);
+        assert!(matches!(stopped, Error::Interrupted { .. }), "{stopped:?}");
+        let denied = Error::ffmpeg(
+            context,
+            ffmpeg::Error::Other {
+                errno: ffmpeg::ffi::EACCES,
+            },
+        );
+        assert_eq!(
+            denied,
+            Error::Other(format!("{context}: permission denied"))
+        );
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_plainly_or_as_the_caller_says() {
+        let error = Error::BadSetting {
+            setting: Setting::Codec,
+            message: Message::new([
+                "choose another ".into(),
+                Setting::Codec.into(),
+                " or ".into(),
+                Setting::Format.into(),
+            ]),
+        };
+        assert_eq!(
+            error.to_string(),
+            "choose another codec or container format"
+        );
+        let Error::BadSetting { message, .. } = error else {
+            unreachable!()
+        };
+        assert_eq!(
+            message.render(|s| if s == Setting::Codec { "C" } else { "F" }),
+            "choose another C or F"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! The container: the muxer named or guessed from the file name, and what it can hold.
 
+use std::ffi::CStr;
 use std::ptr;
 
 use ffmpeg::ffi;
@@ -47,6 +48,26 @@ pub(super) fn find_muxer(
         ));
     }
     Ok(found)
+}
+
+/// A muxing context for `muxer`, writing to `url` once its I/O is opened.
+pub(super) fn alloc_context(
+    muxer: *const ffi::AVOutputFormat,
+    url: &CStr,
+    shown: &str,
+) -> Result<ffmpeg::format::context::Output> {
+    let mut raw = ptr::null_mut();
+    // SAFETY: a valid muxer and URL; on success `raw` is a new context owned by the wrapper.
+    let made =
+        unsafe { ffi::avformat_alloc_output_context2(&mut raw, muxer, ptr::null(), url.as_ptr()) };
+    if made < 0 || raw.is_null() {
+        return Err(Error::ffmpeg(
+            format!("cannot write {shown}"),
+            ffmpeg::Error::from(made),
+        ));
+    }
+    // SAFETY: a context just allocated (with no I/O opened yet: its `pb` is null).
+    Ok(unsafe { ffmpeg::format::context::Output::wrap(raw) })
 }
 
 /// Whether the container can hold `id`: `Some(true)`/`Some(false)` when it says, `None` when

@@ -19,9 +19,7 @@ mod streams;
 #[cfg(test)]
 mod tests;
 
-use std::ffi::CStr;
 use std::os::raw::c_int;
-use std::ptr;
 
 use ffmpeg::ffi;
 use ffmpeg::{color, format::Pixel, Rational, Rescale};
@@ -94,7 +92,7 @@ impl Output {
         super::init()?;
         let shown = shown(url, "stdout");
         let c_url = c_string(&ffmpeg_url(url, "pipe:1"), "output")?;
-        check_video(&video, &shown)?;
+        video.check(&shown)?;
         let muxer = container::find_muxer(url, format, &shown)?;
         let path = file::local_path(url);
         if let Some(path) = &path {
@@ -106,7 +104,7 @@ impl Output {
             None => c_url.clone(),
         };
 
-        let mut ctx = alloc_context(muxer, &c_url, &shown)?;
+        let mut ctx = container::alloc_context(muxer, &c_url, &shown)?;
         let container = ctx.format().name().to_string();
         let global_header = ctx
             .format()
@@ -423,41 +421,4 @@ impl Drop for Output {
 /// The error for writing to an output already closed.
 fn already_closed(shown: &str) -> Error {
     Error::Other(format!("cannot write {shown}: it is already closed"))
-}
-
-/// Checks the video's size and time base.
-fn check_video(video: &VideoSettings, shown: &str) -> Result<()> {
-    if video.width == 0 || video.height == 0 {
-        return Err(Error::Other(format!(
-            "cannot write {shown}: the video size {}x{} is empty",
-            video.width, video.height
-        )));
-    }
-    if video.time_base.numerator() <= 0 || video.time_base.denominator() <= 0 {
-        return Err(Error::Other(format!(
-            "cannot write {shown}: bad time base {}",
-            video.time_base
-        )));
-    }
-    Ok(())
-}
-
-/// A muxing context for `muxer`, writing to `url` once its I/O is opened.
-fn alloc_context(
-    muxer: *const ffi::AVOutputFormat,
-    url: &CStr,
-    shown: &str,
-) -> Result<ffmpeg::format::context::Output> {
-    let mut raw = ptr::null_mut();
-    // SAFETY: a valid muxer and URL; on success `raw` is a new context owned by the wrapper.
-    let made =
-        unsafe { ffi::avformat_alloc_output_context2(&mut raw, muxer, ptr::null(), url.as_ptr()) };
-    if made < 0 || raw.is_null() {
-        return Err(Error::ffmpeg(
-            format!("cannot write {shown}"),
-            ffmpeg::Error::from(made),
-        ));
-    }
-    // SAFETY: a context just allocated (with no I/O opened yet: its `pb` is null).
-    Ok(unsafe { ffmpeg::format::context::Output::wrap(raw) })
 }

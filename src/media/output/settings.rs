@@ -4,7 +4,7 @@ use ffmpeg::ffi;
 use ffmpeg::{color, Rational};
 use ffmpeg_next as ffmpeg;
 
-use crate::media::VideoInfo;
+use crate::media::{Error, Result, VideoInfo};
 
 /// How the video is encoded. [`VideoSettings::like`] fills it from the input's [`VideoInfo`].
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +63,23 @@ impl VideoSettings {
             color_primaries: color::Primaries::Unspecified,
             color_transfer: color::TransferCharacteristic::Unspecified,
         }
+    }
+
+    /// Checks the size and time base, for the output `shown`.
+    pub(super) fn check(&self, shown: &str) -> Result<()> {
+        if self.width == 0 || self.height == 0 {
+            return Err(Error::Other(format!(
+                "cannot write {shown}: the video size {}x{} is empty",
+                self.width, self.height
+            )));
+        }
+        if self.time_base.numerator() <= 0 || self.time_base.denominator() <= 0 {
+            return Err(Error::Other(format!(
+                "cannot write {shown}: bad time base {}",
+                self.time_base
+            )));
+        }
+        Ok(())
     }
 
     /// Settings that keep the input's timing, aspect ratio, rotation and colour tags, for frames
