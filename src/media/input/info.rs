@@ -25,7 +25,7 @@ pub struct VideoInfo {
     pub frame_rate: Option<Rational>,
     /// The real base frame rate (the lowest rate all timestamps are exact in), when known.
     pub r_frame_rate: Option<Rational>,
-    /// The time base of frame timestamps ([`RgbFrame::pts`]).
+    /// The time base of frame timestamps ([`RgbFrame::pts`](crate::media::RgbFrame::pts)).
     pub time_base: Rational,
     /// Duration in seconds, when the input says (the container's when the stream does not).
     pub duration: Option<f64>,
@@ -65,7 +65,7 @@ impl VideoInfo {
 /// An input stream other than the decoded video (audio, subtitles), for stream copy.
 #[derive(Clone)]
 pub struct StreamInfo {
-    /// The stream's index in the input ([`InputPacket::stream`]).
+    /// The stream's index in the input ([`InputPacket::stream`](super::InputPacket::stream)).
     pub index: usize,
     /// Audio or subtitle.
     pub kind: media::Type,

@@ -2,8 +2,8 @@
 //! decoding its best video stream to RGB frames, while handing the packets of its audio and
 //! subtitle streams on untouched for stream copy.
 //!
-//! [`Input`] is opened in [`open`], read in [`decode`]; [`info`] describes its streams and
-//! [`ending`] how reading went.
+//! [`Input`] is opened in `open.rs` and read in `decode.rs`; `info.rs` describes its streams
+//! and `ending.rs` how reading went.
 
 mod decode;
 mod ending;

@@ -3,11 +3,11 @@
 //! when it does not) into a file, a URL or stdout.
 //!
 //! Everything that can be checked is checked before the output is touched: the container
-//! ([`container`]), the codec ([`codec`]) and its options ([`encoder`]), the streams
-//! ([`streams`]). The file is then opened and the header written; if that fails, or if the output
-//! is dropped or finished before any frame was encoded, the file is removed ([`file`]), so no
-//! half-written garbage is left behind. Frames are converted to the encoder's pixel format in
-//! [`convert`].
+//! (`container.rs`), the codec (`codec.rs`) and its options (`encoder.rs`), the streams
+//! (`streams.rs`). The file is then opened and the header written; if that fails, or if the
+//! output is dropped or finished before any frame was encoded, the file is removed (`file.rs`),
+//! so no half-written garbage is left behind. Frames are converted to the encoder's pixel format
+//! in `convert.rs`.
 
 mod codec;
 mod container;
