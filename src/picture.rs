@@ -53,7 +53,7 @@ pub fn resize_longest(image: &RgbImage, longest: u32) -> RgbImage {
 /// A 1×3×H×W tensor, RGB in [0, 1].
 pub fn to_tensor(image: &RgbImage) -> Result<Array4<f32>> {
     let (w, h) = image.dimensions();
-    rgb_to_tensor(image.as_raw(), w as usize, h as usize)
+    Ok(rgb_to_tensor(image.as_raw(), w as usize, h as usize)?)
 }
 
 /// An 8-bit image from a 1×3×H×W tensor, clamped to [0, 1].

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
+use super::media_flags::with_flag;
 use super::Finished;
 use crate::cli::LiveArgs;
 use crate::config::{self, Source};
@@ -175,7 +176,8 @@ fn open(source: &Source) -> Result<(Input, String)> {
             } else {
                 format!("input '{url}'")
             };
-            Ok((Input::open(url, format.as_deref(), options)?, shown))
+            let input = Input::open(url, format.as_deref(), options).map_err(with_flag)?;
+            Ok((input, shown))
         }
     }
 }

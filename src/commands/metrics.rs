@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 use ndarray::Array4;
 use serde::Serialize;
 
+use super::media_flags::with_flag;
 use crate::cli::{MetricsArgs, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT};
 use crate::config;
 use crate::media::Input;
@@ -73,8 +74,8 @@ impl Losses {
 
 pub(super) fn run(args: &MetricsArgs) -> Result<()> {
     let styles = super::load_styles(&args.styles)?;
-    let mut original = Input::open(&args.original, None, &[])?;
-    let mut stylized = Input::open(&args.stylized, None, &[])?;
+    let mut original = Input::open(&args.original, None, &[]).map_err(with_flag)?;
+    let mut stylized = Input::open(&args.stylized, None, &[]).map_err(with_flag)?;
     let info = original.video().clone();
     let (width, height) = processing_size(info.width, info.height, args.size);
     original.set_output_size(width, height)?;

@@ -3,6 +3,7 @@
 mod doctor;
 mod image;
 mod live;
+mod media_flags;
 mod metrics;
 mod model_errors;
 mod video;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
+use super::media_flags::with_flag;
 use super::Finished;
 use crate::cli::VideoArgs;
 use crate::config;
@@ -94,7 +95,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         } else {
             input.streams()
         };
-        let output = Output::create(&args.output, media.format.as_deref(), settings, streams)?;
+        let output = Output::create(&args.output, media.format.as_deref(), settings, streams)
+            .map_err(with_flag)?;
         encoder.insert(Encoder::new(output))
     };
     let mut sinks = Tee(vec![out]);

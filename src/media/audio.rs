@@ -2,12 +2,10 @@
 //! convert with a libavfilter graph (sample format, layout, rate, and the encoder's frame size),
 //! encode, mux.
 
-use anyhow::{anyhow, bail, Result};
 use ffmpeg::{codec, filter, format::Sample, ChannelLayout, Rational, Rescale};
 use ffmpeg_next as ffmpeg;
 
-use super::describe;
-use super::input::StreamInfo;
+use super::{metadata, Error, Result, StreamInfo};
 
 /// Decoder, filter graph and encoder for one audio stream.
 pub(crate) struct AudioTranscoder {
@@ -37,7 +35,7 @@ impl AudioTranscoder {
             "{} audio (stream {}) as {encoder_name}",
             info.codec, info.index
         );
-        let fail = |e: ffmpeg::Error| anyhow!("cannot re-encode {name}: {}", describe(e));
+        let fail = |e: ffmpeg::Error| Error::ffmpeg(format!("cannot re-encode {name}"), e);
         let mut context =
             codec::context::Context::from_parameters(info.parameters.clone()).map_err(fail)?;
         // SAFETY: a plain field of a not yet opened context.
@@ -46,11 +44,15 @@ impl AudioTranscoder {
         let rate = decoder.rate();
         let channels = i32::from(decoder.channels());
         if rate == 0 || channels == 0 {
-            bail!("cannot re-encode {name}: its sample rate or channel count is unknown");
+            return Err(Error::Other(format!(
+                "cannot re-encode {name}: its sample rate or channel count is unknown"
+            )));
         }
 
         let Some(codec) = ffmpeg::encoder::find_by_name(encoder_name) else {
-            bail!("cannot re-encode {name}: FFmpeg has no {encoder_name} encoder");
+            return Err(Error::Other(format!(
+                "cannot re-encode {name}: FFmpeg has no {encoder_name} encoder"
+            )));
         };
         let audio = codec.audio().map_err(fail)?;
         let format = audio
@@ -85,13 +87,7 @@ impl AudioTranscoder {
         let mut stream = ctx.add_stream(codec).map_err(fail)?;
         stream.set_parameters(&encoder);
         stream.set_time_base(Rational::new(1, out_rate));
-        let mut metadata = ffmpeg::Dictionary::new();
-        for (k, v) in &info.metadata {
-            if !k.is_empty() && !k.contains('\0') && !v.contains('\0') {
-                metadata.set(k, v);
-            }
-        }
-        stream.set_metadata(metadata);
+        stream.set_metadata(metadata(&info.metadata));
 
         Ok(AudioTranscoder {
             name,
@@ -149,7 +145,7 @@ impl AudioTranscoder {
                 source
                     .source()
                     .add(&self.decoded)
-                    .map_err(|e| anyhow!("cannot re-encode {}: {}", self.name, describe(e)))?;
+                    .map_err(|e| Error::ffmpeg(format!("cannot re-encode {}", self.name), e))?;
             }
             written += self.filter_out(ctx)?;
         }
@@ -175,7 +171,7 @@ impl AudioTranscoder {
             self.filtered.set_pts(Some(pts));
             self.encoder
                 .send_frame(&self.filtered)
-                .map_err(|e| anyhow!("cannot re-encode {}: {}", self.name, describe(e)))?;
+                .map_err(|e| Error::ffmpeg(format!("cannot re-encode {}", self.name), e))?;
             written += self.write_encoded(ctx)?;
         }
     }
@@ -189,7 +185,7 @@ impl AudioTranscoder {
             self.packet.rescale_ts(enc_tb, out_tb);
             self.packet
                 .write_interleaved(ctx)
-                .map_err(|e| anyhow!("cannot write {}: {}", self.name, describe(e)))?;
+                .map_err(|e| Error::ffmpeg(format!("cannot write {}", self.name), e))?;
             written += 1;
         }
         Ok(written)
@@ -197,7 +193,7 @@ impl AudioTranscoder {
 
     /// abuffer (the decoded frames' format) → abuffersink (the encoder's format and frame size).
     fn make_graph(&self) -> Result<filter::Graph> {
-        let fail = |e: ffmpeg::Error| anyhow!("cannot re-encode {}: {}", self.name, describe(e));
+        let fail = |e: ffmpeg::Error| Error::ffmpeg(format!("cannot re-encode {}", self.name), e);
         let frame = &self.decoded;
         let layout = if frame.channel_layout().is_empty() {
             ChannelLayout::default(i32::from(frame.channels()))
@@ -215,10 +211,10 @@ impl AudioTranscoder {
         let (Some(abuffer), Some(abuffersink)) =
             (filter::find("abuffer"), filter::find("abuffersink"))
         else {
-            bail!(
+            return Err(Error::Other(format!(
                 "cannot re-encode {}: FFmpeg lacks the abuffer filters",
                 self.name
-            );
+            )));
         };
         let mut graph = filter::Graph::new();
         graph.add(&abuffer, "in", &args).map_err(fail)?;

@@ -1,10 +1,11 @@
 //! The frame passed between the pipeline's stages — packed RGB24 with its timestamp — and its
 //! tensor form, the 1×3×H×W `f32` array in [0, 1] that the stylizer works on.
 
-use anyhow::{bail, Result};
 use image::imageops::{self, FilterType};
 use image::{ImageBuffer, Rgb, RgbImage};
 use ndarray::{Array4, ArrayView4, Axis};
+
+use super::{Error, Result};
 
 /// One decoded (or stylized) picture: packed RGB24 rows without padding, `width × height × 3` bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,10 +91,14 @@ impl RgbFrame {
 
 fn check_len(len: usize, width: usize, height: usize) -> Result<()> {
     if width == 0 || height == 0 {
-        bail!("an RGB frame of {width}x{height} pixels is empty");
+        return Err(Error::Other(format!(
+            "an RGB frame of {width}x{height} pixels is empty"
+        )));
     }
     if Some(len) != width.checked_mul(height).and_then(|n| n.checked_mul(3)) {
-        bail!("an RGB frame of {width}x{height} pixels needs {width}·{height}·3 bytes, not {len}");
+        return Err(Error::Other(format!(
+            "an RGB frame of {width}x{height} pixels needs {width}·{height}·3 bytes, not {len}"
+        )));
     }
     Ok(())
 }
@@ -113,7 +118,7 @@ pub fn rgb_to_tensor(data: &[u8], width: usize, height: usize) -> Result<Array4<
         g[i] = f32::from(px[1]) / 255.0;
         b[i] = f32::from(px[2]) / 255.0;
     }
-    Ok(Array4::from_shape_vec((1, 3, height, width), planar)?)
+    Array4::from_shape_vec((1, 3, height, width), planar).map_err(|e| Error::Other(e.to_string()))
 }
 
 /// A 1×3×H×W tensor as packed RGB24 bytes, each value clamped to [0, 1] and rounded to 8 bits.
@@ -123,7 +128,9 @@ pub fn rgb_to_tensor(data: &[u8], width: usize, height: usize) -> Result<Array4<
 pub fn tensor_to_rgb(tensor: ArrayView4<f32>) -> Result<Vec<u8>> {
     let (n, c, h, w) = tensor.dim();
     if n != 1 || c != 3 || h == 0 || w == 0 {
-        bail!("an RGB picture needs a 1x3xHxW tensor, not {n}x{c}x{h}x{w}");
+        return Err(Error::Other(format!(
+            "an RGB picture needs a 1x3xHxW tensor, not {n}x{c}x{h}x{w}"
+        )));
     }
     let mut data = vec![0u8; h * w * 3];
     let image = tensor.index_axis(Axis(0), 0);

@@ -4,9 +4,10 @@
 //! stages ([`RgbFrame`]).
 //!
 //! FFmpeg's own log is silent unless `RUST_LOG` enables debug output for this crate when the first
-//! input or output is opened; every failure comes back as one `anyhow` line instead.
+//! input or output is opened; every failure comes back as one line instead, a typed [`Error`].
 
 mod audio;
+pub mod error;
 pub mod frame;
 pub mod input;
 pub mod output;
@@ -16,9 +17,9 @@ mod tests;
 
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, bail, Result};
 use ffmpeg_next as ffmpeg;
 
+pub use error::{Error, Message, Part, Result, Setting};
 pub use frame::{rgb_to_tensor, tensor_to_rgb, RgbFrame};
 pub use input::{Ending, Event, Input, InputPacket, StreamInfo, VideoInfo};
 pub use output::{Output, StreamPlan, Summary, VideoSettings};
@@ -42,7 +43,7 @@ pub fn init() -> Result<()> {
         Ok(())
     })
     .clone()
-    .map_err(|e| anyhow!(e))
+    .map_err(Error::Other)
 }
 
 /// FFmpeg's URL for `-` (stdin or stdout), else the argument itself.
@@ -63,54 +64,64 @@ fn shown(url: &str, what_for_dash: &str) -> String {
     }
 }
 
-/// A C string from a user's argument, or an error naming it.
+/// A C string from a URL, or an error naming `what` it is (`input`, `output`).
 fn c_string(text: &str, what: &str) -> Result<std::ffi::CString> {
-    std::ffi::CString::new(text)
-        .map_err(|_| anyhow!("{what} '{}' contains a NUL byte", text.escape_debug()))
+    std::ffi::CString::new(text).map_err(|_| {
+        Error::Other(format!(
+            "{what} '{}' contains a NUL byte",
+            text.escape_debug()
+        ))
+    })
 }
 
-/// An FFmpeg options dictionary from `KEY=VALUE` pairs; `flag` names the command-line option in errors.
-fn dictionary(options: &[(String, String)], flag: &str) -> Result<ffmpeg::Dictionary<'static>> {
+/// A C string from the value of a setting, or an error naming the setting.
+fn setting_c_string(text: &str, setting: Setting) -> Result<std::ffi::CString> {
+    std::ffi::CString::new(text).map_err(|_| {
+        Error::bad_setting(
+            setting,
+            "",
+            format!(" '{}' contains a NUL byte", text.escape_debug()),
+        )
+    })
+}
+
+/// An FFmpeg options dictionary from the `KEY=VALUE` pairs of `setting`.
+fn dictionary(
+    options: &[(String, String)],
+    setting: Setting,
+) -> Result<ffmpeg::Dictionary<'static>> {
     let mut dict = ffmpeg::Dictionary::new();
     for (key, value) in options {
         if key.is_empty() || key.contains('\0') || value.contains('\0') {
-            bail!(
-                "bad {flag} '{}={}': the key must be non-empty and neither may contain a NUL byte",
-                key.escape_debug(),
-                value.escape_debug()
-            );
+            return Err(Error::bad_setting(
+                setting,
+                "bad ",
+                format!(
+                    " '{}={}': the key must be non-empty and neither may contain a NUL byte",
+                    key.escape_debug(),
+                    value.escape_debug()
+                ),
+            ));
         }
         dict.set(key, value);
     }
     Ok(dict)
 }
 
+/// Stream metadata as an FFmpeg dictionary, leaving out what FFmpeg cannot take.
+fn metadata(pairs: &[(String, String)]) -> ffmpeg::Dictionary<'static> {
+    let mut dict = ffmpeg::Dictionary::new();
+    for (k, v) in pairs {
+        if !k.is_empty() && !k.contains('\0') && !v.contains('\0') {
+            dict.set(k, v);
+        }
+    }
+    dict
+}
+
 /// The entries FFmpeg left in a dictionary after opening something: the options it did not use.
 fn leftovers(dict: &ffmpeg::Dictionary) -> Vec<String> {
     dict.iter().map(|(k, v)| format!("{k}={v}")).collect()
-}
-
-/// FFmpeg's error in the words of the messages (`no such file`, `permission denied`, …).
-fn describe(error: ffmpeg::Error) -> String {
-    use ffmpeg::Error as E;
-    match error {
-        E::Other { errno } if errno == ffmpeg::ffi::ENOENT => "no such file".into(),
-        E::Other { errno } if errno == ffmpeg::ffi::EACCES => "permission denied".into(),
-        E::Other { errno } if errno == ffmpeg::ffi::EISDIR => "it is a directory".into(),
-        E::Other { errno } if errno == ffmpeg::ffi::ENOSPC => "no space left on the device".into(),
-        E::Other { errno } if errno == ffmpeg::ffi::EPIPE => "the reader closed the pipe".into(),
-        E::InvalidData => "invalid data".into(),
-        E::ProtocolNotFound => "FFmpeg knows no protocol for this URL".into(),
-        E::Eof => "it ended before any data".into(),
-        other => {
-            let text = other.to_string();
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => "unknown error".into(),
-            }
-        }
-    }
 }
 
 /// A rational as seconds, `None` for 0/0 or a zero denominator.

@@ -4,10 +4,11 @@
 use std::os::raw::c_int;
 use std::ptr;
 
-use anyhow::{bail, Result};
 use ffmpeg::ffi;
 use ffmpeg::{color, format::Pixel};
 use ffmpeg_next as ffmpeg;
+
+use super::{Error, Result};
 
 /// What a conversion is between: formats, sizes, and the colour matrix and ranges of YUV sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +42,9 @@ impl Scaler {
         }
         match slot {
             Some(scaler) => Ok(scaler),
-            None => bail!("internal error: no pixel-format converter"),
+            None => Err(Error::Other(
+                "internal error: no pixel-format converter".into(),
+            )),
         }
     }
 
@@ -73,15 +76,10 @@ impl Scaler {
             )
         };
         if ctx.is_null() {
-            bail!(
+            return Err(Error::Other(format!(
                 "FFmpeg cannot convert {:?} {}x{} pictures to {:?} {}x{}",
-                src.0,
-                src.1,
-                src.2,
-                dst.0,
-                dst.1,
-                dst.2
-            );
+                src.0, src.1, src.2, dst.0, dst.1, dst.2
+            )));
         }
         let matrix = sws_matrix(conversion.space);
         // SAFETY: `ctx` is valid; the tables are static ones returned by libswscale. The call
@@ -127,7 +125,9 @@ impl Scaler {
             )
         };
         if rows <= 0 {
-            bail!("FFmpeg could not convert a picture ({rows})");
+            return Err(Error::Other(format!(
+                "FFmpeg could not convert a picture ({rows})"
+            )));
         }
         Ok(())
     }

@@ -47,11 +47,11 @@ impl FrameSink for Encoder {
     fn write(&mut self, frame: &Stylized) -> Result<()> {
         let (w, h) = self.size;
         let frame = frame.frame.clone().resized(w, h);
-        self.output()?.write_video(&frame)
+        Ok(self.output()?.write_video(&frame)?)
     }
 
     fn packet(&mut self, packet: InputPacket) -> Result<()> {
-        self.output()?.write_packet(packet)
+        Ok(self.output()?.write_packet(packet)?)
     }
 
     fn wants_packets(&self) -> bool {

@@ -32,14 +32,15 @@ impl Recorder {
         let mut output = Output::create(path, None, settings, &[])?;
         let (w, h) = output.frame_size();
         let (sender, frames) = bounded::<RgbFrame>(DEPTH);
-        let encoder = thread::Builder::new()
-            .name("record".into())
-            .spawn(move || {
-                for frame in frames {
-                    output.write_video(&frame.resized(w, h))?;
-                }
-                output.finish()
-            })?;
+        let encoder =
+            thread::Builder::new()
+                .name("record".into())
+                .spawn(move || -> Result<Summary> {
+                    for frame in frames {
+                        output.write_video(&frame.resized(w, h))?;
+                    }
+                    Ok(output.finish()?)
+                })?;
         Ok(Recorder {
             sender: Some(sender),
             encoder: Some(encoder),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::media::Input;
+use crate::media::{self, Input};
 
 /// A camera and what it is asked for.
 #[derive(Clone, Debug, Default)]
@@ -33,11 +33,8 @@ pub enum CameraError {
     #[error("{0} is busy: another program is using it; close that program or pick another camera")]
     Busy(String),
     /// Anything else FFmpeg said.
-    #[error("cannot open {shown} (is it a camera?): {source:#}")]
-    Open {
-        shown: String,
-        source: anyhow::Error,
-    },
+    #[error("cannot open {shown} (is it a camera?): {source}")]
+    Open { shown: String, source: media::Error },
 }
 
 impl Camera {
@@ -92,15 +89,11 @@ impl Camera {
 }
 
 /// A camera that failed to open, in the words of the message: busy, or why not.
-fn opening_error(url: &str, error: anyhow::Error) -> CameraError {
+fn opening_error(url: &str, error: media::Error) -> CameraError {
     let shown = format!("camera '{url}'");
-    if format!("{error:#}").to_lowercase().contains("busy") {
-        CameraError::Busy(shown)
-    } else {
-        CameraError::Open {
-            shown,
-            source: error,
-        }
+    match error {
+        media::Error::DeviceBusy { .. } => CameraError::Busy(shown),
+        source => CameraError::Open { shown, source },
     }
 }
 
@@ -110,14 +103,15 @@ mod tests {
 
     #[test]
     fn a_busy_camera_says_so() {
-        let busy =
-            anyhow::anyhow!("cannot open input '/dev/video0' as v4l2: device or resource busy");
+        let busy = media::Error::DeviceBusy {
+            context: "cannot open input '/dev/video0' as v4l2".into(),
+        };
         let message = opening_error("/dev/video0", busy).to_string();
         assert!(
             message.starts_with("camera '/dev/video0' is busy"),
             "{message}"
         );
-        let other = anyhow::anyhow!("inappropriate ioctl for device");
+        let other = media::Error::Other("inappropriate ioctl for device".into());
         let message = opening_error("/dev/null", other).to_string();
         assert!(message.contains("is it a camera?"), "{message}");
     }

@@ -30,7 +30,7 @@ impl MediaSource {
 impl FrameSource for MediaSource {
     fn next(&mut self) -> Result<Option<Event>> {
         if self.packets {
-            self.input.next_event()
+            Ok(self.input.next_event()?)
         } else {
             Ok(self.input.next_frame()?.map(Event::Video))
         }
