@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{
-    BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, OptimArgs,
-    OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs, TOLERANCE_WINDOW,
-    VIDEO_LEVELS,
+    BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
+    OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
+    TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
+use crate::media::{VideoInfo, VideoSettings};
 use crate::model::{self, Device, LossWeights, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
 use crate::source::camera::Camera;
@@ -187,6 +188,16 @@ pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
             FlowPreset::Quality,
         ),
     ))
+}
+
+/// The encoder settings the media flags ask for, for frames like `info`'s at `size`.
+pub fn encoder(media: &MediaArgs, info: &VideoInfo, (width, height): (u32, u32)) -> VideoSettings {
+    let mut settings = VideoSettings::like(info, width, height);
+    settings.codec = media.codec.clone();
+    settings.crf = media.crf;
+    settings.preset = media.preset.clone();
+    settings.codec_options = media.codec_option.clone();
+    settings
 }
 
 /// An FFmpeg source as `--input-format` and `--input-option` describe it.

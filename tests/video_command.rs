@@ -713,3 +713,67 @@ fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
         assert!(frame["iterations"].as_u64().unwrap() < 200, "{frame}");
     }
 }
+
+/// `-o frames/%04d.png`, as ffmpeg users write it: one picture per frame, numbered from 1, at the
+/// output size, each stylized (not the input frame) and the run's other figures unchanged.
+#[test]
+fn numbered_pictures_like_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let pattern = frames.join("%04d.png");
+    let source = "testsrc2=size=160x120:rate=25:duration=0.2";
+    let result = video(&style(dir.path()))
+        .args(["--input-format", "lavfi", source, "-o"])
+        .arg(&pattern)
+        .args(["--size", "48", "--iterations", "6,3", "--output-size", "96x72"])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&frames)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["0001.png", "0002.png", "0003.png", "0004.png", "0005.png"]
+    );
+    // The input's own frames, at the same size, to tell the stylized pictures from them.
+    let raw = dir.path().join("raw%04d.png");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", source, "-vf", "scale=96:72"])
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for n in 1..=5 {
+        let picture = image::open(frames.join(format!("{n:04}.png")))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(picture.dimensions(), (96, 72));
+        let original = image::open(dir.path().join(format!("raw{n:04}.png")))
+            .unwrap()
+            .to_rgb8();
+        let difference: f64 = picture
+            .as_raw()
+            .iter()
+            .zip(original.as_raw())
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).abs())
+            .sum::<f64>()
+            / picture.as_raw().len() as f64;
+        assert!(difference > 10.0, "frame {n} is the input ({difference})");
+    }
+    // A folder that is not there is refused before any work.
+    let missing = dir.path().join("nowhere/%04d.png");
+    let result = video(&style(dir.path()))
+        .args(["--input-format", "lavfi", source, "-o"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "does not exist");
+}

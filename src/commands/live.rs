@@ -6,23 +6,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use super::media_flags::with_flag;
+use super::media_flags;
 use super::Finished;
 use crate::cli::LiveArgs;
-use crate::config::{self, Source};
-use crate::media::{Input, RgbFrame};
+use crate::config;
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
-use crate::preview::{Preview, KEYS_LINE};
 use crate::sink::window::{lock, Controls, Steering};
 use crate::sink::Window;
-use crate::source::camera::CameraError;
-use crate::source::{FrameSource, MediaSource, Paced};
 use crate::stats::{self, LiveStats};
-
-/// The window is at least this wide (small inputs are scaled up)…
-const MIN_WINDOW: u32 = 640;
-/// …and at most this wide (large ones are scaled down); it can be resized.
-const MAX_WINDOW: u32 = 1280;
 
 pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let started = Instant::now();
@@ -32,17 +23,8 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     }
     let live = config::live(args)?;
     let quiet = live.quiet;
-    let (mut input, shown) = open(&live.source)?;
-    let info = input.video().clone();
+    let (mut source, info, shown) = media_flags::open_live(&live.source, live.frames.size)?;
     let (width, height) = super::processing_size(info.width, info.height, live.frames.size);
-    input.set_output_size(width, height)?;
-    let mut source: Box<dyn FrameSource> = match &live.source {
-        Source::Camera(_) => Box::new(MediaSource::new(input, false)),
-        Source::Media { .. } => {
-            let time_base = f64::from(info.time_base);
-            Box::new(Paced::new(MediaSource::new(input, false), time_base))
-        }
-    };
     let (mut stylizer, grams) = super::frame_stylizer(
         &live.engine,
         &live.style,
@@ -52,15 +34,6 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     )?;
     let device = stylizer.model().backend().to_string();
 
-    let scale = (f64::from(MIN_WINDOW) / f64::from(info.width))
-        .max(1.0)
-        .min(f64::from(MAX_WINDOW) / f64::from(info.width));
-    let side = |s: u32| (f64::from(s) * scale).round() as usize;
-    let preview = Preview::open(
-        &format!("stylize live - {KEYS_LINE}"),
-        side(info.width),
-        side(info.height),
-    )?;
     let controls = Arc::new(Mutex::new(Controls {
         style: 0,
         iterations: live.frames.iterations.rest as usize,
@@ -73,7 +46,8 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         save_dir: live.save_dir.clone(),
         record_size: (info.width, info.height),
     };
-    let mut window = Window::new(preview, Some(steering), live.frame_limit.is_none(), quiet);
+    let hold = live.frame_limit.is_none();
+    let mut window = Window::live((info.width, info.height), steering, hold, quiet)?;
 
     let interrupt = Arc::new(AtomicBool::new(false));
     super::install_interrupt_handler(interrupt.clone(), quiet)?;
@@ -102,13 +76,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                 stylizer.stylize(&frame.content, frame.motion.as_ref(), |_| {
                     std::ops::ControlFlow::Continue(())
                 })?;
-            Ok(Some(Stylized {
-                frame: RgbFrame::from_tensor(image.view(), frame.frame.pts, frame.frame.index)?,
-                original: frame.frame,
-                captured: frame.captured,
-                iterations: outcomes.iter().map(|o| o.iterations.len()).sum(),
-                seconds: start.elapsed().as_secs_f64(),
-            }))
+            let iterations = outcomes.iter().map(|o| o.iterations.len()).sum();
+            let seconds = start.elapsed().as_secs_f64();
+            Ok(Some(Stylized::new(&image, frame, iterations, seconds)?))
         },
         &mut window,
         &settings,
@@ -151,33 +121,4 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         return Ok(Finished::Interrupted);
     }
     Ok(Finished::Done)
-}
-
-/// Opens the source, decoding at the processing size; says how messages name it.
-fn open(source: &Source) -> Result<(Input, String)> {
-    match source {
-        Source::Camera(camera) => {
-            let input = camera.open().map_err(|e| match e {
-                CameraError::Missing(_) => {
-                    anyhow::anyhow!("{e}; connect a webcam or name another with --camera DEVICE")
-                }
-                CameraError::Unnamed => anyhow::anyhow!("{e}: --camera NAME"),
-                other => other.into(),
-            })?;
-            Ok((input, camera.shown()))
-        }
-        Source::Media {
-            url,
-            format,
-            options,
-        } => {
-            let shown = if url == "-" {
-                "stdin".to_string()
-            } else {
-                format!("input '{url}'")
-            };
-            let input = Input::open(url, format.as_deref(), options).map_err(with_flag)?;
-            Ok((input, shown))
-        }
-    }
 }

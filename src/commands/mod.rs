@@ -8,6 +8,7 @@ mod metrics;
 mod model_errors;
 mod video;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -185,6 +186,37 @@ fn frame_stylizer(
         engine.seed,
     );
     Ok((stylizer, grams))
+}
+
+/// Checks before any work that `output` and the `--stats` file overwrite neither `input` nor a
+/// style image, and that the statistics can be written.
+fn check_files(
+    output: &Path,
+    stats: Option<&Path>,
+    input: (&str, &Path),
+    styles: &[PathBuf],
+) -> Result<()> {
+    if let Some(path) = stats {
+        crate::stats::check(path)?;
+    }
+    let mut outputs = vec![("output", output)];
+    outputs.extend(stats.map(|p| ("--stats file", p)));
+    let mut inputs = vec![input];
+    inputs.extend(styles.iter().map(|p| ("style image", p.as_path())));
+    crate::files::check_outputs(&outputs, &inputs)
+}
+
+/// The stylized first frame in `path`, which must be `size` (the frames' processing size).
+fn first_frame(path: &Path, size: (u32, u32), size_flag: u32) -> Result<ndarray::Array4<f32>> {
+    let image = crate::picture::load(path, "first frame")?;
+    if image.dimensions() != size {
+        let ((w, h), (width, height)) = (image.dimensions(), size);
+        bail!(
+            "first frame '{}' is {w}x{h}, but the frames are stylized at {width}x{height} (--size {size_flag})",
+            path.display()
+        );
+    }
+    crate::picture::to_tensor(&image)
 }
 
 /// The processing size: `size` on the longer side, the aspect ratio kept.

@@ -82,6 +82,25 @@ pub struct Stylized {
     pub seconds: f64,
 }
 
+impl Stylized {
+    /// The stylized `image` (1×3×h×w, RGB in [0, 1]) of `frame`, after `iterations` in `seconds`.
+    pub fn new(
+        image: &Array4<f32>,
+        frame: Prepared,
+        iterations: usize,
+        seconds: f64,
+    ) -> Result<Self> {
+        let (pts, index) = (frame.frame.pts, frame.frame.index);
+        Ok(Stylized {
+            frame: RgbFrame::from_tensor(image.view(), pts, index)?,
+            original: frame.frame,
+            captured: frame.captured,
+            iterations,
+            seconds,
+        })
+    }
+}
+
 /// What passes between the stages: a frame, or a packet of another stream.
 enum Item<F> {
     Frame(F),

@@ -48,6 +48,11 @@ impl ImageSequence {
         PathBuf::from(format!("{}{number:0width$}{}", self.prefix, self.suffix))
     }
 
+    /// The pictures' size.
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
     /// How many pictures were written.
     pub fn written(&self) -> u64 {
         self.written

@@ -1,8 +1,9 @@
 //! Where stylized frames go: anything behind [`FrameSink`] — an encoder ([`Encoder`]), a folder of
-//! numbered images ([`ImageSequence`]), the preview window ([`Window`]), a recording
+//! numbered images ([`ImageSequence`]), either as a render's output ([`FileSink`]), the preview window ([`Window`]), a recording
 //! ([`Recorder`]) — or several at once ([`Tee`]). The pipeline only sees the trait.
 
 mod encoder;
+mod file;
 mod images;
 mod recorder;
 pub mod window;
@@ -10,6 +11,7 @@ pub mod window;
 use anyhow::Result;
 
 pub use encoder::Encoder;
+pub use file::FileSink;
 pub use images::ImageSequence;
 pub use recorder::Recorder;
 pub use window::Window;

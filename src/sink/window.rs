@@ -12,13 +12,17 @@ use serde::Serialize;
 use super::{Flow, FrameSink, Recorder};
 use crate::media::RgbFrame;
 use crate::pipeline::Stylized;
-use crate::preview::{Action, Preview};
+use crate::preview::{Action, Preview, KEYS_LINE};
 use crate::progress;
 
 /// The most iterations per frame `+` goes to.
 const MAX_ITERATIONS: usize = 100;
 /// What `[` and `]` divide and multiply the style weight by.
 const WEIGHT_STEP: f32 = 1.5;
+/// The window is at least this wide (small frames are scaled up)…
+const MIN_WINDOW: u32 = 640;
+/// …and a live one at most this wide (large ones are scaled down); it can be resized.
+const MAX_WINDOW: u32 = 1280;
 
 /// What the keys change in the stylizer, shared between the window and the stylize stage.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,7 +66,7 @@ pub struct ShownFrame {
     pub stylize_ms: f64,
 }
 
-/// The window sink.
+/// The window sink: a render watched, or a live view steered.
 pub struct Window {
     preview: Preview,
     steering: Option<Steering>,
@@ -85,7 +89,7 @@ impl Window {
     /// Shows frames in `preview`: with `steering`, a live view the keys steer, else a render
     /// watched. With `hold`, the last picture stays up at the end of the input until Esc.
     /// Notices (saved, recording) go to stderr unless `quiet`.
-    pub fn new(preview: Preview, steering: Option<Steering>, hold: bool, quiet: bool) -> Window {
+    fn new(preview: Preview, steering: Option<Steering>, hold: bool, quiet: bool) -> Window {
         Window {
             preview,
             steering,
@@ -100,6 +104,24 @@ impl Window {
             drawn: false,
             started: Instant::now(),
         }
+    }
+
+    /// A window watching a render of `name` into frames of `size`: at least 640 pixels wide.
+    pub fn watching(name: &str, size: (u32, u32), quiet: bool) -> Result<Window> {
+        let scale = (f64::from(MIN_WINDOW) / f64::from(size.0)).max(1.0);
+        let title = format!("stylize video {name} - V view  O overlay  Esc stop");
+        let preview = Preview::open(&title, scaled(size.0, scale), scaled(size.1, scale))?;
+        Ok(Window::new(preview, None, false, quiet))
+    }
+
+    /// A live view of frames of `size` that the keys steer: 640 to 1280 pixels wide.
+    pub fn live(size: (u32, u32), steering: Steering, hold: bool, quiet: bool) -> Result<Window> {
+        let scale = (f64::from(MIN_WINDOW) / f64::from(size.0))
+            .max(1.0)
+            .min(f64::from(MAX_WINDOW) / f64::from(size.0));
+        let title = format!("stylize live - {KEYS_LINE}");
+        let preview = Preview::open(&title, scaled(size.0, scale), scaled(size.1, scale))?;
+        Ok(Window::new(preview, Some(steering), hold, quiet))
     }
 
     /// The frames shown so far.
@@ -307,6 +329,11 @@ impl FrameSink for Window {
     fn finish(&mut self) -> Result<()> {
         self.stop_recording()
     }
+}
+
+/// `side` × `scale`, in whole pixels.
+fn scaled(side: u32, scale: f64) -> usize {
+    (f64::from(side) * scale).round() as usize
 }
 
 /// A weight in few characters: 3 significant digits.

@@ -9,7 +9,7 @@ mod live;
 mod video;
 
 pub use live::{steady_figures, LiveStats};
-pub use video::{FrameStats, VideoStats};
+pub use video::{EngineFigures, FrameLog, FrameStats, PipelineFigures, VideoStats};
 
 use crate::model::LossTerms;
 use crate::stylize::{Outcome, Stop};

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use super::LevelStats;
 use crate::model::{LossTerms, LossWeights};
-use crate::stylize::{Iteration, Outcome, Stop};
+use crate::pipeline::Report;
+use crate::stylize::{FrameStylizer, Iteration, Outcome, Stop};
 
 /// One frame's figures.
 #[derive(Serialize)]
@@ -67,6 +68,33 @@ impl FrameStats {
     }
 }
 
+/// The frames' figures of a run, kept only when asked for (so that memory does not grow with a
+/// video's length), and their total time.
+#[derive(Default)]
+pub struct FrameLog {
+    keep: bool,
+    pub frames: Vec<FrameStats>,
+    pub stylize_seconds: f64,
+}
+
+impl FrameLog {
+    /// A log that keeps the frames' figures when `keep`.
+    pub fn new(keep: bool) -> FrameLog {
+        FrameLog {
+            keep,
+            ..FrameLog::default()
+        }
+    }
+
+    /// Adds a frame's figures.
+    pub fn add(&mut self, frame: FrameStats) {
+        self.stylize_seconds += frame.seconds;
+        if self.keep {
+            self.frames.push(frame);
+        }
+    }
+}
+
 /// The figures of a run.
 #[derive(Serialize)]
 pub struct VideoStats<'a> {
@@ -77,18 +105,46 @@ pub struct VideoStats<'a> {
     pub processing_height: u32,
     pub output_width: u32,
     pub output_height: u32,
-    pub device: String,
-    pub threads: usize,
-    /// `device` (the optimizer's graphs on the model's device) or `host`.
-    pub engine: &'static str,
-    /// `tf32` or `fp32`.
-    pub precision: &'static str,
+    #[serde(flatten)]
+    pub engine: EngineFigures,
     pub weights: LossWeights,
     pub frames: &'a [FrameStats],
     pub frames_written: u64,
     pub interrupted: bool,
     /// Wall time of the whole run, set-up included.
     pub seconds: f64,
+    #[serde(flatten)]
+    pub pipeline: PipelineFigures,
+    /// The process's peak resident memory (Linux), in bytes.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Where the stylizer ran.
+#[derive(Serialize)]
+pub struct EngineFigures {
+    pub device: String,
+    pub threads: usize,
+    /// `device` (the optimizer's graphs on the model's device) or `host`.
+    pub engine: &'static str,
+    /// `tf32` or `fp32`.
+    pub precision: &'static str,
+}
+
+impl EngineFigures {
+    /// The figures of `stylizer`, running on `threads` threads.
+    pub fn of(stylizer: &FrameStylizer, threads: usize) -> EngineFigures {
+        EngineFigures {
+            device: stylizer.model().backend().to_string(),
+            threads,
+            engine: stylizer.solver().name(),
+            precision: stylizer.model().precision(),
+        }
+    }
+}
+
+/// Where the pipeline's time went.
+#[derive(Serialize)]
+pub struct PipelineFigures {
     /// Wall time from the first decoded frame being asked for to the trailer written.
     pub pipeline_seconds: f64,
     /// Time inside the stylizer (content targets and optimization), all frames.
@@ -97,6 +153,17 @@ pub struct VideoStats<'a> {
     pub prepare_seconds: f64,
     pub waiting_for_input_seconds: f64,
     pub waiting_for_output_seconds: f64,
-    /// The process's peak resident memory (Linux), in bytes.
-    pub peak_rss_bytes: Option<u64>,
+}
+
+impl PipelineFigures {
+    /// The figures of a run that took `seconds` and spent `stylize_seconds` in the stylizer.
+    pub fn of(report: &Report, seconds: f64, stylize_seconds: f64) -> PipelineFigures {
+        PipelineFigures {
+            pipeline_seconds: seconds,
+            stylize_seconds,
+            prepare_seconds: report.prepare_seconds,
+            waiting_for_input_seconds: report.waiting_for_input,
+            waiting_for_output_seconds: report.waiting_for_output,
+        }
+    }
 }
