@@ -726,7 +726,14 @@ fn numbered_pictures_like_ffmpeg() {
     let result = video(&style(dir.path()))
         .args(["--input-format", "lavfi", source, "-o"])
         .arg(&pattern)
-        .args(["--size", "48", "--iterations", "6,3", "--output-size", "96x72"])
+        .args([
+            "--size",
+            "48",
+            "--iterations",
+            "6,3",
+            "--output-size",
+            "96x72",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -746,7 +753,16 @@ fn numbered_pictures_like_ffmpeg() {
     // The input's own frames, at the same size, to tell the stylized pictures from them.
     let raw = dir.path().join("raw%04d.png");
     let made = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", source, "-vf", "scale=96:72"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            source,
+            "-vf",
+            "scale=96:72",
+        ])
         .arg(&raw)
         .status()
         .unwrap();

@@ -56,10 +56,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         } else {
             input.streams()
         };
-        Ok(
-            Output::create(&args.output, media.format.as_deref(), settings, streams)
-                .map_err(with_flag)?,
-        )
+        Output::create(&args.output, media.format.as_deref(), settings, streams).map_err(with_flag)
     })?;
     let mut sinks = Tee(vec![&mut output]);
     sinks

@@ -9,7 +9,7 @@ use crate::pipeline::Stylized;
 
 /// A render's output.
 pub enum FileSink {
-    Video(Encoder),
+    Video(Box<Encoder>),
     Images(ImageSequence),
 }
 
@@ -23,7 +23,7 @@ impl FileSink {
         Ok(if ImageSequence::is_pattern(path) {
             FileSink::Images(ImageSequence::new(path, size)?)
         } else {
-            FileSink::Video(Encoder::new(create()?))
+            FileSink::Video(Box::new(Encoder::new(create()?)))
         })
     }
 
@@ -45,7 +45,7 @@ impl FileSink {
 
     fn inner(&mut self) -> &mut dyn FrameSink {
         match self {
-            FileSink::Video(encoder) => encoder,
+            FileSink::Video(encoder) => encoder.as_mut(),
             FileSink::Images(images) => images,
         }
     }
