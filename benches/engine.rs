@@ -68,7 +68,6 @@ fn conv_peak(o: &Options) -> Result<f64> {
     let config = SessionConfig {
         device: Device::Cpu,
         threads: o.threads,
-        quiet: true,
         tf32: false,
     };
     let mut session = model::runtime::open_session(&o.conv, &config)?.session;
@@ -101,7 +100,6 @@ fn main() -> Result<()> {
     let config = SessionConfig {
         device: Device::Cpu,
         threads: o.threads,
-        quiet: true,
         tf32: false,
     };
     println!("threads: {}, model: {}", o.threads, o.model.display());

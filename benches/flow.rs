@@ -136,7 +136,6 @@ fn loss_and_gradient(o: &Options, w: usize, h: usize) -> Result<f64> {
     let config = SessionConfig {
         device: Device::Cpu,
         threads: o.threads,
-        quiet: true,
         tf32: false,
     };
     let mut model = Model::load(&o.model, &config)?;

@@ -42,6 +42,8 @@ pub struct Engine {
     pub engine: EngineChoice,
     pub optimizer: OptimizerKind,
     pub seed: u64,
+    /// Whether to keep quiet (no notice of a fallback to the CPU).
+    pub quiet: bool,
 }
 
 /// The style images and how they count.
@@ -220,7 +222,7 @@ pub fn engine(
 ) -> Result<Engine> {
     Ok(Engine {
         model_dir,
-        session: session(args, threads, quiet)?,
+        session: session(args, threads)?,
         tf32_asked: args.precision == Some(PrecisionChoice::Tf32),
         engine: match args.engine {
             None => EngineChoice::Auto,
@@ -229,11 +231,12 @@ pub fn engine(
         },
         optimizer: optimizer(optim),
         seed: optim.seed,
+        quiet,
     })
 }
 
 /// The session that `--device` and `--precision` ask for, with `threads`.
-pub fn session(args: &EngineArgs, threads: usize, quiet: bool) -> Result<SessionConfig> {
+pub fn session(args: &EngineArgs, threads: usize) -> Result<SessionConfig> {
     let tf32 = match (args.precision, args.device) {
         (Some(PrecisionChoice::Tf32), Device::Cpu) => {
             bail!("--precision tf32 needs CUDA: use --device cuda, or leave --precision out on the CPU")
@@ -244,7 +247,6 @@ pub fn session(args: &EngineArgs, threads: usize, quiet: bool) -> Result<Session
     Ok(SessionConfig {
         device: args.device,
         threads,
-        quiet,
         tf32,
     })
 }

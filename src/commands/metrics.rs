@@ -84,7 +84,7 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
     let mut losses = if styles.is_empty() {
         None
     } else {
-        let config = config::session(&args.engine, config::threads(&args.engine), true)?;
+        let config = config::session(&args.engine, config::threads(&args.engine))?;
         let mut model = Model::load(&model::resolve_dir(args.engine.model.as_deref()), &config)?;
         let features = super::style_features(&mut model, &styles, args.size, 1.0)?;
         let targets = Targets {

@@ -78,7 +78,7 @@ fn style_features(
 /// quiet) and checking that an explicit `--precision tf32` did not end up on the CPU.
 fn load_model(engine: &Engine) -> Result<Model> {
     let model = Model::load(&engine.model_dir, &engine.session)?;
-    if let (Some(reason), false) = (model.fallback(), engine.session.quiet) {
+    if let (Some(reason), false) = (model.fallback(), engine.quiet) {
         eprintln!("{}", model_errors::fallback_notice(reason));
     }
     if engine.tf32_asked && model.backend() == Backend::Cpu {

@@ -76,8 +76,6 @@ pub struct SessionConfig {
     pub device: Device,
     /// Threads for ONNX Runtime's intra-op pool.
     pub threads: usize,
-    /// Whether the caller keeps quiet about a fallback to the CPU (the model layer prints nothing).
-    pub quiet: bool,
     /// Let CUDA use TensorFloat-32 for convolutions and matrix products.
     pub tf32: bool,
 }

@@ -15,7 +15,6 @@ pub(crate) fn cpu_graphs() -> Graphs {
     let config = SessionConfig {
         device: Device::Cpu,
         threads: 1,
-        quiet: true,
         tf32: false,
     };
     Graphs::open(&dir, &manifest.optimizer, &config, Backend::Cpu).expect("graphs open")

@@ -12,7 +12,6 @@ fn stylize_on(choice: EngineChoice) -> (Array4<f32>, Outcome) {
     let config = SessionConfig {
         device: Device::Cpu,
         threads: 1,
-        quiet: true,
         tf32: false,
     };
     let mut model = Model::load(&dir, &config).expect("model");
