@@ -736,18 +736,9 @@ fn numbered_pictures_like_ffmpeg() {
         ])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    let mut names: Vec<String> = std::fs::read_dir(&frames)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    assert_success(&result);
     assert_eq!(
-        names,
+        files_in(&frames),
         ["0001.png", "0002.png", "0003.png", "0004.png", "0005.png"]
     );
     // The input's own frames, at the same size, to tell the stylized pictures from them.
