@@ -160,9 +160,9 @@ struct StylizeTimes {
 
 /// Runs `source`'s frames through `stylize` into `sink`. The sink runs on this thread (a window
 /// must), the other stages on their own. `stylize` may skip a frame by returning `None` (a paused
-/// live view). The sink is finished whatever happens, so a render that fails or is stopped keeps
-/// what was done; the first failure is returned, the sink's first (a full disk or a closed pipe
-/// explains a stylizer that could not go on).
+/// live view). The sink is finished unless it failed itself, so a render whose stylizer fails or
+/// that is stopped keeps what was done; the first failure is returned, the sink's first (a full
+/// disk or a closed pipe explains a stylizer that could not go on).
 pub fn run<F>(
     source: &mut dyn FrameSource,
     stylize: F,
@@ -201,15 +201,14 @@ where
         let stylized = join(stylizer, "stylize");
         let prepared = join(preparer, "prepare");
         let read = join(reader, "source");
-        let (delivered, ended) = delivered?;
         let failed = stylized.is_err() || prepared.is_err() || read.is_err();
-        let held = if ended == EndedBy::Input && !failed {
-            hold(sink, stop)
-        } else {
-            Ok(())
+        let held = match &delivered {
+            Ok((_, EndedBy::Input)) if !failed => hold(sink, stop),
+            _ => Ok(()),
         };
-        let finished = sink.finish();
-        finished?;
+        // A sink that failed is not finished: a half-written output is dropped, not put in place.
+        let (delivered, ended) = delivered?;
+        sink.finish()?;
         held?;
         let times = stylized?;
         let prepare_seconds = prepared?;
