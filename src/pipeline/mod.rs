@@ -182,12 +182,13 @@ where
     let (to_stylize, from_prepare) = link(inner);
     let (to_sink, from_stylize) = link(outer);
     let stop = &settings.stop;
+    let latest = settings.schedule == Schedule::LatestWins;
     source.stop_on(stop.clone());
 
     thread::scope(|scope| {
         let reader = spawn(scope, "source", || read(source, to_prepare, settings))?;
         let preparer = spawn(scope, "prepare", || {
-            prepare::run(from_source, to_stylize, settings.flow.clone())
+            prepare::run(from_source, to_stylize, settings.flow.clone(), latest)
         })?;
         let stylizer = spawn(scope, "stylize", || {
             stylize_stage(from_prepare, to_sink, stylize, stop)
