@@ -14,7 +14,8 @@ pub struct VideoArgs {
     #[arg(value_name = "INPUT")]
     pub input: String,
 
-    /// The output: a path (container from the extension) or `-` for stdout (with --format).
+    /// The output: a path (container from the extension), `-` for stdout (with --format), or
+    /// numbered pictures as ffmpeg writes them (frames/%04d.png, one per frame from 1).
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
 
