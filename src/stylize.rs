@@ -4,10 +4,12 @@
 
 mod pyramid;
 mod solver;
+mod still;
 mod stopping;
 
 pub use pyramid::{coarse_to_fine, level_sizes, max_levels, resize, split, Level, TooSmall};
 pub use solver::{optimize, EngineChoice, Iteration, Outcome, Solver};
+pub use still::{plan, style_size, StillStart, StillStyle};
 pub use stopping::{optimize_within, Budget, Stop, Tolerance};
 
 use std::ops::ControlFlow;

@@ -52,19 +52,14 @@ fn load_styles(paths: &[std::path::PathBuf]) -> Result<Vec<::image::RgbImage>> {
         .collect()
 }
 
-/// The longest side of the style images: `size` × `--style-scale`, at least 16 px.
-fn style_size(size: u32, scale: f32) -> u32 {
-    ((size as f32) * scale).round().max(16.0) as u32
-}
-
-/// The features of each style image, resized to [`style_size`].
+/// The features of each style image, resized to [`stylize::style_size`].
 fn style_features(
     model: &mut Model,
     styles: &[::image::RgbImage],
     size: u32,
     scale: f32,
 ) -> Result<Vec<Features>> {
-    let side = style_size(size, scale);
+    let side = stylize::style_size(size, scale);
     styles
         .iter()
         .map(|s| {
@@ -188,12 +183,12 @@ fn frame_stylizer(
     Ok((stylizer, grams))
 }
 
-/// Checks before any work that `output` and the `--stats` file overwrite neither `input` nor a
+/// Checks before any work that `output` and the `--stats` file overwrite none of `inputs` nor a
 /// style image, and that the statistics can be written.
 fn check_files(
     output: &Path,
     stats: Option<&Path>,
-    input: (&str, &Path),
+    inputs: &[(&str, &Path)],
     styles: &[PathBuf],
 ) -> Result<()> {
     if let Some(path) = stats {
@@ -201,7 +196,7 @@ fn check_files(
     }
     let mut outputs = vec![("output", output)];
     outputs.extend(stats.map(|p| ("--stats file", p)));
-    let mut inputs = vec![input];
+    let mut inputs = inputs.to_vec();
     inputs.extend(styles.iter().map(|p| ("style image", p.as_path())));
     crate::files::check_outputs(&outputs, &inputs)
 }

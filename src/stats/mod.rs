@@ -5,9 +5,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+mod image;
 mod live;
 mod video;
 
+pub use image::{ImageRun, ImageStats};
 pub use live::{steady_figures, LiveStats};
 pub use video::{EngineFigures, FrameLog, FrameStats, PipelineFigures, VideoStats};
 

@@ -3,9 +3,9 @@
 use serde::Serialize;
 
 use super::LevelStats;
-use crate::model::{LossTerms, LossWeights};
+use crate::model::{LossTerms, LossWeights, Model};
 use crate::pipeline::Report;
-use crate::stylize::{FrameStylizer, Iteration, Outcome, Stop};
+use crate::stylize::{FrameStylizer, Iteration, Outcome, Solver, Stop};
 
 /// One frame's figures.
 #[derive(Serialize)]
@@ -131,14 +131,19 @@ pub struct EngineFigures {
 }
 
 impl EngineFigures {
+    /// The figures of `model` and `solver`, running on `threads` threads.
+    pub fn new(model: &Model, solver: &Solver, threads: usize) -> EngineFigures {
+        EngineFigures {
+            device: model.backend().to_string(),
+            threads,
+            engine: solver.name(),
+            precision: model.precision(),
+        }
+    }
+
     /// The figures of `stylizer`, running on `threads` threads.
     pub fn of(stylizer: &FrameStylizer, threads: usize) -> EngineFigures {
-        EngineFigures {
-            device: stylizer.model().backend().to_string(),
-            threads,
-            engine: stylizer.solver().name(),
-            precision: stylizer.model().precision(),
-        }
+        EngineFigures::new(stylizer.model(), stylizer.solver(), threads)
     }
 }
 
