@@ -12,22 +12,33 @@ use crate::cli::{
     TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::media::{VideoInfo, VideoSettings};
-use crate::model::{self, Device, LossWeights, SessionConfig};
+use crate::model::{self, Backend, Device, LossWeights, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
 use crate::source::camera::Camera;
 use crate::stylize::{EngineChoice, FrameStart, Tolerance};
 use crate::temporal::FlowPreset;
 
-/// The `--live` preset (measured on a 2-core CPU: see docs/BENCHMARKS.md).
-const LIVE_SIZE: u32 = 112;
-const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
+/// The `--live` preset on the CPU (measured on a 2-core CPU: see docs/BENCHMARKS.md)…
+const LIVE_CPU: (u32, Iterations) = (112, Iterations { first: 10, rest: 2 });
+/// …and on a GPU, where a frame of the light model at 640 px costs a few milliseconds an
+/// iteration (not yet measured on a lent device: scripts/gpu_bench.sh).
+const LIVE_GPU: (u32, Iterations) = (640, Iterations { first: 10, rest: 3 });
 const LIVE_MODEL: &str = "models/vgg19-live";
-/// `live` without `--live`: the full network, slower and finer.
-const LIVE_FULL_SIZE: u32 = 256;
-const LIVE_FULL_ITERATIONS: Iterations = Iterations {
-    first: 100,
-    rest: 10,
-};
+/// `live` without `--live`: the full network, slower and finer, on the CPU and on a GPU.
+const FULL_CPU: (u32, Iterations) = (
+    256,
+    Iterations {
+        first: 100,
+        rest: 10,
+    },
+);
+const FULL_GPU: (u32, Iterations) = (
+    512,
+    Iterations {
+        first: 100,
+        rest: 10,
+    },
+);
 /// `--tolerance` when not given, for a video's first frame and its later ones: off (measured in
 /// docs/COARSE_TO_FINE.md; a live frame's few iterations are all worth showing).
 const TOLERANCE: (f32, f32) = (0.0, 0.0);
@@ -92,12 +103,34 @@ pub struct Live {
     pub source: Source,
     pub engine: Engine,
     pub style: Style,
+    /// The frame settings on the CPU (the preset's size and iterations unless given).
     pub frames: Frames,
+    /// The size and iterations on a GPU, when not given.
+    gpu: (u32, Iterations),
+    size_given: bool,
+    iterations_given: bool,
     /// Stop after this many displayed frames.
     pub frame_limit: Option<u64>,
     pub save_dir: PathBuf,
     pub stats: Option<PathBuf>,
     pub quiet: bool,
+}
+
+impl Live {
+    /// The frame settings on `backend`: on a GPU, the GPU preset's size and iterations where
+    /// they were not given.
+    pub fn frames_on(&self, backend: Backend) -> Frames {
+        let mut frames = self.frames.clone();
+        if let Backend::Cuda(_) = backend {
+            if !self.size_given {
+                frames.size = self.gpu.0;
+            }
+            if !self.iterations_given {
+                frames.iterations = self.gpu.1;
+            }
+        }
+        frames
+    }
 }
 
 /// The settings of `stylize live`.
@@ -140,9 +173,9 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
         || available_threads().saturating_sub(1).max(1),
         |t| t as usize,
     );
-    let (size, iterations) = match args.live {
-        true => (LIVE_SIZE, LIVE_ITERATIONS),
-        false => (LIVE_FULL_SIZE, LIVE_FULL_ITERATIONS),
+    let ((size, iterations), gpu) = match args.live {
+        true => (LIVE_CPU, LIVE_GPU),
+        false => (FULL_CPU, FULL_GPU),
     };
     Ok(Live {
         source,
@@ -162,6 +195,9 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
             args.iterations.unwrap_or(iterations),
             FlowPreset::Fast,
         ),
+        gpu,
+        size_given: args.size.is_some(),
+        iterations_given: args.iterations.is_some(),
         frame_limit: args.frames,
         save_dir: args.save_dir.clone(),
         stats: args.report.stats.clone(),
@@ -347,4 +383,47 @@ fn live_model_dir() -> Result<PathBuf> {
         .with_context(|| {
             format!("the --live model {LIVE_MODEL} is missing: run scripts/setup.sh, or give --model DIR")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn live_of(args: &[&str]) -> Live {
+        let mut line = vec![
+            "stylize",
+            "live",
+            "--input-format",
+            "lavfi",
+            "testsrc2",
+            "-s",
+            "x.png",
+        ];
+        line.extend(args);
+        match crate::cli::Cli::parse_from(line).command {
+            crate::cli::Command::Live(args) => live(&args).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn live_sizes_itself_to_the_device_unless_told() {
+        let preset = live_of(&["--model", "models/tiny"]);
+        assert_eq!(preset.frames_on(Backend::Cpu).size, FULL_CPU.0);
+        let gpu = preset.frames_on(Backend::Cuda(0));
+        assert_eq!((gpu.size, gpu.iterations), FULL_GPU);
+        let told = live_of(&[
+            "--model",
+            "models/tiny",
+            "--size",
+            "200",
+            "--iterations",
+            "5,1",
+        ]);
+        for backend in [Backend::Cpu, Backend::Cuda(0)] {
+            let frames = told.frames_on(backend);
+            assert_eq!((frames.size, frames.iterations.rest), (200, 1));
+        }
+    }
 }

@@ -9,10 +9,11 @@ use anyhow::{bail, Result};
 use super::media_flags;
 use super::Finished;
 use crate::cli::LiveArgs;
-use crate::config;
+use crate::config::{self, Source};
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
 use crate::sink::window::{lock, Controls, Steering};
 use crate::sink::Window;
+use crate::source::{FrameSource, MediaSource, Paced};
 use crate::stats::{self, LiveStats};
 
 pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
@@ -23,20 +24,25 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     }
     let live = config::live(args)?;
     let quiet = live.quiet;
-    let (mut source, info, shown) = media_flags::open_live(&live.source, live.frames.size)?;
-    let (width, height) = super::processing_size(info.width, info.height, live.frames.size);
-    let (mut stylizer, grams) = super::frame_stylizer(
-        &live.engine,
-        &live.style,
-        &live.frames,
-        (info.width, info.height),
-        true,
-    )?;
+    let (mut input, shown) = media_flags::open_live(&live.source)?;
+    let info = input.video().clone();
+    let model = super::load_model(&live.engine)?;
+    let frames = live.frames_on(model.backend());
+    let (width, height) = super::processing_size(info.width, info.height, frames.size);
+    input.set_output_size(width, height)?;
+    let decoded = MediaSource::new(input, false);
+    let mut source: Box<dyn FrameSource> = match live.source {
+        Source::Camera(_) => Box::new(decoded),
+        Source::Media { .. } => Box::new(Paced::new(decoded, f64::from(info.time_base))),
+    };
+    let size = (info.width, info.height);
+    let (mut stylizer, grams) =
+        super::frame_stylizer(model, &live.engine, &live.style, &frames, size, true)?;
     let device = stylizer.model().backend().to_string();
 
     let controls = Arc::new(Mutex::new(Controls {
         style: 0,
-        iterations: live.frames.iterations.rest as usize,
+        iterations: frames.iterations.rest as usize,
         style_weight: live.style.weights.style,
         paused: false,
     }));
@@ -54,7 +60,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let settings = pipeline::Settings {
         schedule: Schedule::LatestWins,
         frames: live.frame_limit,
-        flow: stylizer.wants_motion().then(|| live.frames.flow.params()),
+        flow: stylizer.wants_motion().then(|| frames.flow.params()),
         stop: interrupt.clone(),
     };
     let mut applied = *lock(&controls);
@@ -83,9 +89,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         &mut window,
         &settings,
     )?;
-    let frames = window.shown();
+    let shown_frames = window.shown();
     let interrupted = report.ended == EndedBy::Interrupt;
-    if frames.is_empty() && !interrupted {
+    if shown_frames.is_empty() && !interrupted {
         if let Some(problem) = report.input.problem() {
             bail!("{shown}: {problem}");
         }
@@ -93,8 +99,9 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     }
 
     if let Some(path) = &live.stats {
-        let (displayed_fps, latency_ms_median, latency_ms_p95) = stats::steady_figures(frames);
-        let iterations = live.frames.iterations;
+        let (displayed_fps, latency_ms_median, latency_ms_p95) =
+            stats::steady_figures(shown_frames);
+        let iterations = frames.iterations;
         stats::write(
             path,
             &LiveStats {
@@ -108,12 +115,12 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                 first_iterations: iterations.first,
                 iterations_per_frame: iterations.rest,
                 decoded_frames: report.decoded,
-                displayed_frames: frames.len() as u64,
+                displayed_frames: shown_frames.len() as u64,
                 displayed_fps,
                 latency_ms_median,
                 latency_ms_p95,
                 seconds: started.elapsed().as_secs_f64(),
-                frames,
+                frames: shown_frames,
             },
         )?;
     }

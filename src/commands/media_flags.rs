@@ -5,47 +5,8 @@ use anyhow::Result;
 
 use crate::cli::MediaArgs;
 use crate::config::Source;
-use crate::media::{self, Input, Setting, VideoInfo};
+use crate::media::{self, Input, Setting};
 use crate::source::camera::CameraError;
-use crate::source::{FrameSource, MediaSource, Paced};
-
-/// A live view's source, decoding at `size` on the longer side (a file or stream played at its
-/// own rate), its stream's description and how messages name it.
-pub fn open_live(source: &Source, size: u32) -> Result<(Box<dyn FrameSource>, VideoInfo, String)> {
-    let (mut input, shown) = match source {
-        Source::Camera(camera) => {
-            let input = camera.open().map_err(|e| match e {
-                CameraError::Missing(_) => {
-                    anyhow::anyhow!("{e}; connect a webcam or name another with --camera DEVICE")
-                }
-                CameraError::Unnamed => anyhow::anyhow!("{e}: --camera NAME"),
-                other => other.into(),
-            })?;
-            (input, camera.shown())
-        }
-        Source::Media {
-            url,
-            format,
-            options,
-        } => {
-            let input = Input::open(url, format.as_deref(), options).map_err(with_flag)?;
-            let shown = match url.as_str() {
-                "-" => "stdin".to_string(),
-                url => format!("input '{url}'"),
-            };
-            (input, shown)
-        }
-    };
-    let info = input.video().clone();
-    let (width, height) = super::processing_size(info.width, info.height, size);
-    input.set_output_size(width, height)?;
-    let frames = MediaSource::new(input, false);
-    let source: Box<dyn FrameSource> = match source {
-        Source::Camera(_) => Box::new(frames),
-        Source::Media { .. } => Box::new(Paced::new(frames, f64::from(info.time_base))),
-    };
-    Ok((source, info, shown))
-}
 
 /// Opens `url` as the media flags ask: its format and options, the part of it to use.
 pub fn open_input(url: &str, media: &MediaArgs) -> Result<Input> {
@@ -57,6 +18,34 @@ pub fn open_input(url: &str, media: &MediaArgs) -> Result<Input> {
         input.set_range(start, duration).map_err(with_flag)?;
     }
     Ok(input)
+}
+
+/// A live view's input, and how messages name it.
+pub fn open_live(source: &Source) -> Result<(Input, String)> {
+    match source {
+        Source::Camera(camera) => {
+            let input = camera.open().map_err(|e| match e {
+                CameraError::Missing(_) => {
+                    anyhow::anyhow!("{e}; connect a webcam or name another with --camera DEVICE")
+                }
+                CameraError::Unnamed => anyhow::anyhow!("{e}: --camera NAME"),
+                other => other.into(),
+            })?;
+            Ok((input, camera.shown()))
+        }
+        Source::Media {
+            url,
+            format,
+            options,
+        } => {
+            let input = Input::open(url, format.as_deref(), options).map_err(with_flag)?;
+            let shown = match url.as_str() {
+                "-" => "stdin".to_string(),
+                url => format!("input '{url}'"),
+            };
+            Ok((input, shown))
+        }
+    }
 }
 
 /// `error` as the user sees it: a bad setting named by its flag (`unknown --format 'x'; …`),

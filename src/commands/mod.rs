@@ -121,9 +121,10 @@ fn level_grams(
         .collect()
 }
 
-/// A video's stylizer for frames of `frame` (the input's size), and the style targets it can
+/// A video's stylizer on `model` for frames of `frame` (the input's size), and the style targets it can
 /// switch between: one blended set, or with `separate` one per style (live's keys 1–9).
 fn frame_stylizer(
+    mut model: Model,
     engine: &Engine,
     style: &Style,
     frames: &Frames,
@@ -131,7 +132,6 @@ fn frame_stylizer(
     separate: bool,
 ) -> Result<(FrameStylizer, Vec<LevelGrams>)> {
     let styles = load_styles(&style.paths)?;
-    let mut model = load_model(engine)?;
     let sizes = frame_levels(frames, frame, &model)?;
     let grams = if separate {
         styles

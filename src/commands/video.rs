@@ -37,8 +37,9 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let info = input.video().clone();
     let (width, height) = super::processing_size(info.width, info.height, args.size);
     input.set_output_size(width, height)?;
-    let (mut stylizer, _) =
-        super::frame_stylizer(&engine, &style, &frames, (info.width, info.height), false)?;
+    let model = super::load_model(&engine)?;
+    let size = (info.width, info.height);
+    let (mut stylizer, _) = super::frame_stylizer(model, &engine, &style, &frames, size, false)?;
     if let Some(path) = &args.first_frame {
         stylizer.start_from(super::first_frame(path, (width, height), args.size)?);
     }

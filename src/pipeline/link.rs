@@ -61,30 +61,6 @@ impl<T> Sender<T> {
     }
 }
 
-/// Why [`Sender::send_within`] gave the item back.
-pub enum NotSent<T> {
-    /// The receiver did not take it in time.
-    Timeout(T),
-    /// The receiver is gone.
-    Closed,
-}
-
-impl<T> Sender<T> {
-    /// Passes `item` on if the receiver takes it within `wait` (a mailbox always does).
-    pub fn send_within(&self, item: T, wait: Duration) -> Result<(), NotSent<T>> {
-        match self {
-            Sender::Queue(tx) => tx.send_timeout(item, wait).map_err(|e| match e {
-                channel::SendTimeoutError::Timeout(item) => NotSent::Timeout(item),
-                channel::SendTimeoutError::Disconnected(_) => NotSent::Closed,
-            }),
-            Sender::Latest(mailbox) => match mailbox.put(item) {
-                true => Ok(()),
-                false => Err(NotSent::Closed),
-            },
-        }
-    }
-}
-
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Sender::Latest(mailbox) = self {

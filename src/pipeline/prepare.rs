@@ -1,84 +1,135 @@
 //! The prepare stage: each frame to the stylizer's tensor and, when asked, the optical flow from
 //! the frame before it (on the luma of the content frames), off the stylizer's thread.
 //!
-//! In a live view the stage hands each prepared frame straight to the stylizer. While the
-//! stylizer is still busy, a newer frame from the source replaces the prepared one (measured
-//! again from the last frame handed over), so what the stylizer takes is never older than one
-//! preparation.
+//! In a live view every prepared frame is handed straight to the stylizer, and the stage times its
+//! work to the stylizer's pace ([`Pacer`]): it takes the newest frame from the source just long
+//! enough before the stylizer will want it to prepare it, so that the frame does not age while
+//! the stylizer finishes the one before.
 
+use std::collections::VecDeque;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::link::{NotSent, Received, Receiver, Sender};
+use super::link::{Receiver, Sender};
 use super::{Captured, Item, Prepared};
 use crate::temporal::{FlowParams, MotionTracker};
 
-/// How often a live view's prepare stage looks for a newer frame while the stylizer is busy.
-const RECHECK: Duration = Duration::from_millis(5);
-
-/// Prepares what comes from `input` until it ends or `output` is closed; with `latest`, replaces
-/// a prepared frame the stylizer has not taken by a newer one. Returns the seconds it worked.
+/// Prepares what comes from `input` until it ends or `output` is closed; with `paced`, in time
+/// with the stylizer. Returns the seconds it worked.
 pub(super) fn run(
     input: Receiver<Item<Captured>>,
     output: Sender<Item<Prepared>>,
     flow: Option<FlowParams>,
-    latest: bool,
+    paced: bool,
 ) -> Result<f64> {
     let mut busy = Duration::ZERO;
     let mut tracker = flow.map(MotionTracker::new);
-    let mut timed = |item, tracker: Option<&MotionTracker>| {
+    let mut pacer = Pacer::default();
+    loop {
+        if paced {
+            pacer.wait();
+        }
+        let Some(item) = input.recv() else { break };
         let start = Instant::now();
-        let prepared = prepare(item, tracker);
-        busy += start.elapsed();
-        prepared
-    };
-    while let Some(item) = input.recv() {
-        let (mut item, mut luma) = timed(item, tracker.as_ref())?;
-        if latest {
-            loop {
-                match output.send_within(item, RECHECK) {
-                    Ok(()) => break,
-                    Err(NotSent::Closed) => return Ok(busy.as_secs_f64()),
-                    Err(NotSent::Timeout(unsent)) => match input.recv_within(Duration::ZERO) {
-                        Received::Item(newer) => (item, luma) = timed(newer, tracker.as_ref())?,
-                        Received::Empty | Received::Closed => item = unsent,
-                    },
-                }
-            }
-        } else if !output.send(item) {
+        let item = match item {
+            Item::Frame(captured) => Item::Frame(prepare(captured, tracker.as_mut())?),
+            Item::Packet(packet) => Item::Packet(packet),
+        };
+        let took = start.elapsed();
+        busy += took;
+        if !output.send(item) {
             break;
         }
-        if let (Some(tracker), Some(luma)) = (tracker.as_mut(), luma) {
-            tracker.keep(luma);
-        }
+        pacer.handed_over(Instant::now(), took);
     }
     Ok(busy.as_secs_f64())
 }
 
-/// One item made ready: a frame's tensor and its motion from the tracker's previous frame (with
-/// the frame's luma, to keep once it is handed over); a packet as it is.
-fn prepare(
-    item: Item<Captured>,
-    tracker: Option<&MotionTracker>,
-) -> Result<(Item<Prepared>, Option<ndarray::Array2<f32>>)> {
-    let captured = match item {
-        Item::Frame(captured) => captured,
-        Item::Packet(packet) => return Ok((Item::Packet(packet), None)),
-    };
+/// A frame's tensor and its motion from the frame prepared before.
+fn prepare(captured: Captured, tracker: Option<&mut MotionTracker>) -> Result<Prepared> {
     let content = captured.frame.to_tensor()?;
-    let (motion, luma) = match tracker {
-        Some(tracker) => {
-            let (motion, luma) = tracker.measure(content.view())?;
-            (motion, Some(luma))
-        }
-        None => (None, None),
+    let motion = match tracker {
+        Some(tracker) => tracker.next(content.view())?,
+        None => None,
     };
-    let prepared = Prepared {
+    Ok(Prepared {
         frame: captured.frame,
         content,
         motion,
         captured: captured.at,
-    };
-    Ok((Item::Frame(prepared), luma))
+    })
+}
+
+/// When to start preparing the next frame: the stylizer takes one every period (the shortest of
+/// the last few, so that a slow first frame or a slower setting does not make it wait), and a
+/// preparation takes about as long as the last one.
+#[derive(Default)]
+struct Pacer {
+    /// When the last frame was handed over.
+    last: Option<Instant>,
+    /// The last few intervals between handovers.
+    intervals: VecDeque<Duration>,
+    /// How long the last preparation took.
+    preparing: Duration,
+}
+
+impl Pacer {
+    /// How many intervals the period is the shortest of.
+    const KEPT: usize = 3;
+    /// How much earlier than due a preparation starts, beyond its expected length.
+    const MARGIN: Duration = Duration::from_millis(3);
+
+    /// Sleeps until the next preparation is due.
+    fn wait(&self) {
+        if let Some(due) = self.due() {
+            thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
+    }
+
+    /// When the next preparation is due; `None` (at once) until two intervals are known.
+    fn due(&self) -> Option<Instant> {
+        let period = *self.intervals.iter().min()?;
+        if self.intervals.len() < 2 {
+            return None;
+        }
+        let lead = self.preparing + self.preparing / 2 + Self::MARGIN;
+        (self.last? + period).checked_sub(lead)
+    }
+
+    /// Notes that the stylizer took, at `now`, a frame whose preparation took `took`.
+    fn handed_over(&mut self, now: Instant, took: Duration) {
+        if let Some(last) = self.last {
+            if self.intervals.len() == Self::KEPT {
+                self.intervals.pop_front();
+            }
+            self.intervals.push_back(now - last);
+        }
+        self.last = Some(now);
+        self.preparing = took;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_starts_a_preparation_just_before_the_stylizer_is_due() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut pacer = Pacer::default();
+        assert_eq!(pacer.due(), None);
+        // A slow first frame, then two warm ones 60 ms apart, each prepared in 4 ms.
+        pacer.handed_over(t0, ms(4));
+        pacer.handed_over(t0 + ms(2000), ms(4));
+        assert_eq!(pacer.due(), None, "one interval is no pace yet");
+        pacer.handed_over(t0 + ms(2060), ms(4));
+        // Due 60 ms after the last handover, less the preparation (4 ms and half again) and 3 ms.
+        assert_eq!(pacer.due(), Some(t0 + ms(2060 + 60 - 6 - 3)));
+        // The shortest of the last three intervals: a faster stylizer is followed at once.
+        pacer.handed_over(t0 + ms(2090), ms(4));
+        assert_eq!(pacer.due(), Some(t0 + ms(2090 + 30 - 9)));
+    }
 }

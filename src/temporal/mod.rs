@@ -97,24 +97,12 @@ impl MotionTracker {
     /// The motion from the previous frame to `frame` (1×3×H×W RGB, or 1×1×H×W), which becomes
     /// the previous frame of the next call.
     pub fn next(&mut self, frame: ArrayView4<f32>) -> Result<Option<Motion>> {
-        let (found, current) = self.measure(frame)?;
-        self.keep(current);
-        Ok(found)
-    }
-
-    /// The motion from the previous frame to `frame`, and `frame`'s luma for [`keep`](Self::keep)
-    /// when it is to become the previous frame (a live view may measure several before keeping one).
-    pub fn measure(&self, frame: ArrayView4<f32>) -> Result<(Option<Motion>, Array2<f32>)> {
         let current = luma(frame)?;
         let found = match self.previous.as_ref().filter(|p| p.dim() == current.dim()) {
             Some(previous) => Some(motion(previous.view(), current.view(), &self.params)?),
             None => None,
         };
-        Ok((found, current))
-    }
-
-    /// Makes the frame of this luma the previous frame of the next measurement.
-    pub fn keep(&mut self, luma: Array2<f32>) {
-        self.previous = Some(luma);
+        self.previous = Some(current);
+        Ok(found)
     }
 }
