@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
-    OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
+    OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
     TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
+use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
 use crate::model::{self, Device, LossWeights, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
@@ -198,6 +199,15 @@ pub fn encoder(media: &MediaArgs, info: &VideoInfo, (width, height): (u32, u32))
     settings.preset = media.preset.clone();
     settings.codec_options = media.codec_option.clone();
     settings
+}
+
+/// What `-y` and `-n` say to do with outputs that exist.
+pub fn overwrite(args: &OverwriteArgs) -> Overwrite {
+    match (args.overwrite, args.no_overwrite) {
+        (true, _) => Overwrite::Yes,
+        (_, true) => Overwrite::No,
+        _ => Overwrite::Ask,
+    }
 }
 
 /// An FFmpeg source as `--input-format` and `--input-option` describe it.

@@ -14,8 +14,9 @@ pub use live::LiveArgs;
 pub use metrics::MetricsArgs;
 pub use shared::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, MediaArgs, OptimArgs,
-    OptimizerChoice, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs, DEFAULT_CONTENT_WEIGHT,
-    DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimizerChoice, OverwriteArgs, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs,
+    DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS,
+    TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 pub use video::{Iterations, VideoArgs};
 

@@ -66,8 +66,9 @@ struct ImageStats<'a> {
     setup_seconds: f64,
 }
 
-/// Refuses an output or `--stats` that is one of the run's inputs (or each other).
-fn check_files(args: &ImageArgs) -> Result<()> {
+/// Refuses an output or `--stats` that is one of the run's inputs (or each other), and claims
+/// them (locks, `-y`/`-n`).
+fn check_files(args: &ImageArgs) -> Result<Vec<files::OutputLock>> {
     let mut outputs = vec![("output", args.output.as_path())];
     outputs.extend(args.report.stats.as_deref().map(|p| ("--stats file", p)));
     let mut inputs = vec![("content image", args.content.as_path())];
@@ -80,7 +81,7 @@ fn check_files(args: &ImageArgs) -> Result<()> {
     if let Init::Image(path) = &args.init {
         inputs.push(("init image", path.as_path()));
     }
-    files::check_outputs(&outputs, &inputs)
+    super::claim_outputs(&outputs, &inputs, config::overwrite(&args.overwrite))
 }
 
 pub(super) fn run(args: &ImageArgs) -> Result<()> {
@@ -88,10 +89,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let quiet = args.report.quiet;
     // Check everything a user can get wrong before the slow work starts.
     let output = OutputImage::new(&args.output)?;
-    check_files(args)?;
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
+    let _locks = check_files(args)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let threads = config::threads(&args.engine);
     let engine = config::engine(&args.engine, &args.optim, model_dir, threads, quiet)?;

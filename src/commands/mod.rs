@@ -8,6 +8,7 @@ mod metrics;
 mod model_errors;
 mod video;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use ndarray::Array2;
 
 use crate::cli::Command;
 use crate::config::{Engine, Frames, Style};
+use crate::files::{self, OutputError, OutputLock, Overwrite};
 use crate::model::{Backend, Features, Model};
 use crate::stylize::{self, Budget, FrameStylizer, Schedule, Solver};
 
@@ -189,13 +191,15 @@ fn frame_stylizer(
 }
 
 /// Checks before any work that `output` and the `--stats` file overwrite neither `input` nor a
-/// style image, and that the statistics can be written.
+/// style image, and that the statistics can be written; then claims the outputs (see
+/// [`claim_outputs`]).
 fn check_files(
     output: &Path,
     stats: Option<&Path>,
     input: (&str, &Path),
     styles: &[PathBuf],
-) -> Result<()> {
+    overwrite: Overwrite,
+) -> Result<Vec<OutputLock>> {
     if let Some(path) = stats {
         crate::stats::check(path)?;
     }
@@ -203,7 +207,45 @@ fn check_files(
     outputs.extend(stats.map(|p| ("--stats file", p)));
     let mut inputs = vec![input];
     inputs.extend(styles.iter().map(|p| ("style image", p.as_path())));
-    crate::files::check_outputs(&outputs, &inputs)
+    claim_outputs(&outputs, &inputs, overwrite)
+}
+
+/// Refuses outputs that are inputs, locks each output for this run (a second `stylize` writing
+/// one fails at once), and settles those that exist as `-y`/`-n` say: without either, asks on a
+/// terminal and refuses otherwise. The locks are held until dropped.
+fn claim_outputs(
+    outputs: &[files::Named],
+    inputs: &[files::Named],
+    overwrite: Overwrite,
+) -> Result<Vec<OutputLock>> {
+    files::check_outputs(outputs, inputs)?;
+    let locks = outputs
+        .iter()
+        .map(|(_, path)| OutputLock::acquire(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (what, path) in files::existing(outputs) {
+        let refused = || OutputError::Exists {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+        };
+        match overwrite {
+            Overwrite::Yes => {}
+            Overwrite::No => return Err(refused().into()),
+            Overwrite::Ask if std::io::stdin().is_terminal() => {
+                eprint!(
+                    "File '{}' already exists. Overwrite? [y/N] ",
+                    path.display()
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+                    return Err(OutputError::Declined(path.to_path_buf()).into());
+                }
+            }
+            Overwrite::Ask => return Err(refused().into()),
+        }
+    }
+    Ok(locks)
 }
 
 /// The stylized first frame in `path`, which must be `size` (the frames' processing size).
