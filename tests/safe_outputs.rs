@@ -227,3 +227,92 @@ fn plays(path: &Path) -> bool {
         .unwrap_or(0);
     out.status.success() && out.stderr.is_empty() && frames > 0
 }
+
+/// A render whose first frame is long: the real VGG19 at 512 pixels on one thread, an evaluation
+/// taking a second or more, into `out.mp4` (replacing what is there). Returns the child once its
+/// first frame's optimization has begun (`RUST_LOG=stylize=debug` says so on stderr), with the
+/// rest of its stderr.
+fn long_render(c: &Case) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let mut child = stylize()
+        .current_dir(c.dir.path())
+        .env("RUST_LOG", "stylize=debug")
+        .arg("video")
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=10",
+        ])
+        .args(["-s", "style.png", "-o", "out.mp4", "-y", "--model"])
+        .arg(vgg19_model())
+        .args(["--device", "cpu", "--threads", "1", "--size", "512"])
+        .args(["--iterations", "1000,1"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        use std::io::BufRead;
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("the render ended before optimizing: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("optimizing") {
+            break;
+        }
+    }
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        use std::io::Read;
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    (child, rest)
+}
+
+#[test]
+fn sigterm_ends_a_long_evaluation_within_a_second_or_two() {
+    let c = Case::new();
+    let (mut child, stderr) = long_render(&c);
+    // Well inside the first frame's first evaluations.
+    std::thread::sleep(Duration::from_secs(1));
+    let sent = Instant::now();
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // About one second is measured (an operator of the evaluation, then the frame written and the
+    // file finished); a shared CPU gets some slack. Acted on only between iterations, it took 24 s.
+    assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
+    assert!(stderr.contains("wrote 1 stylized frames"), "{stderr}");
+    assert!(plays(&c.path("out.mp4")));
+    assert_eq!(
+        files_in(c.dir.path()),
+        ["out.mp4", "photo.png", "style.png"]
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_leaves_the_earlier_file_or_a_playable_one() {
+    let c = Case::new();
+    let out = c.path("out.mp4");
+    std::fs::write(&out, b"an earlier render").unwrap();
+    let (mut child, stderr) = long_render(&c);
+    std::thread::sleep(Duration::from_secs(1));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(20));
+    interrupt(&child);
+    let status = child.wait().unwrap();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let kept = std::fs::read(&out).unwrap() == b"an earlier render";
+    assert!(kept || plays(&out), "a broken file at -o: {stderr}");
+    // Nothing unfinished left behind: no staged file, no lock.
+    assert_eq!(
+        files_in(c.dir.path()),
+        ["out.mp4", "photo.png", "style.png"]
+    );
+}

@@ -292,17 +292,21 @@ fn frame_levels(frames: &Frames, frame: (u32, u32), model: &Model) -> Result<Vec
     )
 }
 
-/// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon (`video` cuts the frame
-/// in hand short, writes it and finishes the output, which plays); the second aborts at once.
+/// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon, and ends ONNX
+/// Runtime's evaluation in progress (`video` writes the frame in hand as it stands and finishes
+/// the output, which plays); the second aborts at once, removing the unfinished outputs, so that
+/// what was at each destination before stays as it was.
 fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
     let count = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if count.fetch_add(1, Ordering::SeqCst) == 0 {
             flag.store(true, Ordering::SeqCst);
+            crate::model::runtime::interrupt_runs();
             if !quiet {
                 eprintln!("stopping; what is done is kept (Ctrl-C again to abort)");
             }
         } else {
+            files::abort_cleanup();
             eprintln!("aborted");
             std::process::exit(130);
         }
