@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
-    OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
-    TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs,
+    UsageError, VideoArgs, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
@@ -105,10 +105,11 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
         bail!("--style-blend does not apply to live: the keys 1-9 switch between the styles");
     }
     if args.style.styles.len() > 9 {
-        bail!(
+        return Err(UsageError(format!(
             "live takes at most 9 --style images (keys 1-9), not {}",
             args.style.styles.len()
-        );
+        ))
+        .into());
     }
     if !args.save_dir.is_dir() {
         bail!(

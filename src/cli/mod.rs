@@ -20,6 +20,12 @@ pub use shared::{
 };
 pub use video::{Iterations, VideoArgs};
 
+/// A combination of flags that clap cannot check (`live` with ten styles, …): bad usage, exit
+/// code 2 like clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
 /// Paint images and video in the style of an artwork (neural style transfer, Gatys et al.).
 #[derive(Debug, Parser)]
 #[command(name = "stylize", version, about, propagate_version = true)]

@@ -107,8 +107,8 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
 
     let mut model = super::load_model(&engine)?;
 
-    let full = picture::resize_longest(&content, args.size);
-    let (width, height) = (full.width() as usize, full.height() as usize);
+    let (w, h) = super::processing_size(content.width(), content.height(), args.size);
+    let (width, height) = (w as usize, h as usize);
     let sizes = match &args.iterations {
         LevelIterations::PerLevel(counts) if args.budget.levels.is_none() => {
             stylize::level_sizes(height, width, counts.len(), model.manifest().input.min_side)
@@ -133,6 +133,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
             sizes.len()
         ),
     };
+    super::check_memory(&model, &engine, &sizes, &styles, args.style.style_scale)?;
     let tolerance = config::tolerance(&args.budget, TOLERANCE);
     let levels = sizes
         .iter()
@@ -189,7 +190,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     )?;
     progress.finish();
 
-    let content = picture::to_tensor(&full)?;
+    let content = picture::to_tensor(&picture::resize_longest(&content, args.size))?;
     let result = if args.original_colors {
         picture::with_colours_of(image.view(), content.view())
     } else {

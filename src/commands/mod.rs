@@ -89,6 +89,60 @@ fn load_model(engine: &Engine) -> Result<Model> {
     Ok(model)
 }
 
+/// Refuses before any work an optimization at the finest of `sizes` with `styles` at `scale`
+/// that cannot fit in the memory available (`MemAvailable` in /proc/meminfo), by the model's
+/// lower-bound estimate ([`Manifest::memory_estimate`](crate::model::Manifest::memory_estimate)).
+/// On CUDA the activations live in the GPU's memory, which is not checked here.
+fn check_memory(
+    model: &Model,
+    engine: &Engine,
+    sizes: &[(usize, usize)],
+    styles: &[::image::RgbImage],
+    scale: f32,
+) -> Result<()> {
+    let (Some(&(h, w)), Backend::Cpu) = (sizes.last(), model.backend()) else {
+        return Ok(());
+    };
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    let side = style_size(h.max(w) as u32, scale);
+    let style_pixels: u64 = styles
+        .iter()
+        .map(|s| {
+            let (a, b) = (
+                u64::from(s.width().max(s.height())),
+                u64::from(s.width().min(s.height())),
+            );
+            u64::from(side) * (u64::from(side) * b).div_ceil(a.max(1))
+        })
+        .sum();
+    let vectors = match &engine.optimizer {
+        crate::optim::OptimizerKind::Lbfgs(c) => 2 * c.history as u64 + 6,
+        crate::optim::OptimizerKind::Adam(_) => 6,
+    };
+    let needed = model
+        .manifest()
+        .memory_estimate((h * w) as u64, vectors, style_pixels);
+    if needed > available {
+        let gb = |b: u64| b as f64 / 1e9;
+        bail!(
+            "stylizing at {w}x{h} with style images at {side} pixels needs at least {:.1} GB of memory, and {:.1} GB are available: use a smaller --size or --style-scale",
+            gb(needed),
+            gb(available)
+        );
+    }
+    Ok(())
+}
+
+/// The memory available to a new process (`MemAvailable` in /proc/meminfo), in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The optimizer of `engine` for `model`.
 fn solver(engine: &Engine, model: &Model) -> Result<Solver> {
     Solver::new(&engine.optimizer, engine.engine, model)
@@ -140,6 +194,7 @@ fn frame_stylizer(
     let styles = load_styles(&style.paths)?;
     let mut model = load_model(engine)?;
     let sizes = frame_levels(frames, frame, &model)?;
+    check_memory(&model, engine, &sizes, &styles, style.scale)?;
     let grams = if separate {
         styles
             .iter()
