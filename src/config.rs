@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
-    OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
-    TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs,
+    UsageError, VideoArgs, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
+use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
 use crate::model::{self, Backend, Device, LossWeights, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
@@ -139,10 +140,11 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
         bail!("--style-blend does not apply to live: the keys 1-9 switch between the styles");
     }
     if args.style.styles.len() > 9 {
-        bail!(
+        return Err(UsageError(format!(
             "live takes at most 9 --style images (keys 1-9), not {}",
             args.style.styles.len()
-        );
+        ))
+        .into());
     }
     if !args.save_dir.is_dir() {
         bail!(
@@ -236,6 +238,15 @@ pub fn encoder(media: &MediaArgs, info: &VideoInfo, (width, height): (u32, u32))
     settings.preset = media.preset.clone();
     settings.codec_options = media.codec_option.clone();
     settings
+}
+
+/// What `-y` and `-n` say to do with outputs that exist.
+pub fn overwrite(args: &OverwriteArgs) -> Overwrite {
+    match (args.overwrite, args.no_overwrite) {
+        (true, _) => Overwrite::Yes,
+        (_, true) => Overwrite::No,
+        _ => Overwrite::Ask,
+    }
 }
 
 /// An FFmpeg source as `--input-format` and `--input-option` describe it.

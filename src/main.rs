@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use stylize::cli::Cli;
+use stylize::cli::{Cli, UsageError};
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
@@ -44,7 +44,8 @@ fn main() -> ExitCode {
         Ok(stylize::commands::Finished::Interrupted) => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {}", one_line(&format!("{e:#}")));
-            ExitCode::from(1)
+            let usage = e.chain().any(|c| c.is::<UsageError>());
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

@@ -389,3 +389,29 @@ fn levels_and_tolerance_out_of_range() {
     assert_one_line_error(&out, 1, "give one per level");
     c.assert_nothing_written();
 }
+
+#[test]
+fn sizes_that_cannot_fit_in_memory_are_refused_up_front() {
+    let c = case();
+    let started = std::time::Instant::now();
+    // `timeout` ends a run that goes ahead anyway (before the estimate, it ran away: 7 GB in 20 s).
+    let out = std::process::Command::new("timeout")
+        .args(["-s", "KILL", "60"])
+        .arg(env!("CARGO_BIN_EXE_stylize"))
+        .args(image_command(&c.content, &c.style, &c.out, &tiny_model()).get_args())
+        .args([
+            "--size",
+            "8192",
+            "--style-scale",
+            "10",
+            "--device",
+            "cpu",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 1, "needs at least");
+    assert_one_line_error(&out, 1, "use a smaller --size or --style-scale");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    c.assert_nothing_written();
+}

@@ -399,6 +399,7 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
             "--device",
             "cpu",
             "-q",
+            "-y",
         ])
         .args(["--stats", stats_file.to_str().unwrap()])
         .output()
@@ -426,7 +427,7 @@ fn tolerance_stops_early_and_says_so() {
     let run = |tolerance: &str| {
         let result = image_command(&content, &style, &out, &tiny_model())
             .args(["--size", "40", "--levels", "1", "--iterations", "500"])
-            .args(["--tolerance", tolerance, "--device", "cpu", "-q"])
+            .args(["--tolerance", tolerance, "--device", "cpu", "-q", "-y"])
             .args(["--stats", stats.to_str().unwrap()])
             .output()
             .unwrap();

@@ -359,6 +359,19 @@ fn bad_live_options_are_one_line_errors() {
     );
     assert_one_line_error(&run(&["--save-dir", "/nonexistent"]), 1, "--save-dir");
     assert_one_line_error(&run(&["--camera-fps", "30"]), 1, "add --camera");
+    // Bad usage that clap cannot check exits 2, as clap's own.
+    let style = dir.path().join("style.png");
+    let styles: Vec<&Path> = vec![style.as_path(); 9];
+    let mut ten = live_outside_x(dir.path());
+    for s in styles {
+        ten.arg("-s").arg(s);
+    }
+    let out = ten
+        .args(["--input-format", "lavfi", SOURCE])
+        .env("DISPLAY", ":4321")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 2, "live takes at most 9 --style images");
 }
 
 #[test]

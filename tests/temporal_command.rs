@@ -161,6 +161,50 @@ fn metrics_bad_inputs_are_one_line() {
     }
 }
 
+#[test]
+fn metrics_refuses_videos_of_other_lengths_or_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = moving_clip(dir.path(), 12);
+    let derived = |name: &str, args: &[&str]| {
+        let path = dir.path().join(name);
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&clip)
+            .args(args)
+            .args(["-c:v", "libx264", "-crf", "12"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        path
+    };
+    let shorter = derived("shorter.mp4", &["-frames:v", "8"]);
+    let larger = derived("larger.mp4", &["-vf", "scale=320:240"]);
+    let wider = derived("wider.mp4", &["-vf", "scale=200:120"]);
+    let run = |original: &Path, stylized: &Path, extra: &[&str]| {
+        stylize()
+            .args(["metrics", "--size", "64", "--original"])
+            .arg(original)
+            .arg("--stylized")
+            .arg(stylized)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&clip, &shorter, &[]);
+    assert_one_line_error(&out, 1, "moving.mp4' has 12 frames, the other 8");
+    assert_one_line_error(&out, 1, "--frames 8");
+    let out = run(&shorter, &clip, &[]);
+    assert_one_line_error(&out, 1, "the videos differ in length");
+    // The first 8 frames, asked for, are compared.
+    assert_success(&run(&clip, &shorter, &["--frames", "8"]));
+    for other in [&larger, &wider] {
+        let out = run(&clip, other, &[]);
+        assert_one_line_error(&out, 1, "the videos differ in size: ");
+        assert_one_line_error(&out, 1, "is 160x120");
+    }
+}
+
 /// With the real VGG19 at a small size: painted strokes that stay put while the picture pans
 /// (`--init prev`) flicker against the motion; carried along the flow (`prev-warped`) they do not.
 #[test]

@@ -539,7 +539,7 @@ fn a_failed_run_leaves_what_was_at_the_output() {
             "lavfi",
             "testsrc2=size=64x48:rate=5:duration=1",
         ])
-        .args(["-o", "out.mp4", "--start", "100"])
+        .args(["-o", "out.mp4", "--start", "100", "-y"])
         .current_dir(dir.path())
         .output()
         .unwrap();
@@ -566,7 +566,7 @@ fn a_killed_run_leaves_what_was_at_the_output() {
             "lavfi",
             "testsrc2=size=64x48:rate=5:duration=60",
         ])
-        .args(["-o", "out.mp4", "--iterations", "5,5"])
+        .args(["-o", "out.mp4", "--iterations", "5,5", "-y"])
         .current_dir(dir.path())
         .stderr(std::process::Stdio::null())
         .spawn()

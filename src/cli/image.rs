@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{BudgetArgs, EngineArgs, OptimArgs, ReportArgs, StyleArgs};
+use super::{BudgetArgs, EngineArgs, OptimArgs, OverwriteArgs, ReportArgs, StyleArgs};
 
 /// `stylize image`.
 #[derive(Debug, Args)]
@@ -48,6 +48,8 @@ pub struct ImageArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub overwrite: OverwriteArgs,
 }
 
 /// `--iterations` of `stylize image`: a total, or one count per level.

@@ -14,10 +14,17 @@ pub use live::LiveArgs;
 pub use metrics::MetricsArgs;
 pub use shared::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, MediaArgs, OptimArgs,
-    OptimizerChoice, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs, DEFAULT_CONTENT_WEIGHT,
-    DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimizerChoice, OverwriteArgs, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs,
+    DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS,
+    TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 pub use video::{Iterations, VideoArgs};
+
+/// A combination of flags that clap cannot check (`live` with ten styles, …): bad usage, exit
+/// code 2 like clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// Paint images and video in the style of an artwork (neural style transfer, Gatys et al.).
 #[derive(Debug, Parser)]

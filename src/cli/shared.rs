@@ -240,6 +240,20 @@ pub struct ReportArgs {
     pub stats: Option<PathBuf>,
 }
 
+/// What to do with outputs that already exist, in ffmpeg's words.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OverwriteArgs {
+    /// Overwrite output files that exist, without asking.
+    #[arg(short = 'y', long, conflicts_with = "no_overwrite")]
+    pub overwrite: bool,
+
+    /// Never overwrite output files: stop if one exists. Without -y or -n, stylize asks on a
+    /// terminal and refuses otherwise.
+    #[arg(short = 'n', long)]
+    pub no_overwrite: bool,
+}
+
 /// The optimizers on offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OptimizerChoice {

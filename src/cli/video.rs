@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::parse::parse_size;
-use super::{BudgetArgs, EngineArgs, MediaArgs, OptimArgs, ReportArgs, StyleArgs, TemporalArgs};
+use super::{
+    BudgetArgs, EngineArgs, MediaArgs, OptimArgs, OverwriteArgs, ReportArgs, StyleArgs,
+    TemporalArgs,
+};
 
 /// `stylize video`.
 #[derive(Debug, Args)]
@@ -63,6 +66,8 @@ pub struct VideoArgs {
 
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub overwrite: OverwriteArgs,
 }
 
 /// `--iterations FIRST,REST`.

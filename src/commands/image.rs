@@ -25,12 +25,11 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     if let Init::Image(path) = &args.init {
         inputs.push(("init image", path.as_path()));
     }
-    super::check_files(
-        &args.output,
+    let (stats, overwrite) = (
         args.report.stats.as_deref(),
-        &inputs,
-        &args.style.styles,
-    )?;
+        config::overwrite(&args.overwrite),
+    );
+    let _locks = super::check_files(&args.output, stats, &inputs, &args.style.styles, overwrite)?;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let threads = config::threads(&args.engine);
     let engine = config::engine(&args.engine, &args.optim, model_dir, threads, quiet)?;
@@ -44,9 +43,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     };
 
     let mut model = super::load_model(&engine)?;
-    let full = picture::resize_longest(&content, args.size);
-    let (width, height) = (full.width() as usize, full.height() as usize);
+    let (w, h) = super::processing_size(content.width(), content.height(), args.size);
+    let (width, height) = (w as usize, h as usize);
     let (sizes, iterations) = levels(args, (height, width), &model)?;
+    super::check_memory(&model, &engine, &sizes, &styles, style.scale)?;
     let tolerance = config::tolerance(&args.budget, TOLERANCE);
     let budgets: Vec<Budget> = iterations
         .iter()
@@ -82,7 +82,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     progress.finish();
 
     let result = match args.original_colors {
-        true => picture::with_colours_of(image.view(), picture::to_tensor(&full)?.view()),
+        true => {
+            let full = picture::resize_longest(&content, args.size);
+            picture::with_colours_of(image.view(), picture::to_tensor(&full)?.view())
+        }
         false => image,
     };
     output.save(&picture::from_tensor(result.view())?)?;

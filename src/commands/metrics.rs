@@ -77,6 +77,10 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
     let mut original = Input::open(&args.original, None, &[]).map_err(with_flag)?;
     let mut stylized = Input::open(&args.stylized, None, &[]).map_err(with_flag)?;
     let info = original.video().clone();
+    check_sizes(args, (info.width, info.height), {
+        let other = stylized.video();
+        (other.width, other.height)
+    })?;
     let (width, height) = processing_size(info.width, info.height, args.size);
     original.set_output_size(width, height)?;
     stylized.set_output_size(width, height)?;
@@ -119,6 +123,20 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
                     "no video frames to compare in '{}' and '{}'",
                     args.original,
                     args.stylized
+                );
+            }
+            let (longer, name) = match a {
+                Some(_) => (&mut original, &args.original),
+                None => (&mut stylized, &args.stylized),
+            };
+            let mut more = u64::from(a.is_some() || b.is_some());
+            while longer.next_frame()?.is_some() {
+                more += 1;
+            }
+            if more > 0 {
+                let (done, total) = (frames.len(), frames.len() as u64 + more);
+                bail!(
+                    "the videos differ in length: '{name}' has {total} frames, the other {done}; compare a video with its own stylized render, or pass --frames {done} to compare the first {done}"
                 );
             }
             break;
@@ -171,6 +189,20 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
+    }
+    Ok(())
+}
+
+/// Refuses videos whose frames differ in size by more than the two pixels an encoder may crop
+/// (`stylize video` keeps the input's size, cropped to what the encoder takes).
+fn check_sizes(args: &MetricsArgs, original: (u32, u32), stylized: (u32, u32)) -> Result<()> {
+    let ((ow, oh), (sw, sh)) = (original, stylized);
+    if ow.abs_diff(sw) > 2 || oh.abs_diff(sh) > 2 {
+        bail!(
+            "the videos differ in size: '{}' is {ow}x{oh}, '{}' is {sw}x{sh}; compare a video with its own stylized render (of the same size)",
+            args.original,
+            args.stylized
+        );
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod metrics;
 mod model_errors;
 mod video;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use ndarray::Array2;
 
 use crate::cli::Command;
 use crate::config::{Engine, Frames, Style};
+use crate::files::{self, OutputError, OutputLock, Overwrite};
 use crate::model::{Backend, Features, Model};
 use crate::stylize::{self, Budget, FrameStylizer, Schedule, Solver};
 
@@ -82,6 +84,60 @@ fn load_model(engine: &Engine) -> Result<Model> {
     Ok(model)
 }
 
+/// Refuses before any work an optimization at the finest of `sizes` with `styles` at `scale`
+/// that cannot fit in the memory available (`MemAvailable` in /proc/meminfo), by the model's
+/// lower-bound estimate ([`Manifest::memory_estimate`](crate::model::Manifest::memory_estimate)).
+/// On CUDA the activations live in the GPU's memory, which is not checked here.
+fn check_memory(
+    model: &Model,
+    engine: &Engine,
+    sizes: &[(usize, usize)],
+    styles: &[::image::RgbImage],
+    scale: f32,
+) -> Result<()> {
+    let (Some(&(h, w)), Backend::Cpu) = (sizes.last(), model.backend()) else {
+        return Ok(());
+    };
+    let Some(available) = available_memory() else {
+        return Ok(());
+    };
+    let side = stylize::style_size(h.max(w) as u32, scale);
+    let style_pixels: u64 = styles
+        .iter()
+        .map(|s| {
+            let (a, b) = (
+                u64::from(s.width().max(s.height())),
+                u64::from(s.width().min(s.height())),
+            );
+            u64::from(side) * (u64::from(side) * b).div_ceil(a.max(1))
+        })
+        .sum();
+    let vectors = match &engine.optimizer {
+        crate::optim::OptimizerKind::Lbfgs(c) => 2 * c.history as u64 + 6,
+        crate::optim::OptimizerKind::Adam(_) => 6,
+    };
+    let needed = model
+        .manifest()
+        .memory_estimate((h * w) as u64, vectors, style_pixels);
+    if needed > available {
+        let gb = |b: u64| b as f64 / 1e9;
+        bail!(
+            "stylizing at {w}x{h} with style images at {side} pixels needs at least {:.1} GB of memory, and {:.1} GB are available: use a smaller --size or --style-scale",
+            gb(needed),
+            gb(available)
+        );
+    }
+    Ok(())
+}
+
+/// The memory available to a new process (`MemAvailable` in /proc/meminfo), in bytes.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The optimizer of `engine` for `model`.
 fn solver(engine: &Engine, model: &Model) -> Result<Solver> {
     Solver::new(&engine.optimizer, engine.engine, model)
@@ -133,6 +189,7 @@ fn frame_stylizer(
 ) -> Result<(FrameStylizer, Vec<LevelGrams>)> {
     let styles = load_styles(&style.paths)?;
     let sizes = frame_levels(frames, frame, &model)?;
+    check_memory(&model, engine, &sizes, &styles, style.scale)?;
     let grams = if separate {
         styles
             .iter()
@@ -184,13 +241,15 @@ fn frame_stylizer(
 }
 
 /// Checks before any work that `output` and the `--stats` file overwrite none of `inputs` nor a
-/// style image, and that the statistics can be written.
+/// style image, and that the statistics can be written; then claims the outputs (see
+/// [`claim_outputs`]).
 fn check_files(
     output: &Path,
     stats: Option<&Path>,
     inputs: &[(&str, &Path)],
     styles: &[PathBuf],
-) -> Result<()> {
+    overwrite: Overwrite,
+) -> Result<Vec<OutputLock>> {
     if let Some(path) = stats {
         crate::stats::check(path)?;
     }
@@ -198,7 +257,45 @@ fn check_files(
     outputs.extend(stats.map(|p| ("--stats file", p)));
     let mut inputs = inputs.to_vec();
     inputs.extend(styles.iter().map(|p| ("style image", p.as_path())));
-    crate::files::check_outputs(&outputs, &inputs)
+    claim_outputs(&outputs, &inputs, overwrite)
+}
+
+/// Refuses outputs that are inputs, locks each output for this run (a second `stylize` writing
+/// one fails at once), and settles those that exist as `-y`/`-n` say: without either, asks on a
+/// terminal and refuses otherwise. The locks are held until dropped.
+fn claim_outputs(
+    outputs: &[files::Named],
+    inputs: &[files::Named],
+    overwrite: Overwrite,
+) -> Result<Vec<OutputLock>> {
+    files::check_outputs(outputs, inputs)?;
+    let locks = outputs
+        .iter()
+        .map(|(_, path)| OutputLock::acquire(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (what, path) in files::existing(outputs) {
+        let refused = || OutputError::Exists {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+        };
+        match overwrite {
+            Overwrite::Yes => {}
+            Overwrite::No => return Err(refused().into()),
+            Overwrite::Ask if std::io::stdin().is_terminal() => {
+                eprint!(
+                    "File '{}' already exists. Overwrite? [y/N] ",
+                    path.display()
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+                    return Err(OutputError::Declined(path.to_path_buf()).into());
+                }
+            }
+            Overwrite::Ask => return Err(refused().into()),
+        }
+    }
+    Ok(locks)
 }
 
 /// The stylized first frame in `path`, which must be `size` (the frames' processing size).
@@ -245,17 +342,21 @@ fn frame_levels(frames: &Frames, frame: (u32, u32), model: &Model) -> Result<Vec
     )
 }
 
-/// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon (`video` cuts the frame
-/// in hand short, writes it and finishes the output, which plays); the second aborts at once.
+/// Ctrl-C or SIGTERM: the first sets `flag`, on which a command stops soon, and ends ONNX
+/// Runtime's evaluation in progress (`video` writes the frame in hand as it stands and finishes
+/// the output, which plays); the second aborts at once, removing the unfinished outputs, so that
+/// what was at each destination before stays as it was.
 fn install_interrupt_handler(flag: Arc<AtomicBool>, quiet: bool) -> Result<()> {
     let count = AtomicUsize::new(0);
     let installed = ctrlc::set_handler(move || {
         if count.fetch_add(1, Ordering::SeqCst) == 0 {
             flag.store(true, Ordering::SeqCst);
+            crate::model::runtime::interrupt_runs();
             if !quiet {
                 eprintln!("stopping; what is done is kept (Ctrl-C again to abort)");
             }
         } else {
+            files::abort_cleanup();
             eprintln!("aborted");
             std::process::exit(130);
         }

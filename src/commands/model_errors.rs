@@ -56,6 +56,7 @@ pub fn message(error: &Error) -> String {
         Error::OutOfMemory => {
             format!("{error}: try a smaller --size or a shorter --lbfgs-history")
         }
+        Error::Interrupted | Error::Internal(_) => error.to_string(),
     }
 }
 

@@ -29,7 +29,8 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     }
     let (output, stats) = (Path::new(&args.output), args.report.stats.as_deref());
     let input = ("input video", Path::new(&args.input));
-    super::check_files(output, stats, &[input], &args.style.styles)?;
+    let overwrite = config::overwrite(&args.overwrite);
+    let _locks = super::check_files(output, stats, &[input], &args.style.styles, overwrite)?;
     let (engine, style, frames) = config::video(args)?;
 
     let media = &args.media;

@@ -50,6 +50,12 @@ pub enum Error {
     /// The device ran out of memory.
     #[error("out of memory on the device")]
     OutOfMemory,
+    /// A run was ended by [`interrupt_runs`](super::runtime::interrupt_runs).
+    #[error("interrupted")]
+    Interrupted,
+    /// ONNX Runtime failed where it should not (its message).
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 /// Why ONNX Runtime's shared library is not loaded.

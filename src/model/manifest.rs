@@ -17,6 +17,14 @@ pub struct Layer {
     pub name: String,
     /// Feature channels at that layer.
     pub channels: usize,
+    /// How many input pixels one of its pixels spans on a side (1, 2, 4, …); 1 when the
+    /// manifest does not say (an over-estimate of its memory).
+    #[serde(default = "unit_stride")]
+    pub stride: usize,
+}
+
+fn unit_stride() -> usize {
+    1
 }
 
 /// A graph file named by the manifest.
@@ -112,5 +120,27 @@ impl Manifest {
     /// The path of a graph file inside `dir`.
     pub fn path(dir: &Path, graph: &GraphFile) -> PathBuf {
         dir.join(&graph.file)
+    }
+}
+
+impl Manifest {
+    /// A lower bound on the memory, in bytes, of optimizing an image of `pixels` with `vectors`
+    /// image-sized vectors of the optimizer (L-BFGS: 2 × history + 6), against style images of
+    /// `style_pixels` in all. Per image pixel: the named layers' activations
+    /// Σ channels/stride² floats, counted 16 times for the loss's forward and backward passes
+    /// (the convolutions between the named layers, their ReLU masks, gradients and ONNX
+    /// Runtime's work buffers; measured at 12–50× on the CPU), and 3 floats per optimizer
+    /// vector; per style pixel the same activations 4 times (a forward pass).
+    pub fn memory_estimate(&self, pixels: u64, vectors: u64, style_pixels: u64) -> u64 {
+        let per_pixel: f64 = self
+            .style_layers
+            .iter()
+            .chain(&self.content_layers)
+            .map(|l| l.channels as f64 / (l.stride.max(1) as f64).powi(2))
+            .sum();
+        let activations = 4.0 * per_pixel;
+        let image = pixels as f64 * (16.0 * activations + 12.0 * vectors as f64);
+        let styles = style_pixels as f64 * 4.0 * activations;
+        (image + styles) as u64
     }
 }

@@ -195,8 +195,8 @@ impl Model {
         let start = std::time::Instant::now();
         let outputs = self
             .loss
-            .run_binding(&bound.binding)
-            .map_err(runtime::out_of_memory)?;
+            .run_binding_with_options(&bound.binding, runtime::run_options()?)
+            .map_err(runtime::run_error)?;
         let terms = read_terms(&outputs)?;
         let seconds = start.elapsed().as_secs_f64();
         self.run_seconds += seconds;
@@ -322,8 +322,8 @@ impl Model {
         let start = std::time::Instant::now();
         let outputs = self
             .loss
-            .run(inputs)
-            .map_err(ort_error)
+            .run_with_options(inputs, runtime::run_options()?)
+            .map_err(runtime::run_error)
             .context("evaluating the loss")?;
         self.run_seconds += start.elapsed().as_secs_f64();
         let terms = read_terms(&outputs)?;

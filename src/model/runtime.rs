@@ -3,12 +3,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
 use ort::ep::{ExecutionProviderDispatch, CUDA};
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 
 use super::cuda::{self, CudaError};
 use super::error::{Error, LibraryError};
@@ -199,6 +200,44 @@ pub fn open_session(path: &Path, config: &SessionConfig) -> Result<Opened, Error
             }
         },
     }
+}
+
+/// Set by [`interrupt_runs`].
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The options of the runs [`interrupt_runs`] ends; made once ONNX Runtime is loaded.
+static RUN_OPTIONS: OnceLock<Result<RunOptions, String>> = OnceLock::new();
+
+/// The options to run the long graphs with (the loss and the optimizer's): runs with them end
+/// within one operator of [`interrupt_runs`], with [`Error::Interrupted`].
+pub fn run_options() -> Result<&'static RunOptions, Error> {
+    environment()?;
+    let options = RUN_OPTIONS
+        .get_or_init(|| RunOptions::new().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|message| Error::Internal(format!("cannot make run options: {message}")))?;
+    // An interrupt that came before the options existed.
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        let _ = options.terminate();
+    }
+    Ok(options)
+}
+
+/// Ends the runs in progress and every later one made with [`run_options`] (on Ctrl-C or
+/// SIGTERM, from any thread): the process is stopping.
+pub fn interrupt_runs() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    if let Some(Ok(options)) = RUN_OPTIONS.get() {
+        let _ = options.terminate();
+    }
+}
+
+/// ONNX Runtime's error of a run, typed [`Error::Interrupted`] when [`interrupt_runs`] ended it
+/// and [`Error::OutOfMemory`] when the device ran out of memory.
+pub fn run_error(e: ort::Error) -> anyhow::Error {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Error::Interrupted.into();
+    }
+    out_of_memory(e)
 }
 
 /// ONNX Runtime's error, typed [`Error::OutOfMemory`] when the device ran out of memory.

@@ -22,6 +22,7 @@ mod tests;
 use std::os::raw::c_int;
 
 use ffmpeg::ffi;
+use ffmpeg::packet::Mut as _;
 use ffmpeg::{color, format::Pixel, Rational, Rescale};
 use ffmpeg_next as ffmpeg;
 
@@ -385,8 +386,7 @@ impl Output {
             }
             self.packet.set_stream(0);
             self.packet.rescale_ts(self.encoder_tb, stream_tb);
-            self.packet
-                .write_interleaved(ctx)
+            write_video_packet(&mut self.packet, ctx)
                 .map_err(|e| Error::ffmpeg(format!("cannot write {shown}"), e))?;
         }
     }
@@ -415,6 +415,25 @@ impl Drop for Output {
         if let Err(e) = self.close() {
             tracing::debug!("closing the unfinished {}: {e:#}", self.shown);
         }
+    }
+}
+
+/// Writes an encoded video packet. An empty one is a frame the encoder repeats (libtheora's
+/// duplicate frames), which FFmpeg muxes as it is and ffmpeg-next's wrapper refuses as invalid
+/// data, so it goes to FFmpeg directly.
+fn write_video_packet(
+    packet: &mut ffmpeg::Packet,
+    ctx: &mut ffmpeg::format::context::Output,
+) -> Result<(), ffmpeg::Error> {
+    if packet.size() > 0 {
+        return packet.write_interleaved(ctx);
+    }
+    // SAFETY: an open muxing context and a packet of its stream; FFmpeg takes the packet's
+    // (empty) payload and leaves it blank, as `write_interleaved` does.
+    let written = unsafe { ffi::av_interleaved_write_frame(ctx.as_mut_ptr(), packet.as_mut_ptr()) };
+    match written {
+        0.. => Ok(()),
+        e => Err(ffmpeg::Error::from(e)),
     }
 }
 

@@ -189,3 +189,36 @@ fn local_paths_and_urls() {
     assert_eq!(local_path("udp://127.0.0.1:1234"), None);
     assert_eq!(local_path("pipe:1"), None);
 }
+
+#[test]
+fn theora_repeats_frames_as_empty_packets() {
+    // libtheora sends a frame equal to the one before as an empty packet, which must be muxed.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["x.ogv", "x.mkv"] {
+        let path = dir.path().join(name);
+        let mut s = settings();
+        s.codec = Some("libtheora".into());
+        let mut output = Output::create(path.to_str().unwrap(), None, s, &[]).unwrap();
+        for index in 0..5 {
+            let frame = crate::media::RgbFrame {
+                width: 32,
+                height: 32,
+                data: vec![128; 32 * 32 * 3],
+                pts: Some(index as i64),
+                index,
+            };
+            output.write_video(&frame).unwrap();
+        }
+        let summary = output.finish().unwrap();
+        assert_eq!(summary.frames, 5, "{name}");
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+            .args(["-show_entries", "stream=codec_name,nb_read_frames"])
+            .args(["-of", "csv=p=0"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&probe.stdout);
+        assert!(shown.trim().starts_with("theora,"), "{name}: {shown}");
+    }
+}

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::{AdamStep, Algebra, Traffic};
 use crate::model::manifest::GraphFile;
-use crate::model::runtime::{self, out_of_memory, Backend, SessionConfig};
+use crate::model::runtime::{self, out_of_memory, run_error, Backend, SessionConfig};
 use crate::model::Manifest;
 
 /// The optimizer's graph files of one exported model, by operation (in its manifest).
@@ -277,8 +277,8 @@ impl Graphs {
         let values = {
             let outputs = graph
                 .session
-                .run_binding(&graph.binding)
-                .map_err(out_of_memory)?;
+                .run_binding_with_options(&graph.binding, runtime::run_options()?)
+                .map_err(run_error)?;
             results
                 .iter()
                 .map(|name| {

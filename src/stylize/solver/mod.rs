@@ -9,7 +9,7 @@ use ndarray::{Array1, Array4};
 use serde::Serialize;
 
 use super::Stop;
-use crate::model::{Backend, LossTerms, LossWeights, Model, Targets};
+use crate::model::{Backend, Error as ModelError, LossTerms, LossWeights, Model, Targets};
 use crate::optim::{
     Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
 };
@@ -225,6 +225,7 @@ pub fn optimize(
     on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
 ) -> Result<Outcome> {
     let shape = image.dim();
+    tracing::debug!(width = shape.3, height = shape.2, iterations, "optimizing");
     match solver {
         Solver::Host(optimizer) => {
             let mut x = Array1::from_iter(image.iter().copied());
@@ -286,7 +287,15 @@ where
         let start = Instant::now();
         objective.record().model_seconds = 0.0;
         let (algebra_before, bytes_before) = meter(optimizer, objective);
-        let step = optimizer.step(x, objective)?;
+        // An interrupt ends the evaluation in progress; `x` is still the last accepted point.
+        let step = match optimizer.step(x, objective) {
+            Ok(step) => step,
+            Err(e) if is_interrupt(&e) => {
+                outcome.stop = Stop::Interrupted;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         let (algebra_after, bytes_after) = meter(optimizer, objective);
         let record = objective.record();
         if iteration == 1 {
@@ -331,6 +340,13 @@ where
         }
     }
     Ok(outcome)
+}
+
+/// Whether `error` is a run ended by [`interrupt_runs`](crate::model::runtime::interrupt_runs).
+fn is_interrupt(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| matches!(e.downcast_ref(), Some(ModelError::Interrupted)))
 }
 
 #[cfg(test)]
