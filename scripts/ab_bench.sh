@@ -16,6 +16,8 @@ style=.cache/samples/painting.jpg content=.cache/samples/photo.jpg
 for run in $(seq "$runs"); do
   for side in before after; do
     bin=${!side}
+    # Outputs go before each run: the older build has no -y.
+    rm -f "$out/$side-image.png" "$out/$side-video.mp4"
     "$bin" image "$content" -s "$style" -o "$out/$side-image.png" --size 256 --iterations 30 \
       --levels 1 --device cpu -q --stats "$out/$side-image-$run.json"
     "$bin" video --input-format lavfi testsrc2=size=320x240:rate=25:duration=3 -s "$style" \
