@@ -1,0 +1,204 @@
+//! The sink of a resumable render: the video written as a run of short, closed files (segments)
+//! in the work folder, each followed by a checkpoint of what it holds and of the state after its
+//! last frame.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use ndarray::Array4;
+
+use super::checkpoint::{self, Checkpoint};
+use crate::media::{InputPacket, Output, RgbFrame};
+use crate::pipeline::Stylized;
+use crate::sink::FrameSink;
+
+/// A segment holds this many seconds of video…
+const SEGMENT_SECONDS: f64 = 2.0;
+/// …unless its frames took this long to make: a kill loses at most the open segment.
+const SEGMENT_WORK: Duration = Duration::from_secs(60);
+
+/// Makes the output of one segment, given its path.
+pub type Create<'a> = Box<dyn FnMut(&str) -> Result<Output> + 'a>;
+
+/// Writes a render's frames and packets into segments in `dir`, keeping its checkpoint.
+pub struct Segments<'a> {
+    dir: PathBuf,
+    extension: String,
+    create: Create<'a>,
+    checkpoint: Checkpoint,
+    /// The frames' size in the output.
+    size: (u32, u32),
+    frames_per_segment: u64,
+    open: Option<Open>,
+    /// Packets that came before the first frame.
+    pending: Vec<InputPacket>,
+    failed: bool,
+}
+
+/// The segment being written.
+struct Open {
+    output: Output,
+    frames: u64,
+    /// Packets since its last frame.
+    trailing: u64,
+    started: Instant,
+    /// The full-precision stylized frame and the content frame of its last frame.
+    last: Option<(Array4<f32>, RgbFrame)>,
+}
+
+impl<'a> Segments<'a> {
+    /// Segments of `size` frames at `frame_rate` (frames a second, when known) in `dir`, named
+    /// with `extension` (the output's, so that they take its container), after what `checkpoint`
+    /// holds; `create` makes each one's output.
+    pub fn new(
+        dir: &Path,
+        extension: &str,
+        checkpoint: Checkpoint,
+        size: (u32, u32),
+        frame_rate: Option<f64>,
+        create: Create<'a>,
+    ) -> Segments<'a> {
+        let frames_per_segment = frame_rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map_or(50, |r| (r * SEGMENT_SECONDS).round().max(1.0) as u64);
+        Segments {
+            dir: dir.to_path_buf(),
+            extension: extension.to_string(),
+            create,
+            checkpoint,
+            size,
+            frames_per_segment,
+            open: None,
+            pending: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// The checkpoint as it stands (final once finished).
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    /// The finished segments' paths, in order.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.checkpoint
+            .segments
+            .iter()
+            .map(|name| self.dir.join(name))
+            .collect()
+    }
+
+    fn write_frame(&mut self, frame: &Stylized) -> Result<()> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.frames >= self.frames_per_segment || o.started.elapsed() >= SEGMENT_WORK)
+        {
+            self.close()?;
+        }
+        let (w, h) = self.size;
+        let open = match &mut self.open {
+            Some(open) => open,
+            None => self.start()?,
+        };
+        open.output
+            .write_video(&frame.frame.clone().resized(w, h))?;
+        let state = frame
+            .state
+            .clone()
+            .context("internal: a resumable render's frame came without its state")?;
+        open.frames += 1;
+        open.trailing = 0;
+        open.last = Some((state, frame.original.clone()));
+        Ok(())
+    }
+
+    fn write_packet(&mut self, packet: InputPacket) -> Result<()> {
+        match &mut self.open {
+            Some(open) => {
+                open.output.write_packet(packet)?;
+                open.trailing += 1;
+            }
+            None => self.pending.push(packet),
+        }
+        Ok(())
+    }
+
+    /// Opens the next segment, with the packets that came before it.
+    fn start(&mut self) -> Result<&mut Open> {
+        let number = self.checkpoint.segments.len() + 1;
+        let path = self.dir.join(format!("segment-{number:06}.{}", self.extension));
+        let mut output = (self.create)(&path.to_string_lossy())?;
+        self.checkpoint.encoded_size = output.encoded_size();
+        for packet in self.pending.drain(..) {
+            output.write_packet(packet)?;
+        }
+        Ok(self.open.insert(Open {
+            output,
+            frames: 0,
+            trailing: 0,
+            started: Instant::now(),
+            last: None,
+        }))
+    }
+
+    /// Finishes the open segment, saves the state after its last frame and then the checkpoint
+    /// naming both; the previous state's files go.
+    fn close(&mut self) -> Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let number = self.checkpoint.segments.len() + 1;
+        open.output.finish()?;
+        let name = format!("segment-{number:06}.{}", self.extension);
+        let previous = self.checkpoint.state.take();
+        if let Some((stylized, content)) = &open.last {
+            self.checkpoint.state =
+                Some(checkpoint::save_state(&self.dir, number, stylized, content)?);
+        }
+        self.checkpoint.frames += open.frames;
+        self.checkpoint.trailing_packets = open.trailing;
+        self.checkpoint.segments.push(name);
+        self.checkpoint.save(&self.dir)?;
+        if let Some(old) = previous {
+            for file in [old.stylized, old.content] {
+                let _ = std::fs::remove_file(self.dir.join(file));
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes a failure: what is open is not finished.
+    fn failing<T>(&mut self, result: Result<T>) -> Result<T> {
+        self.failed |= result.is_err();
+        result
+    }
+}
+
+impl FrameSink for Segments<'_> {
+    fn write(&mut self, frame: &Stylized) -> Result<()> {
+        let written = self.write_frame(frame);
+        self.failing(written)
+    }
+
+    fn packet(&mut self, packet: InputPacket) -> Result<()> {
+        let written = self.write_packet(packet);
+        self.failing(written)
+    }
+
+    fn wants_packets(&self) -> bool {
+        true
+    }
+
+    /// Closes the open segment into the checkpoint; after a failure (a full disk) it is left out,
+    /// and the checkpoint stays at the last segment finished.
+    fn finish(&mut self) -> Result<()> {
+        if self.failed {
+            self.open = None;
+            return Ok(());
+        }
+        let closed = self.close();
+        self.failing(closed)
+    }
+}
