@@ -105,7 +105,9 @@ fn write(
             }
             let index = packet.stream();
             packet.rescale_ts(from[index], time_bases[index]);
-            keep_increasing(&mut packet, &mut last_dts[index]);
+            if !keep_increasing(&mut packet, &mut last_dts[index]) {
+                continue;
+            }
             packet.set_position(-1);
             if Some(index) == video {
                 frames += 1;
@@ -125,20 +127,22 @@ fn write(
 /// Keeps a stream's decoding timestamps increasing across segments: a segment whose encoder
 /// reorders frames (B-frames) starts decoding before its first picture, which can fall before
 /// the previous segment's last packet; its first packets are moved up to just after it (never
-/// past their presentation time).
-fn keep_increasing(packet: &mut Packet, last: &mut Option<i64>) {
+/// past their presentation time). A packet that cannot follow (a re-encoded sound's priming,
+/// which overlaps the previous segment's end) is left out: returns whether to keep it.
+fn keep_increasing(packet: &mut Packet, last: &mut Option<i64>) -> bool {
     if let (Some(dts), Some(previous)) = (packet.dts(), *last) {
         if dts <= previous {
             let moved = previous + 1;
-            packet.set_dts(Some(match packet.pts() {
-                Some(pts) => moved.min(pts),
-                None => moved,
-            }));
+            match packet.pts() {
+                Some(pts) if pts < moved => return false,
+                _ => packet.set_dts(Some(moved)),
+            }
         }
     }
     if packet.dts().is_some() {
         *last = packet.dts().max(*last);
     }
+    true
 }
 
 /// The name of the muxer FFmpeg picks for `destination`'s extension.
