@@ -134,7 +134,12 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         progress.step(format!("loss {:.3e}", figures.loss.total));
         let iterations = figures.iterations;
         log.add(figures);
-        Ok(Some(Stylized::new(&image, frame, iterations, seconds)?.with_state(image)))
+        let stylized = Stylized::new(&image, frame, iterations, seconds)?;
+        // A frame Ctrl-C cut short is written, but a resumed render makes it again.
+        match interrupt.load(Ordering::Relaxed) {
+            true => Ok(Some(stylized)),
+            false => Ok(Some(stylized.with_state(image))),
+        }
     };
     let report = pipeline::run(&mut source, stylize, &mut sinks, &settings);
     let pipeline_seconds = pipeline_started.elapsed().as_secs_f64();

@@ -84,7 +84,7 @@ pub struct Stylized {
     /// Seconds the stylizer spent on it.
     pub seconds: f64,
     /// The stylized image in full precision, when a resumable render keeps it (see
-    /// [`with_state`](Self::with_state)).
+    /// [`with_state`](Self::with_state)); `None` for a frame cut short, which is made again.
     pub state: Option<Array4<f32>>,
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ndarray::Array4;
 
 use super::checkpoint::{self, Checkpoint};
@@ -33,6 +33,9 @@ pub struct Segments<'a> {
     open: Option<Open>,
     /// Packets that came before the first frame.
     pending: Vec<InputPacket>,
+    /// The last segment of an interrupted render, holding its frame cut short: joined into the
+    /// output, never into the checkpoint (a resumed render makes that frame again).
+    tail: Option<String>,
     failed: bool,
 }
 
@@ -43,6 +46,8 @@ struct Open {
     /// Packets since its last frame.
     trailing: u64,
     started: Instant,
+    /// Whether it is the tail (see [`Segments::tail`]).
+    tail: bool,
     /// The full-precision stylized frame and the content frame of its last frame.
     last: Option<(Array4<f32>, RgbFrame)>,
 }
@@ -71,6 +76,7 @@ impl<'a> Segments<'a> {
             frames_per_segment,
             open: None,
             pending: Vec::new(),
+            tail: None,
             failed: false,
         }
     }
@@ -80,37 +86,30 @@ impl<'a> Segments<'a> {
         &self.checkpoint
     }
 
-    /// The finished segments' paths, in order.
+    /// The finished segments' paths, in order, the tail's last.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.checkpoint
-            .segments
-            .iter()
-            .map(|name| self.dir.join(name))
-            .collect()
+        let names = self.checkpoint.segments.iter().chain(&self.tail);
+        names.map(|name| self.dir.join(name)).collect()
     }
 
+    /// Writes a frame; one without its state (cut short by Ctrl-C) goes into the tail.
     fn write_frame(&mut self, frame: &Stylized) -> Result<()> {
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|o| o.frames >= self.frames_per_segment || o.started.elapsed() >= SEGMENT_WORK)
-        {
+        let cut_short = frame.state.is_none();
+        if self.open.as_ref().is_some_and(|o| {
+            cut_short || o.frames >= self.frames_per_segment || o.started.elapsed() >= SEGMENT_WORK
+        }) {
             self.close()?;
         }
         let (w, h) = self.size;
         let open = match &mut self.open {
             Some(open) => open,
-            None => self.start()?,
+            None => self.start(cut_short)?,
         };
         open.output
             .write_video(&frame.frame.clone().resized(w, h))?;
-        let state = frame
-            .state
-            .clone()
-            .context("internal: a resumable render's frame came without its state")?;
         open.frames += 1;
         open.trailing = 0;
-        open.last = Some((state, frame.original.clone()));
+        open.last = frame.state.clone().map(|s| (s, frame.original.clone()));
         Ok(())
     }
 
@@ -125,10 +124,9 @@ impl<'a> Segments<'a> {
         Ok(())
     }
 
-    /// Opens the next segment, with the packets that came before it.
-    fn start(&mut self) -> Result<&mut Open> {
-        let number = self.checkpoint.segments.len() + 1;
-        let path = self.dir.join(format!("segment-{number:06}.{}", self.extension));
+    /// Opens the next segment (or the tail), with the packets that came before it.
+    fn start(&mut self, tail: bool) -> Result<&mut Open> {
+        let path = self.dir.join(self.name(tail));
         let mut output = (self.create)(&path.to_string_lossy())?;
         self.checkpoint.encoded_size = output.encoded_size();
         for packet in self.pending.drain(..) {
@@ -139,8 +137,20 @@ impl<'a> Segments<'a> {
             frames: 0,
             trailing: 0,
             started: Instant::now(),
+            tail,
             last: None,
         }))
+    }
+
+    /// The file name of the next segment, or of the tail.
+    fn name(&self, tail: bool) -> String {
+        match tail {
+            true => format!("tail.{}", self.extension),
+            false => {
+                let number = self.checkpoint.segments.len() + 1;
+                format!("segment-{number:06}.{}", self.extension)
+            }
+        }
     }
 
     /// Finishes the open segment, saves the state after its last frame and then the checkpoint
@@ -150,8 +160,12 @@ impl<'a> Segments<'a> {
             return Ok(());
         };
         let number = self.checkpoint.segments.len() + 1;
+        let name = self.name(open.tail);
         open.output.finish()?;
-        let name = format!("segment-{number:06}.{}", self.extension);
+        if open.tail {
+            self.tail = Some(name);
+            return Ok(());
+        }
         let previous = self.checkpoint.state.take();
         if let Some((stylized, content)) = &open.last {
             self.checkpoint.state =
