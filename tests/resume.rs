@@ -44,7 +44,11 @@ fn frames(path: &Path) -> Vec<String> {
         .args(["-f", "framemd5", "-"])
         .output()
         .expect("ffmpeg runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -141,7 +145,10 @@ fn killed_at_random_moments_and_resumed_equals_an_uninterrupted_render() {
         let dir = tempfile::tempdir().unwrap();
         let done = killed_and_resumed(dir.path(), "out.mkv", seed, 1);
         assert_like_the_reference(&dir.path().join("out.mkv"));
-        assert!(!work(dir.path(), "out.mkv").exists(), "the work folder stayed");
+        assert!(
+            !work(dir.path(), "out.mkv").exists(),
+            "the work folder stayed"
+        );
         eprintln!("seed {seed}: killed with {done:?} frames done; resumed output identical");
     }
 }
@@ -177,7 +184,12 @@ fn ctrl_c_then_resume_equals_an_uninterrupted_render() {
     assert!(!partial.is_empty(), "the interrupted output plays");
     assert!(work(dir.path(), "out.mkv").join("checkpoint.json").exists());
 
-    assert_success(&render(dir.path(), "out.mkv").arg("--resume").output().unwrap());
+    assert_success(
+        &render(dir.path(), "out.mkv")
+            .arg("--resume")
+            .output()
+            .unwrap(),
+    );
     assert_like_the_reference(&dir.path().join("out.mkv"));
 }
 
@@ -224,7 +236,10 @@ fn a_checkpoint_without_resume_refuses_and_says_how_to_go_on() {
     let result = render(dir.path(), "out.mkv").output().unwrap();
     assert_one_line_error(&result, 1, "add --resume to continue it, or remove");
     assert_eq!(contents(&folder), before, "the work folder was touched");
-    assert!(!dir.path().join("out.mkv").exists(), "an output was written");
+    assert!(
+        !dir.path().join("out.mkv").exists(),
+        "an output was written"
+    );
 }
 
 #[test]
@@ -234,6 +249,11 @@ fn a_kill_leaves_the_previous_output_intact() {
     std::fs::write(&out, b"an earlier render").unwrap();
     killed_render(dir.path(), "out.mkv");
     assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
-    assert_success(&render(dir.path(), "out.mkv").arg("--resume").output().unwrap());
+    assert_success(
+        &render(dir.path(), "out.mkv")
+            .arg("--resume")
+            .output()
+            .unwrap(),
+    );
     assert_like_the_reference(&out);
 }

@@ -211,4 +211,3 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     }
     Ok(Finished::Done)
 }
-

@@ -81,7 +81,11 @@ fn identity(path: &Path) -> String {
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
             let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            format!("{} ({} bytes, modified {modified})", path.display(), m.len())
+            format!(
+                "{} ({} bytes, modified {modified})",
+                path.display(),
+                m.len()
+            )
         }
         Err(_) => shown.to_string(),
     }

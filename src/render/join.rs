@@ -57,10 +57,7 @@ fn write(
     };
     let mut out = ffmpeg::format::output_as(temp, &muxer)?;
     out.set_metadata(layout.metadata().to_owned());
-    let video = layout
-        .streams()
-        .best(media::Type::Video)
-        .map(|s| s.index());
+    let video = layout.streams().best(media::Type::Video).map(|s| s.index());
     for stream in layout.streams() {
         let mut copy = out.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))?;
         copy.set_parameters(stream.parameters());

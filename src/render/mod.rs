@@ -19,7 +19,6 @@ pub use checkpoint::{Checkpoint, State};
 pub use join::{join, Joined};
 pub use segments::{Create, Segments};
 
-
 /// The work folder of a render to a file.
 pub struct WorkFolder {
     dir: PathBuf,
@@ -150,7 +149,9 @@ impl WorkFolder {
         if is_disk_full(&error) {
             anyhow::anyhow!("the disk is full writing {out}: free some space and run again with --resume ({done} frames done are kept in {dir})")
         } else {
-            anyhow::anyhow!("{error:#}; {done} frames done are kept in {dir}: --resume continues the render")
+            anyhow::anyhow!(
+                "{error:#}; {done} frames done are kept in {dir}: --resume continues the render"
+            )
         }
     }
 }

@@ -168,8 +168,9 @@ impl<'a> Segments<'a> {
         }
         let previous = self.checkpoint.state.take();
         if let Some((stylized, content)) = &open.last {
-            self.checkpoint.state =
-                Some(checkpoint::save_state(&self.dir, number, stylized, content)?);
+            self.checkpoint.state = Some(checkpoint::save_state(
+                &self.dir, number, stylized, content,
+            )?);
         }
         self.checkpoint.frames += open.frames;
         self.checkpoint.trailing_packets = open.trailing;

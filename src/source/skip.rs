@@ -48,9 +48,9 @@ impl<S: FrameSource> Skip<S> {
                 Some(Event::Packet(_)) if self.frames > 0 => {}
                 Some(Event::Packet(_)) => self.packets -= 1,
                 // Fewer packets than the checkpoint counted: the input changed.
-                Some(Event::Video(_)) => anyhow::bail!(
-                    "the input differs from the one the checkpoint was made with"
-                ),
+                Some(Event::Video(_)) => {
+                    anyhow::bail!("the input differs from the one the checkpoint was made with")
+                }
             }
         }
         Ok(self.last.take())
