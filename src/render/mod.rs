@@ -19,6 +19,9 @@ pub use checkpoint::{Checkpoint, State};
 pub use join::{join, Joined};
 pub use segments::{Create, Segments};
 
+/// Outputs written directly: raw frame streams.
+const RAW: [&str; 4] = [".y4m", ".yuv", ".rgb", ".raw"];
+
 /// The work folder of a render to a file.
 pub struct WorkFolder {
     dir: PathBuf,
@@ -30,6 +33,11 @@ impl WorkFolder {
     /// stdout, a URL, a picture pattern, or something that is not a regular file).
     pub fn for_output(output: &str) -> Option<WorkFolder> {
         if output == "-" || output.contains('%') || output.contains("://") {
+            return None;
+        }
+        // Raw frame streams hold no packets a muxer takes back.
+        let lower = output.to_ascii_lowercase();
+        if RAW.iter().any(|ext| lower.ends_with(ext)) {
             return None;
         }
         let path = PathBuf::from(output.strip_prefix("file:").unwrap_or(output));
@@ -85,13 +93,9 @@ impl WorkFolder {
                 Ok((c, state))
             }
             None => {
-                // A run killed before its first segment was finished left nothing worth keeping.
-                if self.dir.exists() {
-                    std::fs::remove_dir_all(&self.dir)?;
-                }
-                std::fs::create_dir(&self.dir).map_err(|e| {
-                    anyhow::anyhow!("cannot write {out}: cannot create {dir}: {e}")
-                })?;
+                // A run killed before its first segment was finished left nothing worth keeping;
+                // the folder is made again with the first segment.
+                self.remove()?;
                 Ok((Checkpoint::new(fingerprint), None))
             }
         }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use ndarray::Array4;
 
 use super::checkpoint::{self, Checkpoint};
@@ -126,6 +126,8 @@ impl<'a> Segments<'a> {
 
     /// Opens the next segment (or the tail), with the packets that came before it.
     fn start(&mut self, tail: bool) -> Result<&mut Open> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create '{}'", self.dir.display()))?;
         let path = self.dir.join(self.name(tail));
         let mut output = (self.create)(&path.to_string_lossy())?;
         self.checkpoint.encoded_size = output.encoded_size();
