@@ -80,7 +80,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
             (out_w, out_h),
             info.frame_rate.map(f64::from),
             Box::new(create),
-        ))),
+        )?)),
         None => FileSink::create(&args.output, (out_w, out_h), || create(&args.output))?,
     };
     let mut sinks = Tee(vec![&mut output]);

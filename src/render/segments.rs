@@ -42,6 +42,8 @@ pub struct Segments<'a> {
 /// The segment being written.
 struct Open {
     output: Output,
+    /// Its file name.
+    name: String,
     frames: u64,
     /// Packets since its last frame.
     trailing: u64,
@@ -63,11 +65,11 @@ impl<'a> Segments<'a> {
         size: (u32, u32),
         frame_rate: Option<f64>,
         create: Create<'a>,
-    ) -> Segments<'a> {
+    ) -> Result<Segments<'a>> {
         let frames_per_segment = frame_rate
             .filter(|r| r.is_finite() && *r > 0.0)
             .map_or(50, |r| (r * SEGMENT_SECONDS).round().max(1.0) as u64);
-        Segments {
+        let mut segments = Segments {
             dir: dir.to_path_buf(),
             extension: extension.to_string(),
             create,
@@ -78,7 +80,15 @@ impl<'a> Segments<'a> {
             pending: Vec::new(),
             tail: None,
             failed: false,
+        };
+        // Opened now, so that the output's settings are checked before any work.
+        if let Err(e) = segments.start(false) {
+            if segments.checkpoint.frames == 0 {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(e);
         }
+        Ok(segments)
     }
 
     /// The checkpoint as it stands (final once finished).
@@ -95,7 +105,9 @@ impl<'a> Segments<'a> {
     /// Writes a frame; one without its state (cut short by Ctrl-C) goes into the tail.
     fn write_frame(&mut self, frame: &Stylized) -> Result<()> {
         let cut_short = frame.state.is_none();
-        if self.open.as_ref().is_some_and(|o| {
+        if let Some(open) = self.open.as_mut().filter(|o| o.frames == 0) {
+            open.tail |= cut_short;
+        } else if self.open.as_ref().is_some_and(|o| {
             cut_short || o.frames >= self.frames_per_segment || o.started.elapsed() >= SEGMENT_WORK
         }) {
             self.close()?;
@@ -128,7 +140,8 @@ impl<'a> Segments<'a> {
     fn start(&mut self, tail: bool) -> Result<&mut Open> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create '{}'", self.dir.display()))?;
-        let path = self.dir.join(self.name(tail));
+        let name = self.name(tail);
+        let path = self.dir.join(&name);
         let mut output = (self.create)(&path.to_string_lossy())?;
         self.checkpoint.encoded_size = output.encoded_size();
         for packet in self.pending.drain(..) {
@@ -136,6 +149,7 @@ impl<'a> Segments<'a> {
         }
         Ok(self.open.insert(Open {
             output,
+            name,
             frames: 0,
             trailing: 0,
             started: Instant::now(),
@@ -158,11 +172,12 @@ impl<'a> Segments<'a> {
     /// Finishes the open segment, saves the state after its last frame and then the checkpoint
     /// naming both; the previous state's files go.
     fn close(&mut self) -> Result<()> {
-        let Some(open) = self.open.take() else {
+        // A segment without frames (a render that wrote none) is dropped, and so removed.
+        let Some(open) = self.open.take().filter(|o| o.frames > 0) else {
             return Ok(());
         };
         let number = self.checkpoint.segments.len() + 1;
-        let name = self.name(open.tail);
+        let name = open.name;
         open.output.finish()?;
         if open.tail {
             self.tail = Some(name);
