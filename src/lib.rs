@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod preview;
 pub mod progress;
 pub mod project;
+pub mod render;
 pub mod sink;
 pub mod source;
 pub mod stats;

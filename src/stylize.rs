@@ -70,6 +70,10 @@ pub struct FrameStylizer {
     previous: Option<Array4<f32>>,
     /// A stylized first frame to use instead of optimizing one.
     first: Option<Array4<f32>>,
+    /// Frames stylized so far; with `seed`, it seeds each frame's noise, so that a render resumed
+    /// at any frame draws what an uninterrupted one would.
+    frames: u64,
+    seed: u64,
     rng: StdRng,
 }
 
@@ -99,6 +103,8 @@ impl FrameStylizer {
             schedule,
             previous: None,
             first: None,
+            frames: 0,
+            seed,
             rng: StdRng::seed_from_u64(seed),
         };
         stylizer.set_style(style_grams);
@@ -144,6 +150,15 @@ impl FrameStylizer {
         self.first = Some(image);
     }
 
+    /// Goes on from a saved state, as if `frames` frames had been stylized, the last into
+    /// `previous` (1×3×H×W, the full-precision image [`stylize`](Self::stylize) returned): the
+    /// next frame is warm-started from it, exactly as in an uninterrupted run.
+    pub fn resume(&mut self, previous: Array4<f32>, frames: u64) {
+        self.previous = Some(previous);
+        self.first = None;
+        self.frames = frames;
+    }
+
     /// Sets the iterations of every later warm-started frame.
     pub fn set_iterations(&mut self, rest: usize) {
         self.schedule.rest.iterations = rest;
@@ -186,6 +201,8 @@ impl FrameStylizer {
         motion: Option<&Motion>,
         mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
     ) -> Result<(Array4<f32>, Vec<Outcome>)> {
+        self.rng = StdRng::seed_from_u64(self.seed.wrapping_add(self.frames));
+        self.frames += 1;
         if self.is_given(content) {
             if let Some(first) = self.first.take() {
                 self.previous = Some(first.clone());

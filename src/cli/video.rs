@@ -42,6 +42,11 @@ pub struct VideoArgs {
     #[arg(long, value_name = "IMAGE")]
     pub first_frame: Option<PathBuf>,
 
+    /// Continue the interrupted or killed render of this output from its checkpoint (kept in
+    /// `.OUTPUT.part/` beside it), with the same settings; without a checkpoint, start it.
+    #[arg(long)]
+    pub resume: bool,
+
     #[command(flatten)]
     pub temporal: TemporalArgs,
 

@@ -61,6 +61,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         schedule: Schedule::LatestWins,
         frames: live.frame_limit,
         flow: stylizer.wants_motion().then(|| frames.flow.params()),
+        flow_after: None,
         stop: interrupt.clone(),
     };
     let mut applied = *lock(&controls);

@@ -16,8 +16,9 @@ use crate::media::Output;
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
 use crate::preview;
 use crate::progress::Progress;
+use crate::render::{fingerprint, Segments, WorkFolder};
 use crate::sink::{FileSink, FrameSink, Tee, Window};
-use crate::source::MediaSource;
+use crate::source::{MediaSource, Skip};
 use crate::stats::{self, EngineFigures, FrameLog, FrameStats, PipelineFigures, VideoStats};
 use crate::stylize::Iteration;
 
@@ -29,9 +30,22 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     }
     let (output, stats) = (Path::new(&args.output), args.report.stats.as_deref());
     let input = ("input video", Path::new(&args.input));
-    let overwrite = config::overwrite(&args.overwrite);
+    // A resumed render replaces the output its interrupted run joined.
+    let overwrite = match args.resume {
+        true => crate::files::Overwrite::Yes,
+        false => config::overwrite(&args.overwrite),
+    };
     let _locks = super::check_files(output, stats, &[input], &args.style.styles, overwrite)?;
     let (engine, style, frames) = config::video(args)?;
+    let work = WorkFolder::for_output(&args.output);
+    let (checkpoint, restored) = match &work {
+        Some(work) => work.begin(fingerprint::of(args, &engine.model_dir), args.resume)?,
+        None if args.resume => {
+            bail!("--resume needs an output file (not stdout, a URL or numbered pictures)")
+        }
+        None => Default::default(),
+    };
+    let (done, trailing) = (checkpoint.frames, checkpoint.trailing_packets);
 
     let media = &args.media;
     let mut input = media_flags::open_input(&args.input, media)?;
@@ -44,6 +58,10 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     if let Some(path) = &args.first_frame {
         stylizer.start_from(super::first_frame(path, (width, height), args.size)?);
     }
+    let flow_after = restored.map(|state| {
+        stylizer.resume(state.stylized, done);
+        state.content
+    });
 
     let (out_w, out_h) = args.output_size.unwrap_or((info.width, info.height));
     let mut window = match args.preview {
@@ -51,15 +69,26 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         false => None,
     };
     // Created last, so that nothing is written when anything before fails.
-    let mut output = FileSink::create(&args.output, (out_w, out_h), || {
-        let settings = config::encoder(media, &info, (out_w, out_h));
-        let streams = if media.no_audio {
-            &[][..]
-        } else {
-            input.streams()
-        };
-        Output::create(&args.output, media.format.as_deref(), settings, streams).map_err(with_flag)
-    })?;
+    let settings = config::encoder(media, &info, (out_w, out_h));
+    let streams = match media.no_audio {
+        true => Vec::new(),
+        false => input.streams().to_vec(),
+    };
+    let format = media.format.clone();
+    let create = move |url: &str| {
+        Output::create(url, format.as_deref(), settings.clone(), &streams).map_err(with_flag)
+    };
+    let mut output = match &work {
+        Some(work) => FileSink::Segments(Box::new(Segments::new(
+            work.dir(),
+            &work.extension(),
+            checkpoint,
+            (out_w, out_h),
+            info.frame_rate.map(f64::from),
+            Box::new(create),
+        )?)),
+        None => FileSink::create(&args.output, (out_w, out_h), || create(&args.output))?,
+    };
     let mut sinks = Tee(vec![&mut output]);
     sinks
         .0
@@ -70,16 +99,18 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let total = match (info.estimated_frames(), media.frames) {
         (Some(n), Some(limit)) => Some(n.min(limit)),
         (known, limit) => known.or(limit),
-    };
+    }
+    .map(|n| n.saturating_sub(done));
     let progress = Progress::new(total, "frames", quiet);
     let mut log = FrameLog::new(args.report.stats.is_some());
     let settings = pipeline::Settings {
         schedule: Schedule::Ordered,
-        frames: media.frames,
+        frames: media.frames.map(|n| n.saturating_sub(done)),
         flow: stylizer.wants_motion().then(|| frames.flow.params()),
+        flow_after,
         stop: interrupt.clone(),
     };
-    let mut source = MediaSource::new(input, !media.no_audio);
+    let mut source = Skip::new(MediaSource::new(input, !media.no_audio), done, trailing);
     let pipeline_started = Instant::now();
     let stylize = |frame: pipeline::Prepared| {
         let start = Instant::now();
@@ -109,16 +140,31 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         progress.step(format!("loss {:.3e}", figures.loss.total));
         let iterations = figures.iterations;
         log.add(figures);
-        Ok(Some(Stylized::new(&image, frame, iterations, seconds)?))
+        let stylized = Stylized::new(&image, frame, iterations, seconds)?;
+        // A frame Ctrl-C cut short is written, but a resumed render makes it again.
+        match interrupt.load(Ordering::Relaxed) {
+            true => Ok(Some(stylized)),
+            false => Ok(Some(stylized.with_state(image))),
+        }
     };
     let report = pipeline::run(&mut source, stylize, &mut sinks, &settings);
     let pipeline_seconds = pipeline_started.elapsed().as_secs_f64();
     progress.finish();
-    let report = report?;
-    let written = output.written();
-    let (out_w, out_h) = output.size();
     // Esc in the preview stops a render as Ctrl-C does.
-    let interrupted = matches!(report.ended, EndedBy::Interrupt | EndedBy::Sink);
+    let interrupted = report
+        .as_ref()
+        .is_ok_and(|r| matches!(r.ended, EndedBy::Interrupt | EndedBy::Sink));
+    let (report, written) = match (&work, &output) {
+        (Some(work), FileSink::Segments(segments)) => match report {
+            Ok(report) => {
+                let format = media.format.as_deref();
+                (report, work.complete(segments, format, interrupted)?)
+            }
+            Err(e) => return Err(work.failed(segments, e)),
+        },
+        _ => (report?, output.written()),
+    };
+    let (out_w, out_h) = output.size();
 
     if let Some(path) = &args.report.stats {
         let figures = VideoStats {
@@ -146,7 +192,14 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         args.output.as_str()
     };
     if interrupted {
-        eprintln!("interrupted: wrote {written} stylized frames to {shown}");
+        let resume = match &work {
+            Some(work) => format!(
+                "; --resume continues the render (its work is kept in '{}')",
+                work.dir().display()
+            ),
+            None => String::new(),
+        };
+        eprintln!("interrupted: wrote {written} stylized frames to {shown}{resume}");
         return Ok(Finished::Interrupted);
     }
     if let Some(problem) = report.input.problem().filter(|_| !report.stopped_early()) {

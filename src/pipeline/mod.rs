@@ -52,6 +52,9 @@ pub struct Settings {
     pub frames: Option<u64>,
     /// Compute the motion between consecutive frames with these parameters.
     pub flow: Option<FlowParams>,
+    /// The content frame before the source's first (a resumed render's last frame done), so
+    /// that the first frame's motion is from it.
+    pub flow_after: Option<RgbFrame>,
     /// Set to stop soon (Ctrl-C, or a sink asking); a render finishes the frames in hand.
     pub stop: Arc<AtomicBool>,
 }
@@ -80,6 +83,9 @@ pub struct Stylized {
     pub iterations: usize,
     /// Seconds the stylizer spent on it.
     pub seconds: f64,
+    /// The stylized image in full precision, when a resumable render keeps it (see
+    /// [`with_state`](Self::with_state)); `None` for a frame cut short, which is made again.
+    pub state: Option<Array4<f32>>,
 }
 
 impl Stylized {
@@ -97,7 +103,15 @@ impl Stylized {
             captured: frame.captured,
             iterations,
             seconds,
+            state: None,
         })
+    }
+
+    /// Carries `image`, the full-precision stylized frame, to the sink, which saves it when a
+    /// render is checkpointed (the stylizer is frames ahead by then).
+    pub fn with_state(mut self, image: Array4<f32>) -> Self {
+        self.state = Some(image);
+        self
     }
 }
 
@@ -188,7 +202,13 @@ where
     thread::scope(|scope| {
         let reader = spawn(scope, "source", || read(source, to_prepare, settings))?;
         let preparer = spawn(scope, "prepare", || {
-            prepare::run(from_source, to_stylize, settings.flow.clone(), latest)
+            prepare::run(
+                from_source,
+                to_stylize,
+                settings.flow.clone(),
+                settings.flow_after.as_ref(),
+                latest,
+            )
         })?;
         let stylizer = spawn(scope, "stylize", || {
             stylize_stage(from_prepare, to_sink, stylize, stop)

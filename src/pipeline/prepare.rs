@@ -14,18 +14,24 @@ use anyhow::Result;
 
 use super::link::{Receiver, Sender};
 use super::{Captured, Item, Prepared};
+use crate::media::RgbFrame;
 use crate::temporal::{FlowParams, MotionTracker};
 
 /// Prepares what comes from `input` until it ends or `output` is closed; with `paced`, in time
-/// with the stylizer. Returns the seconds it worked.
+/// with the stylizer. With `after` (a resumed render's last content frame done), the first
+/// frame's motion is from it. Returns the seconds it worked.
 pub(super) fn run(
     input: Receiver<Item<Captured>>,
     output: Sender<Item<Prepared>>,
     flow: Option<FlowParams>,
+    after: Option<&RgbFrame>,
     paced: bool,
 ) -> Result<f64> {
     let mut busy = Duration::ZERO;
     let mut tracker = flow.map(MotionTracker::new);
+    if let (Some(tracker), Some(frame)) = (tracker.as_mut(), after) {
+        tracker.resume_after(frame.to_tensor()?.view())?;
+    }
     let mut pacer = Pacer::default();
     loop {
         if paced {

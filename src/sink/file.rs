@@ -1,25 +1,28 @@
-//! The output file of a render: a video (or stream) through the encoder, or numbered pictures
-//! when the name holds a frame number (`frames/%06d.png`).
+//! The output file of a render: a video (or stream) through the encoder, a video file written
+//! resumably in segments, or numbered pictures when the name holds a frame number
+//! (`frames/%06d.png`).
 
 use anyhow::Result;
 
 use super::{Encoder, FrameSink, ImageSequence};
 use crate::media::{InputPacket, Output};
 use crate::pipeline::Stylized;
+use crate::render::Segments;
 
 /// A render's output.
-pub enum FileSink {
+pub enum FileSink<'a> {
     Video(Box<Encoder>),
+    Segments(Box<Segments<'a>>),
     Images(ImageSequence),
 }
 
-impl FileSink {
+impl FileSink<'_> {
     /// Numbered pictures of `size` when `path` is a pattern, else the video `create` opens.
     pub fn create(
         path: &str,
         size: (u32, u32),
         create: impl FnOnce() -> Result<Output>,
-    ) -> Result<FileSink> {
+    ) -> Result<FileSink<'static>> {
         Ok(if ImageSequence::is_pattern(path) {
             FileSink::Images(ImageSequence::new(path, size)?)
         } else {
@@ -31,6 +34,7 @@ impl FileSink {
     pub fn written(&self) -> u64 {
         match self {
             FileSink::Video(encoder) => encoder.summary().map_or(0, |s| s.frames),
+            FileSink::Segments(segments) => segments.checkpoint().frames,
             FileSink::Images(images) => images.written(),
         }
     }
@@ -39,6 +43,7 @@ impl FileSink {
     pub fn size(&self) -> (u32, u32) {
         match self {
             FileSink::Video(encoder) => encoder.encoded_size(),
+            FileSink::Segments(segments) => segments.checkpoint().encoded_size,
             FileSink::Images(images) => images.size(),
         }
     }
@@ -46,12 +51,13 @@ impl FileSink {
     fn inner(&mut self) -> &mut dyn FrameSink {
         match self {
             FileSink::Video(encoder) => encoder.as_mut(),
+            FileSink::Segments(segments) => segments.as_mut(),
             FileSink::Images(images) => images,
         }
     }
 }
 
-impl FrameSink for FileSink {
+impl FrameSink for FileSink<'_> {
     fn write(&mut self, frame: &Stylized) -> Result<()> {
         self.inner().write(frame)
     }
@@ -61,7 +67,7 @@ impl FrameSink for FileSink {
     }
 
     fn wants_packets(&self) -> bool {
-        matches!(self, FileSink::Video(_))
+        !matches!(self, FileSink::Images(_))
     }
 
     fn finish(&mut self) -> Result<()> {

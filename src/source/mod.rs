@@ -1,10 +1,12 @@
 //! Where frames come from: anything behind [`FrameSource`] — a file, URL or pipe decoded by
-//! FFmpeg ([`MediaSource`]), a camera ([`camera`]), either played at its own rate ([`Paced`]).
+//! FFmpeg ([`MediaSource`]), a camera ([`camera`]), either played at its own rate ([`Paced`]), or a resumed render's
+//! rest ([`Skip`]).
 //! The pipeline only sees the trait.
 
 pub mod camera;
 mod media;
 mod paced;
+mod skip;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use anyhow::Result;
 
 pub use media::MediaSource;
 pub use paced::Paced;
+pub use skip::Skip;
 
 use crate::media::{Ending, Event};
 

@@ -94,6 +94,13 @@ impl MotionTracker {
         }
     }
 
+    /// Goes on after `frame` (1×3×H×W RGB, or 1×1×H×W), as if it had been the last frame given to
+    /// [`next`](Self::next) (a resumed render's last frame done).
+    pub fn resume_after(&mut self, frame: ArrayView4<f32>) -> Result<()> {
+        self.previous = Some(luma(frame)?);
+        Ok(())
+    }
+
     /// The motion from the previous frame to `frame` (1×3×H×W RGB, or 1×1×H×W), which becomes
     /// the previous frame of the next call.
     pub fn next(&mut self, frame: ArrayView4<f32>) -> Result<Option<Motion>> {

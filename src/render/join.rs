@@ -1,0 +1,156 @@
+//! Joining a render's segments into its output: their packets copied in order into one file
+//! (stream copy, timestamps kept), written beside the destination and renamed over it when
+//! complete.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::ptr;
+
+use anyhow::{bail, Context, Result};
+use ffmpeg::ffi;
+use ffmpeg::{media, Packet, Rational};
+use ffmpeg_next as ffmpeg;
+
+/// What [`join`] wrote.
+pub struct Joined {
+    /// Video frames (packets of the first video stream).
+    pub frames: u64,
+}
+
+/// Joins `segments` (files of one container, with the same streams) into `destination`, in the
+/// container named `format` or guessed from the destination's name. What was at the destination
+/// stays as it was until the joined file is complete.
+pub fn join(segments: &[PathBuf], destination: &Path, format: Option<&str>) -> Result<Joined> {
+    let shown = destination.display().to_string();
+    let Some(first) = segments.first() else {
+        bail!("no video frames to write: '{shown}' was not written");
+    };
+    let temp = crate::files::temporary_beside(destination);
+    let joined = write(segments, first, &temp, destination, format)
+        .with_context(|| format!("cannot write '{shown}'"));
+    match joined {
+        Ok(joined) => {
+            std::fs::rename(&temp, destination)
+                .with_context(|| format!("cannot put the finished '{shown}' in place"))?;
+            Ok(joined)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes the joined file to `temp`, its streams laid out as in `first`.
+fn write(
+    segments: &[PathBuf],
+    first: &Path,
+    temp: &Path,
+    destination: &Path,
+    format: Option<&str>,
+) -> Result<Joined> {
+    let layout = ffmpeg::format::input(first)
+        .with_context(|| format!("cannot read the segment '{}'", first.display()))?;
+    let muxer = match format {
+        Some(name) => name.to_string(),
+        None => muxer_for(destination)?,
+    };
+    let mut out = ffmpeg::format::output_as(temp, &muxer)?;
+    out.set_metadata(layout.metadata().to_owned());
+    let video = layout.streams().best(media::Type::Video).map(|s| s.index());
+    for stream in layout.streams() {
+        let mut copy = out.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))?;
+        copy.set_parameters(stream.parameters());
+        copy.set_time_base(stream.time_base());
+        copy.set_avg_frame_rate(stream.avg_frame_rate());
+        copy.set_rate(stream.rate());
+        copy.set_metadata(stream.metadata().to_owned());
+        // SAFETY: plain fields of the new stream and a copy of the input stream's side data
+        // (the display matrix), which FFmpeg owns from here on.
+        unsafe {
+            let (from, to) = (stream.as_ptr(), copy.as_mut_ptr());
+            (*(*to).codecpar).codec_tag = 0;
+            (*to).disposition = (*from).disposition;
+            for i in 0..(*from).nb_side_data.max(0) as usize {
+                let data = &*(*from).side_data.add(i);
+                let target = ffi::av_stream_new_side_data(to, data.type_, data.size);
+                if !target.is_null() {
+                    ptr::copy_nonoverlapping(data.data, target, data.size);
+                }
+            }
+        }
+    }
+    out.write_header()?;
+    let time_bases: Vec<Rational> = out.streams().map(|s| s.time_base()).collect();
+    let mut last_dts: Vec<Option<i64>> = vec![None; time_bases.len()];
+    let mut frames = 0;
+    for path in segments {
+        let mut segment = ffmpeg::format::input(path)
+            .with_context(|| format!("cannot read the segment '{}'", path.display()))?;
+        if segment.nb_streams() as usize != time_bases.len() {
+            bail!("the segment '{}' has other streams", path.display());
+        }
+        let from: Vec<Rational> = segment.streams().map(|s| s.time_base()).collect();
+        let mut packet = Packet::empty();
+        loop {
+            match packet.read(&mut segment) {
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => break,
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot read '{}'", path.display()))
+                }
+            }
+            let index = packet.stream();
+            packet.rescale_ts(from[index], time_bases[index]);
+            if !keep_increasing(&mut packet, &mut last_dts[index]) {
+                continue;
+            }
+            packet.set_position(-1);
+            if Some(index) == video {
+                frames += 1;
+            }
+            packet.write_interleaved(&mut out)?;
+        }
+    }
+    out.write_trailer()?;
+    // SAFETY: closing the file the context opened (and nulling it, so it is closed once).
+    let closed = unsafe { ffi::avio_closep(&mut (*out.as_mut_ptr()).pb) };
+    if closed < 0 {
+        return Err(ffmpeg::Error::from(closed).into());
+    }
+    Ok(Joined { frames })
+}
+
+/// Keeps a stream's decoding timestamps increasing across segments: a segment whose encoder
+/// reorders frames (B-frames) starts decoding before its first picture, which can fall before
+/// the previous segment's last packet; its first packets are moved up to just after it (never
+/// past their presentation time). A packet that cannot follow (a re-encoded sound's priming,
+/// which overlaps the previous segment's end) is left out: returns whether to keep it.
+fn keep_increasing(packet: &mut Packet, last: &mut Option<i64>) -> bool {
+    if let (Some(dts), Some(previous)) = (packet.dts(), *last) {
+        if dts <= previous {
+            let moved = previous + 1;
+            match packet.pts() {
+                Some(pts) if pts < moved => return false,
+                _ => packet.set_dts(Some(moved)),
+            }
+        }
+    }
+    if packet.dts().is_some() {
+        *last = packet.dts().max(*last);
+    }
+    true
+}
+
+/// The name of the muxer FFmpeg picks for `destination`'s extension.
+fn muxer_for(destination: &Path) -> Result<String> {
+    let name = CString::new(destination.to_string_lossy().as_bytes())?;
+    // SAFETY: a valid C string; the result is a static muxer or null.
+    let muxer = unsafe { ffi::av_guess_format(ptr::null(), name.as_ptr(), ptr::null()) };
+    if muxer.is_null() {
+        bail!("no container for its extension");
+    }
+    // SAFETY: a static muxer's name, a valid C string.
+    let name = unsafe { std::ffi::CStr::from_ptr((*muxer).name) };
+    Ok(name.to_string_lossy().into_owned())
+}
