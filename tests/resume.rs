@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Six seconds of test pattern at 10 frames a second, with a tone: three segments of 20 frames.
+/// Thirty seconds of test pattern at 2 frames a second, with a tone: three segments of 20 frames.
 const CLIP: &str =
-    "testsrc2=size=96x64:rate=10:duration=6[out0];sine=frequency=440:duration=6[out1]";
+    "testsrc2=size=96x64:rate=2:duration=30[out0];sine=frequency=440:duration=30[out1]";
 const FRAMES: usize = 60;
 
 /// `stylize video` of the clip into `out` (in `dir`), lossless, on one thread.
@@ -193,9 +193,14 @@ fn ctrl_c_then_resume_equals_an_uninterrupted_render() {
     assert_like_the_reference(&dir.path().join("out.mkv"));
 }
 
-/// Kills a render of `out` once it has checkpointed; returns the work folder.
+/// Kills a render of `out` (replacing what is there, `-y`) once it has checkpointed; returns the
+/// work folder.
 fn killed_render(dir: &Path, out: &str) -> PathBuf {
-    let mut child = render(dir, out).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = render(dir, out)
+        .arg("-y")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     until_checkpointed(&mut child, dir, out);
     child.kill().unwrap();
     child.wait().unwrap();

@@ -13,9 +13,11 @@ use crate::media::{InputPacket, Output, RgbFrame};
 use crate::pipeline::Stylized;
 use crate::sink::FrameSink;
 
-/// A segment holds this many seconds of video…
-const SEGMENT_SECONDS: f64 = 2.0;
-/// …unless its frames took this long to make: a kill loses at most the open segment.
+/// A segment holds this many seconds of video (each new segment restarts the encoder: a keyframe,
+/// and memory the allocator may not give back)…
+const SEGMENT_SECONDS: f64 = 10.0;
+/// …unless its frames took this long to make: a kill loses at most the open segment, so at most
+/// a minute of work however slow the frames.
 const SEGMENT_WORK: Duration = Duration::from_secs(60);
 
 /// Makes the output of one segment, given its path.
