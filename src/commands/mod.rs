@@ -1,6 +1,7 @@
 //! The subcommands, each wiring settings, a source, the stylizer and sinks for one use.
 
 mod doctor;
+mod fingerprint;
 mod image;
 mod live;
 mod media_flags;

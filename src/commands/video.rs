@@ -16,7 +16,7 @@ use crate::media::Output;
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
 use crate::preview;
 use crate::progress::Progress;
-use crate::render::{fingerprint, Segments, WorkFolder};
+use crate::render::{Segments, WorkFolder};
 use crate::sink::{FileSink, FrameSink, Tee, Window};
 use crate::source::{MediaSource, Skip};
 use crate::stats::{self, EngineFigures, FrameLog, FrameStats, PipelineFigures, VideoStats};
@@ -39,7 +39,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let (engine, style, frames) = config::video(args)?;
     let work = WorkFolder::for_output(&args.output);
     let (checkpoint, restored) = match &work {
-        Some(work) => work.begin(fingerprint::of(args, &engine.model_dir), args.resume)?,
+        Some(work) => work.begin(super::fingerprint::of(args, &engine.model_dir), args.resume)?,
         None if args.resume => {
             bail!("--resume needs an output file (not stdout, a URL or numbered pictures)")
         }

@@ -22,7 +22,7 @@ const VERSION: u32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub version: u32,
-    /// The settings that change the pictures, by name (see [`super::fingerprint`]).
+    /// The settings that change the pictures, by name (given by the command).
     pub fingerprint: BTreeMap<String, String>,
     /// Video frames in the finished segments.
     pub frames: u64,

@@ -6,7 +6,6 @@
 //! `--resume`. A kill at any moment leaves the output as it was and at most the folder.
 
 mod checkpoint;
-pub mod fingerprint;
 mod join;
 mod segments;
 
@@ -82,7 +81,7 @@ impl WorkFolder {
                 c.frames
             ),
             Some(c) => {
-                if let Some(name) = fingerprint::changed(&c.fingerprint, &fingerprint) {
+                if let Some(name) = changed(&c.fingerprint, &fingerprint) {
                     bail!("cannot resume {out}: {name} changed since its checkpoint in {dir}; run with the same settings, or remove {dir} to start over");
                 }
                 self.clean(&c)?;
@@ -174,4 +173,16 @@ pub fn is_disk_full(error: &anyhow::Error) -> bool {
             || cause.to_string().contains("no space left")
             || cause.to_string().contains("No space left")
     })
+}
+
+/// The first setting whose value differs between `saved` and `now`, by name.
+pub fn changed<'a>(
+    saved: &'a BTreeMap<String, String>,
+    now: &'a BTreeMap<String, String>,
+) -> Option<&'a str> {
+    let names = saved.keys().chain(now.keys());
+    names
+        .into_iter()
+        .find(|name| saved.get(*name) != now.get(*name))
+        .map(String::as_str)
 }

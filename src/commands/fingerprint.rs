@@ -1,5 +1,5 @@
-//! The fingerprint of a render: every setting that changes its pictures or its file, by name, so
-//! that a resumed render can say what changed since its checkpoint.
+//! The fingerprint of a render: every setting that changes its pictures or its file, by its
+//! flag's name, so that a resumed render can say what changed since its checkpoint.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -31,18 +31,6 @@ pub fn of(args: &VideoArgs, model_dir: &Path) -> BTreeMap<String, String> {
     fields(&mut found, &args.optim);
     fields(&mut found, &args.engine);
     found
-}
-
-/// The first setting whose value differs between `saved` and `now`, by name.
-pub fn changed<'a>(
-    saved: &'a BTreeMap<String, String>,
-    now: &'a BTreeMap<String, String>,
-) -> Option<&'a str> {
-    let names = saved.keys().chain(now.keys());
-    names
-        .into_iter()
-        .find(|name| saved.get(*name) != now.get(*name))
-        .map(String::as_str)
 }
 
 /// Adds each field of `group` (a flag group of the command line) under its flag's name, from
@@ -131,7 +119,7 @@ mod tests {
             },
         );
         assert_eq!(a.get("--seed").map(String::as_str), Some("1,"));
-        assert_eq!(changed(&a, &b), Some("--style-blend"));
-        assert_eq!(changed(&a, &a), None);
+        assert_eq!(crate::render::changed(&a, &b), Some("--style-blend"));
+        assert_eq!(crate::render::changed(&a, &a), None);
     }
 }
