@@ -52,7 +52,7 @@ pub struct StateFiles {
     pub content_index: u64,
 }
 
-/// The state restored from [`StateFiles`].
+/// The state restored from a checkpoint's files.
 pub struct State {
     pub stylized: Array4<f32>,
     pub content: RgbFrame,
