@@ -262,3 +262,70 @@ fn a_kill_leaves_the_previous_output_intact() {
     );
     assert_like_the_reference(&out);
 }
+
+/// A full disk: the render stops with one line, the earlier file at `-o` stays as it was, nothing
+/// half-written is left at `-o`, and once there is room `--resume` completes it like an
+/// uninterrupted render. The small disk is a tmpfs mounted in a private mount namespace
+/// (`unshare -rm`, no root needed where user namespaces are allowed; skipped with a message where
+/// they are not).
+#[test]
+fn a_full_disk_stops_cleanly_and_resumes_once_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let probe = Command::new("unshare")
+        .args(["-rm", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs -o size=64k tmpfs '{}'",
+            disk.display()
+        ))
+        .status();
+    if !probe.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot mount a tmpfs in a user namespace here (unshare -rm)");
+        return;
+    }
+    // The whole render is about 2.8 MB (mostly PCM sound) in three segments: 1.5 MB holds the
+    // first and its checkpoint, not the second.
+    let base = render(dir.path(), "unused.mkv");
+    let words: Vec<String> = std::iter::once(base.get_program())
+        .chain(base.get_args())
+        .map(|w| format!("'{}'", w.to_string_lossy()))
+        .filter(|w| w != "'-o'" && w != "'unused.mkv'")
+        .collect();
+    let (run, d, out) = (words.join(" "), disk.display(), dir.path().display());
+    let script = format!(
+        "cd '{out}'\n\
+         mount -t tmpfs -o size=1500k tmpfs '{d}'\n\
+         printf 'an earlier render' > '{d}/out.mkv'\n\
+         {run} -y -o '{d}/out.mkv' 2> full.err; echo $? > full.code\n\
+         cp '{d}/out.mkv' earlier.bin\n\
+         ls -A '{d}' > listing\n\
+         mount -o remount,size=64m '{d}'\n\
+         {run} --resume -o '{d}/out.mkv' 2> resume.err; echo $? > resume.code\n\
+         cp '{d}/out.mkv' resumed.mkv\n\
+         ls -A '{d}' > listing-after\n"
+    );
+    let status = Command::new("unshare")
+        .args(["-rm", "bash", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let err = read("full.err");
+    assert_eq!(read("full.code").trim(), "1", "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("the disk is full"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.path().join("earlier.bin")).unwrap(),
+        b"an earlier render"
+    );
+    // Beside the earlier file: only the work folder (no temporary file, no lock).
+    assert_eq!(
+        read("listing").lines().collect::<Vec<_>>(),
+        [".out.mkv.part", "out.mkv"]
+    );
+    assert_eq!(read("resume.code").trim(), "0", "{}", read("resume.err"));
+    assert_eq!(read("listing-after").trim(), "out.mkv");
+    assert_like_the_reference(&dir.path().join("resumed.mkv"));
+}
