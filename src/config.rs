@@ -137,14 +137,15 @@ impl Live {
 /// The settings of `stylize live`.
 pub fn live(args: &LiveArgs) -> Result<Live> {
     if !args.style.style_blend.is_empty() {
-        bail!("--style-blend does not apply to live: the keys 1-9 switch between the styles");
+        return Err(usage(
+            "--style-blend does not apply to live: the keys 1-9 switch between the styles".into(),
+        ));
     }
     if args.style.styles.len() > 9 {
-        return Err(UsageError(format!(
+        return Err(usage(format!(
             "live takes at most 9 --style images (keys 1-9), not {}",
             args.style.styles.len()
-        ))
-        .into());
+        )));
     }
     if !args.save_dir.is_dir() {
         bail!(
@@ -161,7 +162,9 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
             options: args.source.input_option.clone(),
         }),
         None if args.camera_size.is_some() || args.camera_fps.is_some() => {
-            bail!("--camera-size and --camera-fps are for a camera: add --camera [DEVICE]")
+            return Err(usage(
+                "--camera-size and --camera-fps are for a camera: add --camera [DEVICE]".into(),
+            ))
         }
         None => media_source(args.input.clone().unwrap_or_default(), &args.source),
     };
@@ -324,10 +327,10 @@ pub fn style(args: &StyleArgs, temporal_weight: f32, separate: bool) -> Result<S
     let blend = if separate || args.style_blend.is_empty() {
         vec![1.0; count]
     } else if args.style_blend.len() != count {
-        bail!(
+        return Err(usage(format!(
             "--style-blend has {} weights but there are {count} --style images: give one weight per style",
             args.style_blend.len()
-        );
+        )));
     } else {
         args.style_blend.clone()
     };
@@ -378,6 +381,11 @@ fn frames(
         },
         flow: temporal.flow_preset.unwrap_or(default_flow),
     }
+}
+
+/// A combination of flags that cannot go together: bad usage (exit code 2).
+fn usage(message: String) -> anyhow::Error {
+    UsageError(message).into()
 }
 
 /// The cores there are.

@@ -352,14 +352,14 @@ fn bad_live_options_are_one_line_errors() {
             .output()
             .unwrap()
     };
+    // Bad usage that clap cannot check exits 2, as clap's own; a missing folder is not usage.
     assert_one_line_error(
         &run(&["--style-blend", "1"]),
-        1,
+        2,
         "--style-blend does not apply",
     );
     assert_one_line_error(&run(&["--save-dir", "/nonexistent"]), 1, "--save-dir");
-    assert_one_line_error(&run(&["--camera-fps", "30"]), 1, "add --camera");
-    // Bad usage that clap cannot check exits 2, as clap's own.
+    assert_one_line_error(&run(&["--camera-fps", "30"]), 2, "add --camera");
     let style = dir.path().join("style.png");
     let styles: Vec<&Path> = vec![style.as_path(); 9];
     let mut ten = live_outside_x(dir.path());
