@@ -195,7 +195,7 @@ fn a_second_run_writing_the_same_output_fails_at_once() {
     assert_eq!(status.code(), Some(130));
     assert!(plays(&c.path("out.mp4")));
     assert_eq!(
-        files_in(c.dir.path()),
+        left_beside(c.dir.path()),
         ["out.mp4", "photo.png", "style.png"]
     );
 }
@@ -290,7 +290,7 @@ fn sigterm_ends_a_long_evaluation_within_a_second_or_two() {
     assert!(stderr.contains("wrote 1 stylized frames"), "{stderr}");
     assert!(plays(&c.path("out.mp4")));
     assert_eq!(
-        files_in(c.dir.path()),
+        left_beside(c.dir.path()),
         ["out.mp4", "photo.png", "style.png"]
     );
 }
@@ -312,7 +312,16 @@ fn a_second_ctrl_c_leaves_the_earlier_file_or_a_playable_one() {
     assert!(kept || plays(&out), "a broken file at -o: {stderr}");
     // Nothing unfinished left behind: no staged file, no lock.
     assert_eq!(
-        files_in(c.dir.path()),
+        left_beside(c.dir.path()),
         ["out.mp4", "photo.png", "style.png"]
     );
+}
+
+/// The files in `dir`, but for a render's work folder (`.out.mp4.part/`, kept on purpose so that
+/// `--resume` can continue): no staged file, no lock.
+fn left_beside(dir: &Path) -> Vec<String> {
+    files_in(dir)
+        .into_iter()
+        .filter(|n| !(n == ".out.mp4.part" && dir.join(n).is_dir()))
+        .collect()
 }
