@@ -44,6 +44,11 @@ impl WorkFolder {
             Ok(m) if !m.is_file() => return None,
             _ => {}
         }
+        // A folder that is not there is the output's own error to report, not one to make.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if parent.is_some_and(|p| !p.is_dir()) {
+            return None;
+        }
         let name = path.file_name()?.to_string_lossy().into_owned();
         Some(WorkFolder {
             dir: path.with_file_name(format!(".{name}.part")),
