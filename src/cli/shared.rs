@@ -67,8 +67,8 @@ pub struct MediaArgs {
 /// `--init` for video frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FrameInit {
-    /// The previous stylized frame carried along the optical flow of the content; where the flow
-    /// cannot be trusted (uncovered areas, motion boundaries), the frame's content.
+    /// The previous stylized frame carried along the optical flow of the content (the temporal
+    /// loss holds it where the flow can be trusted).
     PrevWarped,
     /// The previous stylized frame as it was (warm start: steadier video, fewer iterations).
     Prev,
