@@ -46,11 +46,11 @@ key=$(basename "${MODEL:-vgg19}")-$size-${iterations/,/-}
 strips() {
   local before=$(echo "$1" | tr ' ' _) after=$(echo "$2" | tr ' ' _) o=$work/object s=$work/still
   local palette="split[x][y];[x]palettegen[p];[y][p]paletteuse=dither=sierra2_4a"
-  # Occlusion: rows original, independent, prev, BEFORE, AFTER; columns frames 1, 4, 7, 10.
+  # Occlusion: rows original, prev, BEFORE, AFTER; columns frames 1, 4, 7, 10 (runs of 10 frames).
   local pick="select='eq(n\,0)+eq(n\,3)+eq(n\,6)+eq(n\,9)',scale=240:-2,tile=4x1:padding=4:color=white"
-  ffmpeg -v error -y -i "$o.mp4" -i "$o-independent.mp4" -i "$o-prev.mp4" -i "$o-$before.mp4" -i "$o-$after.mp4" \
-    -filter_complex "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];[4:v]$pick[e];\
-[a][b][c][d][e]vstack=inputs=5,$palette" -frames:v 1 "$work/occlusion.png"
+  ffmpeg -v error -y -i "$o.mp4" -i "$o-prev.mp4" -i "$o-$before.mp4" -i "$o-$after.mp4" \
+    -filter_complex "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];\
+[a][b][c][d]vstack=inputs=4,$palette" -frames:v 1 "$work/occlusion.png"
   # First warm frames: for BEFORE and AFTER, frames 1–5 and the change from the frame before (×4).
   local frames="select='lt(n\,5)',scale=192:-2,tile=5x1:padding=4:color=white"
   local change="format=gbrp,tblend=all_mode=difference,lutrgb=r=4*val:g=4*val:b=4*val,select='lt(n\,4)',\
