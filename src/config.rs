@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
     OptimArgs, OptimizerChoice, PrecisionChoice, StyleArgs, TemporalArgs, VideoArgs,
-    TOLERANCE_WINDOW, VIDEO_LEVELS,
+    DEFAULT_TEMPORAL_WEIGHT, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::media::{VideoInfo, VideoSettings};
 use crate::model::{self, Device, LossWeights, SessionConfig};
@@ -22,6 +22,9 @@ use crate::temporal::FlowPreset;
 const LIVE_SIZE: u32 = 112;
 const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
 const LIVE_MODEL: &str = "models/vgg19-live";
+/// The `--live` preset's `--temporal-weight`: with 2 iterations a frame a heavier term holds the
+/// picture back, and 10⁴ already costs 13% of style loss on a pan (docs/TEMPORAL.md).
+const LIVE_TEMPORAL_WEIGHT: f32 = 1e3;
 /// `live` without `--live`: the full network, slower and finer.
 const LIVE_FULL_SIZE: u32 = 256;
 const LIVE_FULL_ITERATIONS: Iterations = Iterations {
@@ -153,7 +156,14 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
             threads,
             args.report.quiet,
         )?,
-        style: style(&args.style, args.temporal.temporal_weight, true)?,
+        style: style(
+            &args.style,
+            args.temporal.temporal_weight.unwrap_or(match args.live {
+                true => LIVE_TEMPORAL_WEIGHT,
+                false => DEFAULT_TEMPORAL_WEIGHT,
+            }),
+            true,
+        )?,
         // Live favours speed: the fast flow unless asked otherwise.
         frames: frames(
             &args.budget,
@@ -181,7 +191,13 @@ pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
             threads,
             args.report.quiet,
         )?,
-        style(&args.style, args.temporal.temporal_weight, false)?,
+        style(
+            &args.style,
+            args.temporal
+                .temporal_weight
+                .unwrap_or(DEFAULT_TEMPORAL_WEIGHT),
+            false,
+        )?,
         frames(
             &args.budget,
             &args.temporal,

@@ -110,9 +110,10 @@ pub struct TemporalArgs {
     pub init: FrameInit,
 
     /// Weight of the temporal loss (Ruder et al.): how strongly each frame keeps to the previous
-    /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off.
-    #[arg(long, default_value_t = DEFAULT_TEMPORAL_WEIGHT, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
-    pub temporal_weight: f32,
+    /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off
+    /// [default: 100000; 1000 with live --live].
+    #[arg(long, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
+    pub temporal_weight: Option<f32>,
 }
 
 /// The default `--temporal-weight`: the steadiest of 10³…10⁶ by an independent flicker measure on
