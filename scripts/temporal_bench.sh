@@ -21,8 +21,8 @@
 # on the temporal settings, and it is the expensive one).
 #
 # Usage: scripts/temporal_bench.sh [CLIP...]   (default: still pan object)
-#   RUNS="name:options;name:options" the settings (default: independent, prev, prev-warped with
-#   temporal weights 0, 1e3, 1e4, 1e5, 1e6); SIZE (128), FRAMES (10), ITERATIONS (1000,40);
+#   RUNS="name:options;name:options" the settings (default: independent, content-WARM, prev, prev-warped with
+#   temporal weights 0, 1e3, 3e3, 1e4, 3e4, 1e5, 1e6); SIZE (128), FRAMES (10), ITERATIONS (1000,40);
 #   STYLIZE (target/release/stylize). Writes .cache/temporal-bench/* and keeps what it made (a run
 #   whose figures exist is not made again: delete them to redo it), prints one table per clip
 #   and the per-frame errors (cv) of each run.
@@ -75,7 +75,7 @@ clips=("$@")
 warm=${iterations#*,}
 default_runs="independent:--init content --temporal-weight 0 --iterations $first,$first"
 default_runs+=";content-$warm:--init content --temporal-weight 0;prev:--init prev --temporal-weight 0"
-for tw in 0 1e3 1e4 1e5 1e6; do default_runs+=";warped $tw:--init prev-warped --temporal-weight $tw"; done
+for tw in 0 1e3 3e3 1e4 3e4 1e5 1e6; do default_runs+=";warped $tw:--init prev-warped --temporal-weight $tw"; done
 IFS=';' read -r -a runs <<<"${RUNS:-$default_runs}"
 
 venv=.cache/benchvenv
