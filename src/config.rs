@@ -23,7 +23,7 @@ const LIVE_SIZE: u32 = 112;
 const LIVE_ITERATIONS: Iterations = Iterations { first: 10, rest: 2 };
 const LIVE_MODEL: &str = "models/vgg19-live";
 /// The `--live` preset's `--temporal-weight`: with 2 iterations a frame a heavier term holds the
-/// picture back, and 10⁴ already costs 13% of style loss on a pan (docs/TEMPORAL.md).
+/// picture back, and 10⁴ already costs 12% of style loss on a pan (docs/TEMPORAL.md).
 const LIVE_TEMPORAL_WEIGHT: f32 = 1e3;
 /// `live` without `--live`: the full network, slower and finer.
 const LIVE_FULL_SIZE: u32 = 256;
