@@ -5,10 +5,12 @@
 #   cv   scripts/flicker_cv.py (OpenCV's DIS flow, medium preset, on the original, the same mask
 #        definition): an independent judge, in a venv of its own (.cache/benchvenv: numpy and
 #        opencv-python-headless; the product does not depend on OpenCV);
-# and the style loss of the warm frames (`stylize metrics --style`, frames 2..N). Warping errors are
-# means over frames 2..N; "vs independent" divides by independent frames' mean over frames 3..N,
-# their flicker from one 40-iteration frame to the next (frame 2 of that run differs most from the
-# shared first frame because it had 40 iterations against 1,000).
+# and the style loss of the warm frames (`stylize metrics --style` on the encoded output, and the
+# stylizer's own at the end of each frame, from --stats; frames 2..N). Warping errors and
+# style losses are means over frames 2..N (N = FRAMES, or fewer where a run was made with fewer
+# frames: the table says which); "vs independent" and "vs prev" divide by the runs of those names.
+# The baseline `independent` stylizes every frame as the first frame is (FIRST iterations from its
+# own content, no temporal term: what `stylize image` on every frame gives), as in Ruder et al.
 #
 # Clips (320×200, 25 fps, FRAMES frames):
 #   still   a fixed crop with sub-pixel jitter (±0.75 px) and fresh sensor noise in every frame;
@@ -19,8 +21,8 @@
 # on the temporal settings, and it is the expensive one).
 #
 # Usage: scripts/temporal_bench.sh [CLIP...]   (default: still pan object)
-#   RUNS="name:options;name:options" the settings (default: independent, prev, prev-warped with
-#   temporal weights 0, 1e3, 1e4, 1e5, 1e6); SIZE (128), FRAMES (10), ITERATIONS (1000,40);
+#   RUNS="name:options;name:options" the settings (default: independent, content-WARM, prev, prev-warped with
+#   temporal weights 0, 1e3, 3e3, 1e4, 3e4, 1e5, 1e6); SIZE (128), FRAMES (10), ITERATIONS (1000,40);
 #   STYLIZE (target/release/stylize). Writes .cache/temporal-bench/* and keeps what it made (a run
 #   whose figures exist is not made again: delete them to redo it), prints one table per clip
 #   and the per-frame errors (cv) of each run.
@@ -44,11 +46,11 @@ key=$(basename "${MODEL:-vgg19}")-$size-${iterations/,/-}
 strips() {
   local before=$(echo "$1" | tr ' ' _) after=$(echo "$2" | tr ' ' _) o=$work/object s=$work/still
   local palette="split[x][y];[x]palettegen[p];[y][p]paletteuse=dither=sierra2_4a"
-  # Occlusion: rows original, independent, prev, BEFORE, AFTER; columns frames 1, 4, 7, 10.
+  # Occlusion: rows original, prev, BEFORE, AFTER; columns frames 1, 4, 7, 10 (runs of 10 frames).
   local pick="select='eq(n\,0)+eq(n\,3)+eq(n\,6)+eq(n\,9)',scale=240:-2,tile=4x1:padding=4:color=white"
-  ffmpeg -v error -y -i "$o.mp4" -i "$o-independent.mp4" -i "$o-prev.mp4" -i "$o-$before.mp4" -i "$o-$after.mp4" \
-    -filter_complex "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];[4:v]$pick[e];\
-[a][b][c][d][e]vstack=inputs=5,$palette" -frames:v 1 "$work/occlusion.png"
+  ffmpeg -v error -y -i "$o.mp4" -i "$o-prev.mp4" -i "$o-$before.mp4" -i "$o-$after.mp4" \
+    -filter_complex "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];\
+[a][b][c][d]vstack=inputs=4,$palette" -frames:v 1 "$work/occlusion.png"
   # First warm frames: for BEFORE and AFTER, frames 1–5 and the change from the frame before (×4).
   local frames="select='lt(n\,5)',scale=192:-2,tile=5x1:padding=4:color=white"
   local change="format=gbrp,tblend=all_mode=difference,lutrgb=r=4*val:g=4*val:b=4*val,select='lt(n\,4)',\
@@ -66,8 +68,14 @@ fi
 
 clips=("$@")
 ((${#clips[@]})) || clips=(still pan object)
-default_runs="independent:--init content --temporal-weight 0;prev:--init prev --temporal-weight 0"
-for tw in 0 1e3 1e4 1e5 1e6; do default_runs+=";warped $tw:--init prev-warped --temporal-weight $tw"; done
+# independent: every frame stylized as the first frame is (what `stylize image` on every frame
+# gives: FIRST iterations from its own content, no temporal term), the issue's and Ruder et al.'s
+# baseline; content-WARM: WARM iterations from the content (weakly stylized frames, the earlier
+# baseline, kept for reference).
+warm=${iterations#*,}
+default_runs="independent:--init content --temporal-weight 0 --iterations $first,$first"
+default_runs+=";content-$warm:--init content --temporal-weight 0;prev:--init prev --temporal-weight 0"
+for tw in 0 1e3 3e3 1e4 3e4 1e5 1e6; do default_runs+=";warped $tw:--init prev-warped --temporal-weight $tw"; done
 IFS=';' read -r -a runs <<<"${RUNS:-$default_runs}"
 
 venv=.cache/benchvenv
@@ -106,52 +114,59 @@ for clip in "${clips[@]}"; do
   echo
   echo "## $clip: $frames frames at --size $size ($pw×$ph), \`--iterations $iterations\`, ${MODEL:-models/vgg19}, first frame shared"
   echo
-  echo "| run | options | warping error, own | cv | cv, frames 3..$frames | cv vs independent | cv vs prev | style loss (frames 2..$frames) | vs independent | s per warm frame |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
-  base_cv="" base_style="" prev_cv="" perframe=""
+  rows=""
   for run in "${runs[@]}"; do
     name=${run%%:*} opts=${run#*:} tag=$clip-$(echo "${run%%:*}" | tr ' ' _)
     [[ $key == vgg19-128-1000-40 ]] || tag=$tag-$key
     if [[ ! -s $work/$tag.metrics.json ]]; then
+      its=(--iterations "$iterations")
+      [[ $opts != *--iterations* ]] || its=()
       # shellcheck disable=SC2086
       "$stylize" video "$src" --style "$style" -o "$work/$tag.mp4" --size "$size" --frames "$frames" \
-        --iterations "$iterations" --first-frame "$firstframe" --crf 10 --device cpu -q \
+        "${its[@]}" --first-frame "$firstframe" --crf 10 --device cpu -q \
         --stats "$work/$tag.json" "${model[@]}" $opts
       "$stylize" metrics --original "$src" --stylized "$work/$tag.mp4" --size "$size" --style "$style" \
         --frames "$frames" --device cpu --json "${model[@]}" >"$work/$tag.metrics.json.part"
       mv "$work/$tag.metrics.json.part" "$work/$tag.metrics.json"
     fi
     "$venv/bin/python" scripts/flicker_cv.py "$src" "$work/$tag.mp4" "$pw" "$ph" "$frames" >"$work/$tag.cv.json"
-    read -r own cv cv3 sty secs per < <(python3 - "$work/$tag" <<'PY'
-import json, sys
-t = sys.argv[1]
-m, c, s = (json.load(open(f"{t}{x}.json")) for x in (".metrics", ".cv", ""))
-warm = m["frames"][1:]
-style = sum(f["style_loss"] for f in warm) / len(warm)
-secs = sum(f["seconds"] for f in s["frames"][1:]) / max(1, len(s["frames"]) - 1)
-per = ",".join(f"{f['warping_error']:.2e}" for f in c["frames"])
-late = [f["warping_error"] for f in c["frames"][1:]]
-print(m["mean"]["warping_error"], c["mean"], sum(late) / len(late), style, secs, per)
-PY
-)
-    # Independent frames' own flicker: frames 3..N (the change from frame 1 to 2 is the switch
-    # from the shared first frame's budget to 40 iterations from the content, not flicker).
-    [[ -n $base_cv ]] || { base_cv=$cv3; base_style=$sty; }
-    [[ $name != prev ]] || prev_cv=$cv
-    python3 -c "
-import sys
-name, opts, own, cv, cv3, sty, secs, bc, bs, pc = sys.argv[1:]
-r = lambda a, b: f'{float(a) / float(b):.3f}' if b else ''
-print(f'| {name} | \`{opts}\` | {float(own):.3e} | {float(cv):.3e} | {float(cv3):.3e} | {r(cv, bc)} | {r(cv, pc)} | {float(sty):.4e} | {r(sty, bs)} | {float(secs):.1f} |')
-" "$name" "$opts" "$own" "$cv" "$cv3" "$sty" "$secs" "$base_cv" "$base_style" "$prev_cv"
-    perframe+="| $name | ${per//,/ | } |"$'\n'
+    rows+="$name"$'\t'"$opts"$'\t'"$work/$tag"$'\n'
   done
-  echo
-  echo "Warping error (cv) per frame, frames 2..$frames:"
-  echo
-  echo "| run |$(seq -s ' |' 2 "$frames") |"
-  echo "|---|$(printf -- '---|%.0s' $(seq 2 "$frames"))"
-  printf '%s' "$perframe"
+  # One row per run: means over frames 2..FRAMES (a run made with more frames is cut to FRAMES, one
+  # made with fewer is measured over those it has);
+  # ratios against the runs named independent and prev.
+  python3 - "$frames" <<PY
+import json, sys
+n = int(sys.argv[1])
+rows, per = [], []
+for line in """$rows""".strip().splitlines():
+    name, opts, t = line.split("\t")
+    m, c, s = (json.load(open(f"{t}{x}.json")) for x in (".metrics", ".cv", ""))
+    warm = m["frames"][1:n]  # a run made with fewer frames is measured over the frames it has
+    own = sum(f["warping_error"] for f in warm) / len(warm)
+    style = sum(f["style_loss"] for f in warm) / len(warm)
+    cv = [f["warping_error"] for f in c["frames"][: n - 1]]
+    secs = [f["seconds"] for f in s["frames"][1:n]]
+    own_style = [f["loss"]["style"] for f in s["frames"][1:n]]
+    rows.append((name, opts, len(warm) + 1, own, sum(cv) / len(cv), style,
+                 sum(own_style) / len(own_style), sum(secs) / len(secs)))
+    per.append((name, cv))
+base = {r[0]: r for r in rows}
+r = lambda a, b: f"{a / b:.3f}" if b else ""
+ind, prev = base.get("independent"), base.get("prev")
+print("| run | options | frames | warping error, own | cv | cv vs independent | cv vs prev | style loss "
+      "| vs independent | style loss, stylizer | vs independent | s per warm frame |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for name, opts, k, own, cv, style, own_style, secs in rows:
+    print(f"| {name} | \`{opts}\` | 2..{k} | {own:.3e} | {cv:.3e} | {r(cv, ind and ind[4])} "
+          f"| {r(cv, prev and prev[4])} | {style:.4e} | {r(style, ind and ind[5])} "
+          f"| {own_style:.4e} | {r(own_style, ind and ind[6])} | {secs:.1f} |")
+print(f"\nWarping error (cv) per frame, frames 2..{n}:\n")
+print("| run |" + " |".join(str(i) for i in range(2, n + 1)) + " |")
+print("|---|" + "---|" * (n - 1))
+for name, cv in per:
+    print(f"| {name} | " + " | ".join(f"{e:.2e}" for e in cv) + " |" * (n - 1 - len(cv)) + " |")
+PY
   [[ $clip == object && $frames == 10 ]] || continue
   # Long-term consistency: a patch of background (x 160–196, y 75–140 of 320×200) is visible in
   # frames 1 and 10 and covered by the moving patch in between; it does not move.

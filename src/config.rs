@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
     OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs,
-    UsageError, VideoArgs, TOLERANCE_WINDOW, VIDEO_LEVELS,
+    UsageError, VideoArgs, DEFAULT_TEMPORAL_WEIGHT, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
@@ -40,6 +40,9 @@ const FULL_GPU: (u32, Iterations) = (
         rest: 10,
     },
 );
+/// The `--live` preset's `--temporal-weight`: with 2 iterations a frame a heavier term holds the
+/// picture back, and 10⁴ already costs 12% of style loss on a pan (docs/TEMPORAL.md).
+const LIVE_TEMPORAL_WEIGHT: f32 = 1e3;
 /// `--tolerance` when not given, for a video's first frame and its later ones: off (measured in
 /// docs/COARSE_TO_FINE.md; a live frame's few iterations are all worth showing).
 const TOLERANCE: (f32, f32) = (0.0, 0.0);
@@ -191,7 +194,14 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
             threads,
             args.report.quiet,
         )?,
-        style: style(&args.style, args.temporal.temporal_weight, true)?,
+        style: style(
+            &args.style,
+            args.temporal.temporal_weight.unwrap_or(match args.live {
+                true => LIVE_TEMPORAL_WEIGHT,
+                false => DEFAULT_TEMPORAL_WEIGHT,
+            }),
+            true,
+        )?,
         // Live favours speed: the fast flow unless asked otherwise.
         frames: frames(
             &args.budget,
@@ -222,7 +232,13 @@ pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
             threads,
             args.report.quiet,
         )?,
-        style(&args.style, args.temporal.temporal_weight, false)?,
+        style(
+            &args.style,
+            args.temporal
+                .temporal_weight
+                .unwrap_or(DEFAULT_TEMPORAL_WEIGHT),
+            false,
+        )?,
         frames(
             &args.budget,
             &args.temporal,

@@ -30,8 +30,8 @@ pub fn noise(shape: (usize, usize, usize, usize), rng: &mut StdRng) -> Array4<f3
 /// Where each video frame's optimization starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameStart {
-    /// The previous stylized frame carried along the optical flow, the content where the flow
-    /// cannot be trusted.
+    /// The previous stylized frame carried along the optical flow, everywhere (Ruder et al.'s
+    /// start; the temporal loss holds only the pixels where the flow can be trusted).
     PrevWarped,
     /// The previous stylized frame as it was.
     Prev,
@@ -219,7 +219,7 @@ impl FrameStylizer {
         // The previous stylized frame carried into this one, and where it can be trusted.
         let (target, warped_start) = match (&previous, motion) {
             (Some(previous), Some(motion)) => {
-                let (target, start) = carry(previous, content, motion)?;
+                let (target, start) = carry(previous, motion)?;
                 (Some(target), Some(start))
             }
             _ => (None, None),
@@ -309,14 +309,13 @@ impl FrameStylizer {
 }
 
 /// The previous stylized frame warped along `motion` into the current frame, as the temporal
-/// loss's target (with the reliability weights as its mask), and the warm start made from it: the
-/// warped frame where it is reliable, the current content where it is not (areas the motion
-/// uncovers have no stylized past; their content is the right picture to start painting from).
-fn carry(
-    previous: &Array4<f32>,
-    content: &Array4<f32>,
-    motion: &Motion,
-) -> Result<(TemporalTarget, Array4<f32>)> {
+/// loss's target (with the reliability weights as its mask), and the warm start: the warped frame
+/// everywhere, as Ruder et al. start, unreliable pixels included (where the flow points outside the
+/// frame the warp takes the nearest edge pixel). Starting those pixels from the content instead
+/// left patches of unpainted content that 40 iterations could not repaint, which the next frames
+/// then carried along and held: on a near-still clip 3.2× the flicker, by an independent flow
+/// (docs/TEMPORAL.md).
+fn carry(previous: &Array4<f32>, motion: &Motion) -> Result<(TemporalTarget, Array4<f32>)> {
     let warped = temporal::warp(previous.view(), &motion.backward)?.image;
     let (h, w) = motion.weights.dim();
     let mask = motion
@@ -325,7 +324,7 @@ fn carry(
         .into_shape_with_order((1, 1, h, w))
         .context("internal: reliability weights of the wrong size")?
         .to_owned();
-    let start = &warped * &mask + content * &(1.0 - &mask);
+    let start = warped.clone();
     Ok((
         TemporalTarget {
             image: warped,

@@ -67,8 +67,8 @@ pub struct MediaArgs {
 /// `--init` for video frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FrameInit {
-    /// The previous stylized frame carried along the optical flow of the content; where the flow
-    /// cannot be trusted (uncovered areas, motion boundaries), the frame's content.
+    /// The previous stylized frame carried along the optical flow of the content (the temporal
+    /// loss holds it where the flow can be trusted).
     PrevWarped,
     /// The previous stylized frame as it was (warm start: steadier video, fewer iterations).
     Prev,
@@ -110,15 +110,17 @@ pub struct TemporalArgs {
     pub init: FrameInit,
 
     /// Weight of the temporal loss (Ruder et al.): how strongly each frame keeps to the previous
-    /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off.
-    #[arg(long, default_value_t = DEFAULT_TEMPORAL_WEIGHT, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
-    pub temporal_weight: f32,
+    /// stylized frame carried along the optical flow, where that can be trusted; 0 turns it off
+    /// [default: 3000; 1000 with live --live].
+    #[arg(long, value_name = "W", value_parser = non_negative, allow_negative_numbers = true)]
+    pub temporal_weight: Option<f32>,
 }
 
-/// The default `--temporal-weight`: the steadiest of 10³…10⁶ by an independent flicker measure on
-/// a near-still, a panning and an occluding clip, at a style loss no worse than independent
-/// frames' (docs/TEMPORAL.md).
-pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 1e5;
+/// The default `--temporal-weight`: the steadiest of 0, 10³, 3·10³ … 10⁶ by an independent flicker
+/// measure on a near-still, a panning and an occluding clip whose style loss stays within 10% of
+/// frames stylized independently as well as the first (docs/TEMPORAL.md; 10⁴ costs 10–11% on the
+/// pan and the occluding clip).
+pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 3e3;
 /// The default `--levels` of `stylize image` (where they fit): measured in docs/COARSE_TO_FINE.md.
 pub const IMAGE_LEVELS: usize = 3;
 /// The default `--levels` of a video's first frame: one, until a pyramid is shown to hold a still
