@@ -41,13 +41,20 @@ pub fn load(path: &Path, what: &str) -> Result<RgbImage> {
 /// Resizes so that the longer side is `longest` pixels (Lanczos), keeping the aspect ratio.
 pub fn resize_longest(image: &RgbImage, longest: u32) -> RgbImage {
     let (w, h) = image.dimensions();
-    let scale = f64::from(longest) / f64::from(w.max(h));
-    let nw = ((f64::from(w) * scale).round() as u32).max(1);
-    let nh = ((f64::from(h) * scale).round() as u32).max(1);
+    let (nw, nh) = longest_side(w, h, longest);
     if (nw, nh) == (w, h) {
         return image.clone();
     }
     image::imageops::resize(image, nw, nh, FilterType::Lanczos3)
+}
+
+/// The size of a `width × height` picture scaled to `longest` pixels on its longer side, the
+/// aspect ratio kept (at least one pixel a side).
+pub fn longest_side(width: u32, height: u32, longest: u32) -> (u32, u32) {
+    let scale = f64::from(longest) / f64::from(width.max(height));
+    let w = ((f64::from(width) * scale).round() as u32).max(1);
+    let h = ((f64::from(height) * scale).round() as u32).max(1);
+    (w, h)
 }
 
 /// A 1×3×H×W tensor, RGB in [0, 1].

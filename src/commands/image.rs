@@ -43,7 +43,7 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     };
 
     let mut model = super::load_model(&engine)?;
-    let (w, h) = super::processing_size(content.width(), content.height(), args.size);
+    let (w, h) = crate::picture::longest_side(content.width(), content.height(), args.size);
     let (width, height) = (w as usize, h as usize);
     let (sizes, iterations) = levels(args, (height, width), &model)?;
     super::check_memory(&model, &engine, &sizes, &styles, style.scale)?;

@@ -28,7 +28,7 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let info = input.video().clone();
     let model = super::load_model(&live.engine)?;
     let frames = live.frames_on(model.backend());
-    let (width, height) = super::processing_size(info.width, info.height, frames.size);
+    let (width, height) = crate::picture::longest_side(info.width, info.height, frames.size);
     input.set_output_size(width, height)?;
     let decoded = MediaSource::new(input, false);
     let mut source: Box<dyn FrameSource> = match live.source {

@@ -12,8 +12,6 @@ use crate::media::Input;
 use crate::model::{self, blend_grams, LossWeights, Model, Targets};
 use crate::temporal::{self, FlowParams, MotionTracker};
 
-use super::processing_size;
-
 /// One frame's figures.
 #[derive(Serialize)]
 struct FrameMetrics {
@@ -81,7 +79,7 @@ pub(super) fn run(args: &MetricsArgs) -> Result<()> {
         let other = stylized.video();
         (other.width, other.height)
     })?;
-    let (width, height) = processing_size(info.width, info.height, args.size);
+    let (width, height) = crate::picture::longest_side(info.width, info.height, args.size);
     original.set_output_size(width, height)?;
     stylized.set_output_size(width, height)?;
 

@@ -312,14 +312,6 @@ fn first_frame(path: &Path, size: (u32, u32), size_flag: u32) -> Result<ndarray:
     crate::picture::to_tensor(&image)
 }
 
-/// The processing size: `size` on the longer side, the aspect ratio kept.
-fn processing_size(width: u32, height: u32, size: u32) -> (u32, u32) {
-    let scale = f64::from(size) / f64::from(width.max(height));
-    let w = ((f64::from(width) * scale).round() as u32).max(1);
-    let h = ((f64::from(height) * scale).round() as u32).max(1);
-    (w, h)
-}
-
 /// The coarse-to-fine levels of a video's first frame, for frames of `frame` (the input's size)
 /// stylized at `frames.size`; frames that it makes smaller than the model takes are refused with
 /// the `--size` that works.
@@ -327,7 +319,7 @@ fn frame_levels(frames: &Frames, frame: (u32, u32), model: &Model) -> Result<Vec
     let min = model.manifest().input.min_side as u32;
     let (fw, fh) = frame;
     let size = frames.size;
-    let (w, h) = processing_size(fw, fh, size);
+    let (w, h) = crate::picture::longest_side(fw, fh, size);
     if w.min(h) < min {
         let enough = (f64::from(min) * f64::from(fw.max(fh)) / f64::from(fw.min(fh))).ceil();
         bail!(

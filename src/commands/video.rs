@@ -50,7 +50,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let media = &args.media;
     let mut input = media_flags::open_input(&args.input, media)?;
     let info = input.video().clone();
-    let (width, height) = super::processing_size(info.width, info.height, args.size);
+    let (width, height) = crate::picture::longest_side(info.width, info.height, args.size);
     input.set_output_size(width, height)?;
     let model = super::load_model(&engine)?;
     let size = (info.width, info.height);

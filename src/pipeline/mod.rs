@@ -148,8 +148,6 @@ pub struct Report {
     pub input: Ending,
     /// Frames read from the source.
     pub decoded: u64,
-    /// Frames that reached the sink.
-    pub delivered: u64,
     /// Seconds the stylizer waited for prepared frames.
     pub waiting_for_input: f64,
     /// Seconds the stylizer waited for the sink to take a frame.
@@ -224,11 +222,11 @@ where
         let read = join(reader, "source");
         let failed = stylized.is_err() || prepared.is_err() || read.is_err();
         let held = match &delivered {
-            Ok((_, EndedBy::Input)) if !failed => hold(sink, stop),
+            Ok(EndedBy::Input) if !failed => hold(sink, stop),
             _ => Ok(()),
         };
         // A sink that failed is not finished: a half-written output is dropped, not put in place.
-        let (delivered, ended) = delivered?;
+        let ended = delivered?;
         sink.finish()?;
         held?;
         let times = stylized?;
@@ -241,7 +239,6 @@ where
             },
             input,
             decoded,
-            delivered,
             waiting_for_input: times.waiting_for_input.as_secs_f64(),
             waiting_for_output: times.waiting_for_output.as_secs_f64(),
             prepare_seconds,
@@ -336,12 +333,12 @@ where
 }
 
 /// The sink's side, on this thread: frames and packets into `sink`, which is called idle while
-/// none come. Returns the frames delivered and why it ended.
+/// none come. Returns why it ended.
 fn deliver(
     input: &Receiver<Item<Stylized>>,
     sink: &mut dyn FrameSink,
     settings: &Settings,
-) -> Result<(u64, EndedBy)> {
+) -> Result<EndedBy> {
     let latest = settings.schedule == Schedule::LatestWins;
     let mut delivered = 0;
     let mut asked = false;
@@ -352,7 +349,7 @@ fn deliver(
     loop {
         let stopping = settings.stop.load(Ordering::Relaxed);
         if latest && stopping {
-            return Ok((delivered, stopped(asked)));
+            return Ok(stopped(asked));
         }
         // A window waits a display frame in `idle`; once stopping, it is no longer asked.
         let wait = if sink.interactive() && !stopping {
@@ -365,7 +362,7 @@ fn deliver(
                 sink.write(&frame)?;
                 delivered += 1;
                 if latest && settings.frames.is_some_and(|n| delivered >= n) {
-                    return Ok((delivered, EndedBy::Limit));
+                    return Ok(EndedBy::Limit);
                 }
             }
             Received::Item(Item::Packet(packet)) => {
@@ -374,8 +371,8 @@ fn deliver(
             }
             Received::Empty if stopping => continue,
             Received::Empty => {}
-            Received::Closed if stopping => return Ok((delivered, stopped(asked))),
-            Received::Closed => return Ok((delivered, EndedBy::Input)),
+            Received::Closed if stopping => return Ok(stopped(asked)),
+            Received::Closed => return Ok(EndedBy::Input),
         }
         if !stopping && sink.idle()? == Flow::Stop {
             asked = true;
