@@ -8,13 +8,15 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
-    OptimArgs, OptimizerChoice, OverwriteArgs, PrecisionChoice, StyleArgs, TemporalArgs,
-    UsageError, VideoArgs, DEFAULT_TEMPORAL_WEIGHT, TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimArgs, OptimizerChoice, OverwriteArgs, PlanArgs, PrecisionChoice, RenderArgs,
+    SegmentChoice, StyleArgs, TemporalArgs, UsageError, VideoArgs, DEFAULT_TEMPORAL_WEIGHT,
+    TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
 use crate::model::{self, Backend, Device, LossWeights, SessionConfig};
 use crate::optim::{AdamConfig, LbfgsConfig, OptimizerKind};
+use crate::render::Cutting;
 use crate::source::camera::Camera;
 use crate::stylize::{EngineChoice, FrameStart, Tolerance};
 use crate::temporal::FlowPreset;
@@ -222,16 +224,16 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
 
 /// The engine, style and frame settings of `stylize video`.
 pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
+    render(&args.render, args.report.quiet)
+}
+
+/// The engine, style and frame settings of a render.
+pub fn render(render: &RenderArgs, quiet: bool) -> Result<(Engine, Style, Frames)> {
+    let args = render;
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let threads = threads(&args.engine);
     Ok((
-        engine(
-            &args.engine,
-            &args.optim,
-            model_dir,
-            threads,
-            args.report.quiet,
-        )?,
+        engine(&args.engine, &args.optim, model_dir, threads, quiet)?,
         style(
             &args.style,
             args.temporal
@@ -459,6 +461,55 @@ mod tests {
         for backend in [Backend::Cpu, Backend::Cuda(0)] {
             let frames = told.frames_on(backend);
             assert_eq!((frames.size, frames.iterations.rest), (200, 1));
+        }
+    }
+}
+
+/// How `stylize plan` cuts: `--segments N` or `--segment-seconds S` (60 s by default), with the
+/// `--overlap` warm-up. A plan covers the whole input, so the flags that cut it are refused.
+pub fn cutting(args: &PlanArgs) -> Result<Cutting> {
+    let media = &args.render.media;
+    for (given, flag) in [
+        (media.start.is_some(), "--start"),
+        (media.duration.is_some(), "--duration"),
+        (media.frames.is_some(), "--frames"),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "a plan covers the whole input: leave {flag} out (cut the input with ffmpeg first)"
+            )));
+        }
+    }
+    let seconds = args.segment_seconds.unwrap_or(60.0);
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(usage(format!(
+            "--segment-seconds {seconds}: give a positive number of seconds"
+        )));
+    }
+    Ok(Cutting {
+        segments: args.segments,
+        seconds,
+        overlap: args.overlap,
+    })
+}
+
+/// The segment `--segment` names: its number, or with `auto` the task index the scheduler gives
+/// (Slurm's `SLURM_ARRAY_TASK_ID`, Kubernetes' `JOB_COMPLETION_INDEX`).
+pub fn segment(choice: SegmentChoice) -> Result<usize> {
+    match choice {
+        SegmentChoice::Index(k) => Ok(k),
+        SegmentChoice::Auto => {
+            let found = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"]
+                .iter()
+                .find_map(|name| std::env::var(name).ok().map(|v| (*name, v)));
+            match found {
+                Some((name, value)) => value.trim().parse().map_err(|_| {
+                    usage(format!("--segment auto: {name} is '{value}', not a task index"))
+                }),
+                None => Err(usage(
+                    "--segment auto takes the index from an array job: SLURM_ARRAY_TASK_ID (Slurm) or JOB_COMPLETION_INDEX (Kubernetes) is not set; give the segment's number instead".into(),
+                )),
+            }
         }
     }
 }

@@ -159,6 +159,14 @@ impl FrameStylizer {
         self.frames = frames;
     }
 
+    /// Forgets the frames stylized: the next starts cold, as a render's first does (the second
+    /// warm chain a cluster segment runs over its end).
+    pub fn restart(&mut self) {
+        self.previous = None;
+        self.first = None;
+        self.frames = 0;
+    }
+
     /// Sets the iterations of every later warm-started frame.
     pub fn set_iterations(&mut self, rest: usize) {
         self.schedule.rest.iterations = rest;

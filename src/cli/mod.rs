@@ -4,6 +4,7 @@ mod image;
 mod live;
 mod metrics;
 mod parse;
+mod plan;
 mod shared;
 mod video;
 
@@ -12,13 +13,14 @@ use clap::{Parser, Subcommand};
 pub use image::{ImageArgs, Init, LevelIterations};
 pub use live::LiveArgs;
 pub use metrics::MetricsArgs;
+pub use plan::{JoinArgs, PlanArgs};
 pub use shared::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, MediaArgs, OptimArgs,
     OptimizerChoice, OverwriteArgs, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs,
     DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS,
     TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
-pub use video::{Iterations, VideoArgs};
+pub use video::{Iterations, RenderArgs, SegmentArgs, SegmentChoice, VideoArgs};
 
 /// A combination of flags that clap cannot check (`live` with ten styles, …): bad usage, exit
 /// code 2 like clap's own.
@@ -59,6 +61,16 @@ pub enum Command {
         stylize metrics --original clip.mp4 --stylized painted.mp4\n  \
         stylize metrics --original clip.mp4 --stylized painted.mp4 --style painting.jpg --json")]
     Metrics(MetricsArgs),
+    /// Cut a long video into segments for a cluster's array job (Slurm, Kubernetes): each worker
+    /// renders one with `stylize video --plan PLAN --segment K`, then `stylize join` joins them.
+    #[command(after_help = "Example (docs/CLUSTER.md, scripts/cluster/):\n  \
+        stylize plan film.mp4 -s painting.jpg --size 512 -o plan.json --segments 100\n  \
+        stylize video film.mp4 -s painting.jpg --size 512 --plan plan.json --segment 7 -o parts/\n  \
+        stylize join plan.json -o painted.mp4")]
+    Plan(PlanArgs),
+    /// Join the parts a plan's segments were rendered into: every part must be there and
+    /// complete; the packets are copied (no re-encoding), with the original's sound and timing.
+    Join(JoinArgs),
     /// Report ONNX Runtime's version and providers, the GPU, and where each CUDA library comes from:
     /// why `--device cuda` starts or does not.
     #[command(

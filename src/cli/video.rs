@@ -18,10 +18,35 @@ pub struct VideoArgs {
     pub input: String,
 
     /// The output: a path (container from the extension), `-` for stdout (with --format), or
-    /// numbered pictures as ffmpeg writes them (frames/%04d.png, one per frame from 1).
+    /// numbered pictures as ffmpeg writes them (frames/%04d.png, one per frame from 1); with
+    /// --plan, the folder of the segments' parts.
     #[arg(short, long, value_name = "OUTPUT")]
     pub output: String,
 
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    #[command(flatten)]
+    pub cluster: SegmentArgs,
+
+    /// Continue the interrupted or killed render of this output from its checkpoint (kept in
+    /// `.OUTPUT.part/` beside it), with the same settings; without a checkpoint, start it.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Show the frames in a window while they are encoded (every frame is still written).
+    #[arg(long)]
+    pub preview: bool,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub overwrite: OverwriteArgs,
+}
+
+/// The settings of a render that shape its pictures and its file: shared by `video` and `plan`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
     /// Longest side of the frames while optimizing, in pixels.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub size: u32,
@@ -42,17 +67,8 @@ pub struct VideoArgs {
     #[arg(long, value_name = "IMAGE")]
     pub first_frame: Option<PathBuf>,
 
-    /// Continue the interrupted or killed render of this output from its checkpoint (kept in
-    /// `.OUTPUT.part/` beside it), with the same settings; without a checkpoint, start it.
-    #[arg(long)]
-    pub resume: bool,
-
     #[command(flatten)]
     pub temporal: TemporalArgs,
-
-    /// Show the frames in a window while they are encoded (every frame is still written).
-    #[arg(long)]
-    pub preview: bool,
 
     #[command(flatten)]
     pub media: MediaArgs,
@@ -68,11 +84,41 @@ pub struct VideoArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
+}
 
-    #[command(flatten)]
-    pub report: ReportArgs,
-    #[command(flatten)]
-    pub overwrite: OverwriteArgs,
+/// One segment of a cluster render (`stylize plan`).
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Render one segment of this plan (made by `stylize plan` with the same settings) into the
+    /// -o folder; `stylize join` puts the parts together.
+    #[arg(long, value_name = "PLAN", requires = "segment")]
+    pub plan: Option<PathBuf>,
+
+    /// The segment to render, from 0: a number, or `auto` for the scheduler's task index
+    /// (SLURM_ARRAY_TASK_ID, or JOB_COMPLETION_INDEX on Kubernetes).
+    #[arg(long, value_name = "K|auto", requires = "plan")]
+    pub segment: Option<SegmentChoice>,
+}
+
+/// `--segment K|auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentChoice {
+    Index(usize),
+    Auto,
+}
+
+impl std::str::FromStr for SegmentChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(SegmentChoice::Auto),
+            _ => s
+                .parse()
+                .map(SegmentChoice::Index)
+                .map_err(|_| format!("'{s}' is not a segment: give its number (from 0) or auto")),
+        }
+    }
 }
 
 /// `--iterations FIRST,REST`.

@@ -3,10 +3,13 @@
 mod doctor;
 mod fingerprint;
 mod image;
+mod join;
 mod live;
 mod media_flags;
 mod metrics;
 mod model_errors;
+mod plan;
+mod segment;
 mod video;
 
 use std::io::IsTerminal;
@@ -40,6 +43,8 @@ pub fn run(command: Command) -> Result<Finished> {
     match command {
         Command::Image(args) => image::run(&args).map(|()| Finished::Done),
         Command::Video(args) => video::run(&args),
+        Command::Plan(args) => plan::run(&args).map(|()| Finished::Done),
+        Command::Join(args) => join::run(&args).map(|()| Finished::Done),
         Command::Metrics(args) => metrics::run(&args).map(|()| Finished::Done),
         Command::Live(args) => live::run(&args),
         Command::Doctor => doctor::run().map(|()| Finished::Done),

@@ -23,6 +23,9 @@ use crate::stats::{self, EngineFigures, FrameLog, FrameStats, PipelineFigures, V
 use crate::stylize::Iteration;
 
 pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
+    if let (Some(plan), Some(segment)) = (&args.cluster.plan, args.cluster.segment) {
+        return super::segment::run(args, plan, segment);
+    }
     let started = Instant::now();
     let quiet = args.report.quiet;
     if args.preview {
@@ -35,11 +38,20 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         true => crate::files::Overwrite::Yes,
         false => config::overwrite(&args.overwrite),
     };
-    let _locks = super::check_files(output, stats, &[input], &args.style.styles, overwrite)?;
+    let _locks = super::check_files(
+        output,
+        stats,
+        &[input],
+        &args.render.style.styles,
+        overwrite,
+    )?;
     let (engine, style, frames) = config::video(args)?;
     let work = WorkFolder::for_output(&args.output);
     let (checkpoint, restored) = match &work {
-        Some(work) => work.begin(super::fingerprint::of(args, &engine.model_dir), args.resume)?,
+        Some(work) => work.begin(
+            super::fingerprint::of(&args.input, &args.render, &engine.model_dir),
+            args.resume,
+        )?,
         None if args.resume => {
             bail!("--resume needs an output file (not stdout, a URL or numbered pictures)")
         }
@@ -47,23 +59,23 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     };
     let (done, trailing) = (checkpoint.frames, checkpoint.trailing_packets);
 
-    let media = &args.media;
+    let media = &args.render.media;
     let mut input = media_flags::open_input(&args.input, media)?;
     let info = input.video().clone();
-    let (width, height) = crate::picture::longest_side(info.width, info.height, args.size);
+    let (width, height) = crate::picture::longest_side(info.width, info.height, args.render.size);
     input.set_output_size(width, height)?;
     let model = super::load_model(&engine)?;
     let size = (info.width, info.height);
     let (mut stylizer, _) = super::frame_stylizer(model, &engine, &style, &frames, size, false)?;
-    if let Some(path) = &args.first_frame {
-        stylizer.start_from(super::first_frame(path, (width, height), args.size)?);
+    if let Some(path) = &args.render.first_frame {
+        stylizer.start_from(super::first_frame(path, (width, height), args.render.size)?);
     }
     let flow_after = restored.map(|state| {
         stylizer.resume(state.stylized, done);
         state.content
     });
 
-    let (out_w, out_h) = args.output_size.unwrap_or((info.width, info.height));
+    let (out_w, out_h) = args.render.output_size.unwrap_or((info.width, info.height));
     let mut window = match args.preview {
         true => Some(Window::watching(&args.input, (out_w, out_h), quiet)?),
         false => None,

@@ -4,9 +4,12 @@
 //! frame needs. When the render ends (or is interrupted) the segments are joined into the output
 //! ([`join`]); a finished render then removes the folder, an interrupted one keeps it for
 //! `--resume`. A kill at any moment leaves the output as it was and at most the folder.
+//!
+//! A cluster render is cut into segments by a [`Plan`]; each worker renders one into a part.
 
 mod checkpoint;
 mod join;
+mod plan;
 mod segments;
 
 use std::collections::BTreeMap;
@@ -16,6 +19,7 @@ use anyhow::{bail, Result};
 
 pub use checkpoint::{Checkpoint, State};
 pub use join::{join, Joined};
+pub use plan::{change, Cutting, Mark, Plan, Segment};
 pub use segments::{Create, Segments};
 
 /// Outputs written directly: raw frame streams.

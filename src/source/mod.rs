@@ -1,12 +1,14 @@
 //! Where frames come from: anything behind [`FrameSource`] — a file, URL or pipe decoded by
 //! FFmpeg ([`MediaSource`]), a camera ([`camera`]), either played at its own rate ([`Paced`]), or a resumed render's
-//! rest ([`Skip`]).
+//! rest ([`Skip`]), or a cluster segment's span
+//! ([`Span`]).
 //! The pipeline only sees the trait.
 
 pub mod camera;
 mod media;
 mod paced;
 mod skip;
+mod span;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use anyhow::Result;
 pub use media::MediaSource;
 pub use paced::Paced;
 pub use skip::Skip;
+pub use span::{Bounds, Span};
 
 use crate::media::{Ending, Event};
 

@@ -172,6 +172,31 @@ impl Input {
         Ok(())
     }
 
+    /// Seeks to the key frame at or before `seconds` from the input's start, when the input can
+    /// seek (else reading goes on from where it is). Unlike [`Input::set_range`], timestamps keep
+    /// counting from the input's start, and nothing is dropped. Call before reading.
+    pub fn seek_before(&mut self, seconds: f64) {
+        if !(seconds.is_finite() && seconds > 0.0) {
+            return;
+        }
+        let base = ctx_start_time(&self.ctx).unwrap_or(0);
+        let target = base + (seconds * f64::from(ffi::AV_TIME_BASE)) as i64;
+        // SAFETY: an open context; a failed seek leaves it where it was.
+        let sought = unsafe {
+            ffi::avformat_seek_file(self.ctx.as_mut_ptr(), -1, i64::MIN, target, target, 0)
+        };
+        if sought < 0 {
+            tracing::debug!("input {} cannot seek; reading from the start", self.shown);
+        } else {
+            self.decoder.flush();
+        }
+    }
+
+    /// Whether the frame returned last was a key frame (decoding can start there).
+    pub fn last_was_key(&self) -> bool {
+        self.decoded.is_key()
+    }
+
     /// Makes the input end once `flag` is set: no packet is read after that (the frames still in
     /// the decoder come out), and reads blocked in FFmpeg's I/O (stdin, files, network) give up.
     /// [`Ending::interrupted`] is then set.

@@ -93,3 +93,35 @@ pub(super) fn default_codec(muxer: *const ffi::AVOutputFormat, kind: media::Type
         }
     }
 }
+
+/// Makes an MP4 or MOV file's movie time scale count every track's ticks (the least common
+/// multiple of the tracks' time scales, when it fits in 31 bits), once the header has fixed
+/// them. A track that starts after 0 (a segment of a longer render, whose sound starts between
+/// two frames) then keeps its exact start: with the muxer's default of 1/1000 s, the edit list
+/// rounds it to the millisecond. Other muxers have no such option and are left alone.
+pub(super) fn exact_movie_timescale(ctx: &mut ffmpeg::format::context::Output) {
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let mut scale: i64 = 1;
+    for stream in ctx.streams() {
+        let den = i64::from(stream.time_base().denominator());
+        if den <= 0 {
+            return;
+        }
+        scale = scale / gcd(scale, den) * den;
+        if scale > i64::from(i32::MAX) {
+            return;
+        }
+    }
+    // SAFETY: the open context's private data (its muxer's options); a muxer without the option
+    // returns an error, which leaves it as it was.
+    unsafe {
+        let name = c"movie_timescale";
+        ffi::av_opt_set_int((*ctx.as_mut_ptr()).priv_data, name.as_ptr(), scale, 0);
+    }
+}

@@ -155,6 +155,7 @@ impl Output {
         };
         // From here on, dropping `output` on an error removes the file.
         output.write_header(&container)?;
+        container::exact_movie_timescale(output.ctx_mut()?);
         Ok(output)
     }
 

@@ -1,0 +1,222 @@
+//! `stylize video --plan PLAN --segment K -o DIR`: one segment of a cluster render, as an array
+//! job's task runs it. The warm-up frames before the segment start its warm chain and are not
+//! kept; over its last frames (the next segment's warm-up) a second chain runs exactly as the
+//! next segment's worker starts it, and the kept frames cross-fade into it, so that the next
+//! part starts where this one ends. The part is written under a temporary name and marked done
+//! once complete: a done segment is skipped, an unfinished one made again.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use ndarray::Array4;
+
+use super::media_flags::{self, with_flag};
+use super::Finished;
+use crate::cli::{SegmentChoice, UsageError, VideoArgs};
+use crate::config;
+use crate::media::Output;
+use crate::pipeline::{self, Schedule, Stylized};
+use crate::progress::Progress;
+use crate::render::{self, Plan};
+use crate::sink::FileSink;
+use crate::source::{Bounds, MediaSource, Span};
+use crate::stylize::Iteration;
+
+/// Seconds sought before the warm-up's first frame, so that the sound stored before it is read.
+const SEEK_MARGIN: f64 = 1.0;
+
+pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> Result<Finished> {
+    let started = Instant::now();
+    for (given, flag) in [
+        (args.preview, "--preview"),
+        (args.resume, "--resume"),
+        (args.report.stats.is_some(), "--stats"),
+    ] {
+        if given {
+            return Err(UsageError(format!(
+                "{flag} does not go with --plan (a segment is redone whole)"
+            ))
+            .into());
+        }
+    }
+    let plan = Plan::load(plan_path)?;
+    let k = config::segment(choice)?;
+    let count = plan.segments.len();
+    let Some(segment) = plan.segments.get(k).cloned() else {
+        let range = format!("0 to {}", count - 1);
+        return Err(UsageError(format!(
+            "--segment {k} is out of range: plan '{}' has {count} segments ({range})",
+            plan_path.display()
+        ))
+        .into());
+    };
+    let next = plan.segments.get(k + 1).cloned();
+    let (engine, style, frames) = config::video(args)?;
+    let fingerprint = super::fingerprint::portable(&args.input, &args.render, &engine.model_dir)?;
+    if let Some(name) = render::changed(&plan.fingerprint, &fingerprint) {
+        let what = match name {
+            "the input" => "for another input".to_string(),
+            n if n.starts_with("style image") || n == "the model" => format!("with another {n}"),
+            n => format!("with another {n}"),
+        };
+        return Err(UsageError(format!("plan '{}' was made {what}: give the worker the input and settings `stylize plan` was given", plan_path.display())).into());
+    }
+    let dir = Path::new(&args.output);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
+    let quiet = args.report.quiet;
+    if plan.is_done(dir, k) {
+        if !quiet {
+            eprintln!("segment {k} is already done in '{}'", dir.display());
+        }
+        return Ok(Finished::Done);
+    }
+    plan.clear(dir, k)?;
+    let part = dir.join(plan.part(k));
+
+    let media = &args.render.media;
+    let mut input = media_flags::open_input(&args.input, media)?;
+    let info = input.video().clone();
+    let tb = info.time_base;
+    let (width, height) = crate::picture::longest_side(info.width, info.height, args.render.size);
+    input.set_output_size(width, height)?;
+    input.seek_before(segment.warmup_pts as f64 * f64::from(tb) - SEEK_MARGIN);
+    let model = super::load_model(&engine)?;
+    let (mut stylizer, _) = super::frame_stylizer(
+        model,
+        &engine,
+        &style,
+        &frames,
+        (info.width, info.height),
+        false,
+    )?;
+    if let (Some(path), 0) = (&args.render.first_frame, k) {
+        stylizer.start_from(super::first_frame(path, (width, height), args.render.size)?);
+    }
+
+    let (out_w, out_h) = args.render.output_size.unwrap_or((info.width, info.height));
+    let settings = config::encoder(media, &info, (out_w, out_h));
+    let streams = match media.no_audio {
+        true => Vec::new(),
+        false => input.streams().to_vec(),
+    };
+    let time_bases = (0..=streams
+        .iter()
+        .map(|s| s.index)
+        .max()
+        .unwrap_or(0)
+        .max(info.index))
+        .map(|i| {
+            streams
+                .iter()
+                .find(|s| s.index == i)
+                .map_or(tb, |s| s.time_base)
+        })
+        .collect();
+    let url = part.to_string_lossy().into_owned();
+    let format = media.format.as_deref();
+    let mut output = FileSink::create(&url, (out_w, out_h), || {
+        Output::create(&url, format, settings, &streams).map_err(with_flag)
+    })?;
+
+    let seconds = |pts: i64| pts as f64 * f64::from(tb);
+    let bounds = Bounds {
+        from: segment.warmup_pts,
+        to: next.as_ref().map(|n| n.start_pts),
+        packets_from: (k > 0).then(|| seconds(segment.start_pts)),
+        packets_to: next.as_ref().map(|n| seconds(n.start_pts)),
+        first_index: segment.first - segment.warmup,
+    };
+    let mut source = Span::new(
+        MediaSource::new(input, !media.no_audio),
+        bounds,
+        tb,
+        time_bases,
+    );
+    // The next segment's warm-up, over which this one cross-fades into its chain.
+    let fade = next
+        .filter(|n| n.warmup > 0)
+        .map(|n| (n.warmup_pts, n.warmup));
+    let kept = segment.end - segment.first;
+    let total = segment.warmup + kept + fade.map_or(0, |(_, n)| n);
+    let interrupt = Arc::new(AtomicBool::new(false));
+    super::install_interrupt_handler(interrupt.clone(), quiet)?;
+    let progress = Progress::new(Some(total), "frames", quiet);
+    let pipeline_settings = pipeline::Settings {
+        schedule: Schedule::Ordered,
+        frames: None,
+        flow: stylizer.wants_motion().then(|| frames.flow.params()),
+        flow_after: None,
+        stop: interrupt.clone(),
+    };
+    // This chain's frames so far, and the second chain's state and frames.
+    let mut own = 0u64;
+    let mut second: Option<Array4<f32>> = None;
+    let mut faded = 0u64;
+    let stylize = |frame: pipeline::Prepared| {
+        let start = Instant::now();
+        let on_iteration = |_: &Iteration| match interrupt.load(Ordering::Relaxed) {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(()),
+        };
+        let pts = frame.frame.pts.unwrap_or(i64::MIN);
+        let motion = frame.motion.as_ref();
+        let (mut image, outcomes) = stylizer.stylize(&frame.content, motion, on_iteration)?;
+        own += 1;
+        let mut iterations: usize = outcomes.iter().map(|o| o.iterations.len()).sum();
+        if let Some((_, length)) = fade.filter(|(from, _)| pts >= *from) {
+            match second.take() {
+                None => stylizer.restart(),
+                Some(previous) => stylizer.resume(previous, faded),
+            }
+            let (other, outcomes) = stylizer.stylize(&frame.content, motion, on_iteration)?;
+            iterations += outcomes.iter().map(|o| o.iterations.len()).sum::<usize>();
+            stylizer.resume(image.clone(), own);
+            faded += 1;
+            let weight = faded as f32 / length as f32;
+            image = &image * (1.0 - weight) + &other * weight;
+            second = Some(other);
+        }
+        progress.step(format!("segment {k}"));
+        if pts < segment.start_pts {
+            return Ok(None);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        Ok(Some(Stylized::new(&image, frame, iterations, seconds)?))
+    };
+    let report = pipeline::run(&mut source, stylize, &mut output, &pipeline_settings);
+    progress.finish();
+    let written = output.written();
+    let unfinished = match &report {
+        Err(_) => true,
+        Ok(report) => report.stopped_early() || written != kept,
+    };
+    if unfinished {
+        let _ = std::fs::remove_file(&part);
+    }
+    let report = report?;
+    if report.stopped_early() {
+        eprintln!("interrupted: segment {k} was not finished; run it again to redo it");
+        return Ok(Finished::Interrupted);
+    }
+    if written != kept {
+        bail!(
+            "input '{}' gave {written} frames for segment {k}, and the plan counts {kept}: it is not the input the plan was made from",
+            args.input
+        );
+    }
+    plan.mark_done(dir, k, written)?;
+    if !quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "wrote segment {k} (frames {} to {}) to '{}' ({seconds:.1} s)",
+            segment.first,
+            segment.end - 1,
+            part.display()
+        );
+    }
+    Ok(Finished::Done)
+}
