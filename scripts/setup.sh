@@ -30,10 +30,13 @@ sha() { sha256sum "$@" | cut -d' ' -f1; }
 # The preview window (minifb, X11 only) loads libX11 and libXcursor at run time; the window tests
 # run it under a virtual X server (xvfb-run), press keys with xdotool and grab the screen with
 # ImageMagick's import. The output-safety tests answer a terminal's question through `script`
-# (bsdutils) and fill a small disk mounted with `unshare` (util-linux).
+# (bsdutils) and fill a small disk mounted with `unshare` (util-linux). The cluster tests start a
+# one-node Slurm cluster of their own (scripts/cluster/local-slurm.sh: slurmctld, slurmd, the
+# clients and munge).
 APT_PACKAGES=(clang pkg-config libavcodec-dev libavformat-dev libavutil-dev libavdevice-dev
   libavfilter-dev libswscale-dev libswresample-dev python3-venv ffmpeg time
-  libx11-6 libxcursor1 xvfb xauth xdotool imagemagick bsdutils util-linux)
+  libx11-6 libxcursor1 xvfb xauth xdotool imagemagick bsdutils util-linux
+  slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
