@@ -73,6 +73,7 @@ ReturnToService=2
 JobAcctGatherType=jobacct_gather/none
 SchedulerParameters=sched_interval=1
 MinJobAge=600
+DependencyParameters=kill_invalid_depend
 NodeName=$host CPUs=$cpus State=UNKNOWN
 PartitionName=main Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
