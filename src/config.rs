@@ -422,49 +422,6 @@ fn live_model_dir() -> Result<PathBuf> {
         })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    fn live_of(args: &[&str]) -> Live {
-        let mut line = vec![
-            "stylize",
-            "live",
-            "--input-format",
-            "lavfi",
-            "testsrc2",
-            "-s",
-            "x.png",
-        ];
-        line.extend(args);
-        match crate::cli::Cli::parse_from(line).command {
-            crate::cli::Command::Live(args) => live(&args).unwrap(),
-            _ => unreachable!(),
-        }
-    }
-
-    #[test]
-    fn live_sizes_itself_to_the_device_unless_told() {
-        let preset = live_of(&["--model", "models/tiny"]);
-        assert_eq!(preset.frames_on(Backend::Cpu).size, FULL_CPU.0);
-        let gpu = preset.frames_on(Backend::Cuda(0));
-        assert_eq!((gpu.size, gpu.iterations), FULL_GPU);
-        let told = live_of(&[
-            "--model",
-            "models/tiny",
-            "--size",
-            "200",
-            "--iterations",
-            "5,1",
-        ]);
-        for backend in [Backend::Cpu, Backend::Cuda(0)] {
-            let frames = told.frames_on(backend);
-            assert_eq!((frames.size, frames.iterations.rest), (200, 1));
-        }
-    }
-}
-
 /// How `stylize plan` cuts: `--segments N` or `--segment-seconds S` (60 s by default), with the
 /// `--overlap` warm-up. A plan covers the whole input, so the flags that cut it are refused.
 pub fn cutting(args: &PlanArgs) -> Result<Cutting> {
@@ -510,6 +467,49 @@ pub fn segment(choice: SegmentChoice) -> Result<usize> {
                     "--segment auto takes the index from an array job: SLURM_ARRAY_TASK_ID (Slurm) or JOB_COMPLETION_INDEX (Kubernetes) is not set; give the segment's number instead".into(),
                 )),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn live_of(args: &[&str]) -> Live {
+        let mut line = vec![
+            "stylize",
+            "live",
+            "--input-format",
+            "lavfi",
+            "testsrc2",
+            "-s",
+            "x.png",
+        ];
+        line.extend(args);
+        match crate::cli::Cli::parse_from(line).command {
+            crate::cli::Command::Live(args) => live(&args).unwrap(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn live_sizes_itself_to_the_device_unless_told() {
+        let preset = live_of(&["--model", "models/tiny"]);
+        assert_eq!(preset.frames_on(Backend::Cpu).size, FULL_CPU.0);
+        let gpu = preset.frames_on(Backend::Cuda(0));
+        assert_eq!((gpu.size, gpu.iterations), FULL_GPU);
+        let told = live_of(&[
+            "--model",
+            "models/tiny",
+            "--size",
+            "200",
+            "--iterations",
+            "5,1",
+        ]);
+        for backend in [Backend::Cpu, Backend::Cuda(0)] {
+            let frames = told.frames_on(backend);
+            assert_eq!((frames.size, frames.iterations.rest), (200, 1));
         }
     }
 }

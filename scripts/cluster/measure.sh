@@ -91,20 +91,9 @@ report "after resubmitting: $(grep -h -E 'already done|wrote segment' slurm-*.ou
 for f in whole joined noblend; do
   "$S" metrics --original clip.mp4 --stylized $f.mp4 --size "$SIZE" --json >metrics-$f.json
 done
-python3 - "$SIZE" <<'PY' | tee -a report.txt
-import json, statistics
-plan = json.load(open("plan.json"))
-seams = [s["first"] for s in plan["segments"][1:]]
-fade = plan["segments"][1]["warmup"]
-for name in ["whole", "joined", "noblend"]:
-    frames = json.load(open(f"metrics-{name}.json"))["frames"]
-    err = {f["frame"]: f["warping_error"] for f in frames if f["warping_error"] is not None}
-    near = {s + d for s in seams for d in range(-fade, 1)}
-    median = statistics.median(v for k, v in err.items() if k not in near)
-    at = ", ".join(f"{s}: {err[s] / median:.2f}x" for s in seams)
-    worst = max(err[k] for k in near if k in err) / median
-    print(f"{name}: median warping error {median:.5f}; at the seams {at}; worst over the cross-fades {worst:.2f}x")
-PY
+python3 "$ROOT/scripts/cluster/seams.py" plan.json whole=metrics-whole.json joined=metrics-joined.json \
+  | tee -a report.txt
+python3 "$ROOT/scripts/cluster/seams.py" plan-noblend.json noblend=metrics-noblend.json | tee -a report.txt
 
 # A strip around the middle seam: original, without blending, with blending.
 s=$(python3 -c 'import json; print(json.load(open("plan.json"))["segments"][2]["first"])')

@@ -74,8 +74,10 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
         }
         return Ok(Finished::Done);
     }
-    plan.clear(dir, k)?;
     let part = dir.join(plan.part(k));
+    // A second task of the same segment (submitted twice) fails at once instead of racing.
+    let _lock = crate::files::OutputLock::acquire(&part)?;
+    plan.clear(dir, k)?;
 
     let media = &args.render.media;
     let mut input = media_flags::open_input(&args.input, media)?;
