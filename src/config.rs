@@ -451,8 +451,20 @@ pub fn cutting(args: &PlanArgs) -> Result<Cutting> {
 }
 
 /// The segment `--segment` names: its number, or with `auto` the task index the scheduler gives
-/// (Slurm's `SLURM_ARRAY_TASK_ID`, Kubernetes' `JOB_COMPLETION_INDEX`).
-pub fn segment(choice: SegmentChoice) -> Result<usize> {
+/// (Slurm's `SLURM_ARRAY_TASK_ID`, Kubernetes' `JOB_COMPLETION_INDEX`). A segment is made whole or
+/// not at all, so the flags of a watched or resumed render are refused.
+pub fn segment(args: &VideoArgs, choice: SegmentChoice) -> Result<usize> {
+    for (given, flag) in [
+        (args.preview, "--preview"),
+        (args.resume, "--resume"),
+        (args.report.stats.is_some(), "--stats"),
+    ] {
+        if given {
+            return Err(usage(format!(
+                "{flag} does not go with --plan (a segment is made whole, or again)"
+            )));
+        }
+    }
     match choice {
         SegmentChoice::Index(k) => Ok(k),
         SegmentChoice::Auto => {

@@ -2,11 +2,13 @@
 //! to fine ([`coarse_to_fine`]), the stopping rule ([`optimize_within`]), and a video's frames, each
 //! warm-started from the last ([`FrameStylizer`]).
 
+mod handover;
 mod pyramid;
 mod solver;
 mod still;
 mod stopping;
 
+pub use handover::Handover;
 pub use pyramid::{coarse_to_fine, level_sizes, max_levels, resize, split, Level, TooSmall};
 pub use solver::{optimize, EngineChoice, Iteration, Outcome, Solver};
 pub use still::{plan, style_size, StillStart, StillStyle};

@@ -20,7 +20,7 @@ SIZE=${SIZE:-64} ITERATIONS=${ITERATIONS:-100,10} FPS=${FPS:-10}
 OUT=$ROOT/demo/cluster
 mkdir -p "$OUT"
 cd "$OUT"
-rm -rf parts parts-noblend slurm-*.out ./*.mp4 ./*.json report.txt
+rm -rf parts parts-noblend slurm-*.out ./*.mp4 ./*.json report.txt resubmitted
 report() { echo "$*" | tee -a report.txt; }
 now() { date +%s.%N; }
 
@@ -82,9 +82,10 @@ scancel "$victim"
 report "cancelled task $victim mid-segment"
 wait_queue
 ls parts-noblend | tr '\n' ' ' | sed 's/^/parts after the cancel: /' | tee -a report.txt; echo | tee -a report.txt
+touch resubmitted
 submit plan-noblend.json parts-noblend noblend.mp4
 wait_queue
-report "after resubmitting: $(grep -h -E 'already done|wrote segment' slurm-*.out | sort | uniq -c | tr '\n' ';')"
+report "after resubmitting: $(find . -name 'slurm-*.out' -newer resubmitted -exec grep -h -E 'already done|wrote segment' {} + | sort | tr '\n' ';')"
 [[ -f noblend.mp4 ]] && report "noblend.mp4 joined"
 
 # Seams: warping error per frame.

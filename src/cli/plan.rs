@@ -27,9 +27,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "S")]
     pub segment_seconds: Option<f64>,
 
-    /// Warm-up frames before each segment's start: they start its warm chain and are cross-faded
-    /// into the end of the segment before.
-    #[arg(long, value_name = "N", default_value_t = 8,
+    /// Warm-up frames before each segment's start: they start its warm chain, and the segment
+    /// before cross-fades into it over them (docs/CLUSTER.md: 30 frames make the seams as smooth
+    /// as the frames around them, 8 leave a visible fade).
+    #[arg(long, value_name = "N", default_value_t = 24,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub overlap: u32,
 

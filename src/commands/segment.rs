@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use ndarray::Array4;
 
 use super::media_flags::{self, with_flag};
 use super::Finished;
@@ -24,35 +23,21 @@ use crate::progress::Progress;
 use crate::render::{self, Plan};
 use crate::sink::FileSink;
 use crate::source::{Bounds, MediaSource, Span};
-use crate::stylize::Iteration;
+use crate::stylize::{Handover, Iteration};
 
 /// Seconds sought before the warm-up's first frame, so that the sound stored before it is read.
 const SEEK_MARGIN: f64 = 1.0;
 
 pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> Result<Finished> {
     let started = Instant::now();
-    for (given, flag) in [
-        (args.preview, "--preview"),
-        (args.resume, "--resume"),
-        (args.report.stats.is_some(), "--stats"),
-    ] {
-        if given {
-            return Err(UsageError(format!(
-                "{flag} does not go with --plan (a segment is redone whole)"
-            ))
-            .into());
-        }
-    }
     let plan = Plan::load(plan_path)?;
-    let k = config::segment(choice)?;
-    let count = plan.segments.len();
+    let k = config::segment(args, choice)?;
+    let shown = plan_path.display();
     let Some(segment) = plan.segments.get(k).cloned() else {
-        let range = format!("0 to {}", count - 1);
-        return Err(UsageError(format!(
-            "--segment {k} is out of range: plan '{}' has {count} segments ({range})",
-            plan_path.display()
-        ))
-        .into());
+        let last = plan.segments.len().saturating_sub(1);
+        let message =
+            format!("--segment {k} is out of range: plan '{shown}' has segments 0 to {last}");
+        return Err(UsageError(message).into());
     };
     let next = plan.segments.get(k + 1).cloned();
     let (engine, style, frames) = config::video(args)?;
@@ -60,10 +45,10 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
     if let Some(name) = render::changed(&plan.fingerprint, &fingerprint) {
         let what = match name {
             "the input" => "for another input".to_string(),
-            n if n.starts_with("style image") || n == "the model" => format!("with another {n}"),
             n => format!("with another {n}"),
         };
-        return Err(UsageError(format!("plan '{}' was made {what}: give the worker the input and settings `stylize plan` was given", plan_path.display())).into());
+        let message = format!("plan '{shown}' was made {what}: give the worker the input and settings `stylize plan` was given");
+        return Err(UsageError(message).into());
     }
     let dir = Path::new(&args.output);
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create '{}'", dir.display()))?;
@@ -105,19 +90,6 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
         true => Vec::new(),
         false => input.streams().to_vec(),
     };
-    let time_bases = (0..=streams
-        .iter()
-        .map(|s| s.index)
-        .max()
-        .unwrap_or(0)
-        .max(info.index))
-        .map(|i| {
-            streams
-                .iter()
-                .find(|s| s.index == i)
-                .map_or(tb, |s| s.time_base)
-        })
-        .collect();
     let url = part.to_string_lossy().into_owned();
     let format = media.format.as_deref();
     let mut output = FileSink::create(&url, (out_w, out_h), || {
@@ -136,7 +108,7 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
         MediaSource::new(input, !media.no_audio),
         bounds,
         tb,
-        time_bases,
+        &streams,
     );
     // The next segment's warm-up, over which this one cross-fades into its chain.
     let fade = next
@@ -154,10 +126,9 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
         flow_after: None,
         stop: interrupt.clone(),
     };
-    // This chain's frames so far, and the second chain's state and frames.
+    let mut handover = fade.map(|(_, length)| Handover::new(length));
+    // This chain's frames so far.
     let mut own = 0u64;
-    let mut second: Option<Array4<f32>> = None;
-    let mut faded = 0u64;
     let stylize = |frame: pipeline::Prepared| {
         let start = Instant::now();
         let on_iteration = |_: &Iteration| match interrupt.load(Ordering::Relaxed) {
@@ -169,18 +140,12 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
         let (mut image, outcomes) = stylizer.stylize(&frame.content, motion, on_iteration)?;
         own += 1;
         let mut iterations: usize = outcomes.iter().map(|o| o.iterations.len()).sum();
-        if let Some((_, length)) = fade.filter(|(from, _)| pts >= *from) {
-            match second.take() {
-                None => stylizer.restart(),
-                Some(previous) => stylizer.resume(previous, faded),
-            }
-            let (other, outcomes) = stylizer.stylize(&frame.content, motion, on_iteration)?;
-            iterations += outcomes.iter().map(|o| o.iterations.len()).sum::<usize>();
-            stylizer.resume(image.clone(), own);
-            faded += 1;
-            let weight = faded as f32 / length as f32;
-            image = &image * (1.0 - weight) + &other * weight;
-            second = Some(other);
+        let handing_over = fade.is_some_and(|(from, _)| pts >= from);
+        if let Some(handover) = handover.as_mut().filter(|_| handing_over) {
+            let content = &frame.content;
+            let (blended, more) =
+                handover.blend(&mut stylizer, own, &image, content, motion, on_iteration)?;
+            (image, iterations) = (blended, iterations + more);
         }
         progress.step(format!("segment {k}"));
         if pts < segment.start_pts {

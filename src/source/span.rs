@@ -8,7 +8,7 @@ use anyhow::Result;
 use ffmpeg_next::Rational;
 
 use super::FrameSource;
-use crate::media::{Ending, Event};
+use crate::media::{Ending, Event, StreamInfo};
 
 /// Seconds read past the span's end for the packets stored after its last frame.
 const PACKET_MARGIN: f64 = 2.0;
@@ -31,8 +31,8 @@ pub struct Span<S> {
     inner: S,
     bounds: Bounds,
     video: Rational,
-    /// Time base of each input stream's packets, by stream index.
-    time_bases: Vec<Rational>,
+    /// The packets' streams and their time bases.
+    time_bases: Vec<(usize, Rational)>,
     /// Frames let through.
     frames: u64,
     /// Whether the last frame has passed (only packets may still come).
@@ -40,14 +40,14 @@ pub struct Span<S> {
 }
 
 impl<S: FrameSource> Span<S> {
-    /// `inner`'s frames and packets within `bounds`; `video` is the frames' time base and
-    /// `time_bases` the packets' by stream index.
-    pub fn new(inner: S, bounds: Bounds, video: Rational, time_bases: Vec<Rational>) -> Span<S> {
+    /// `inner`'s frames and packets within `bounds`; `video` is the frames' time base, and
+    /// `streams` those of the packets.
+    pub fn new(inner: S, bounds: Bounds, video: Rational, streams: &[StreamInfo]) -> Span<S> {
         Span {
             inner,
             bounds,
             video,
-            time_bases,
+            time_bases: streams.iter().map(|s| (s.index, s.time_base)).collect(),
             frames: 0,
             past_frames: false,
         }
@@ -84,10 +84,10 @@ impl<S: FrameSource> FrameSource for Span<S> {
                     }
                 }
                 Event::Packet(packet) => {
-                    let base = self.time_bases.get(packet.stream).copied();
+                    let base = self.time_bases.iter().find(|(i, _)| *i == packet.stream);
                     let time = packet.packet.pts().or(packet.packet.dts());
                     let at = match (time, base) {
-                        (Some(t), Some(base)) => seconds(t, base),
+                        (Some(t), Some((_, base))) => seconds(t, *base),
                         _ => continue,
                     };
                     let after_start = b.packets_from.is_none_or(|from| at >= from);
