@@ -6,7 +6,9 @@
 # with the blending and without it (--overlap 0), a task cancelled mid-segment and the array
 # submitted again, and a strip of the frames around one seam.
 #
-#   scripts/cluster/measure.sh [--docs]     (as root; SIZE, ITERATIONS and FPS change the settings)
+#   scripts/cluster/measure.sh [--docs]     (as root; SIZE, ITERATIONS, FPS and OVERLAP [8] change
+#                                            the settings; scripts/cluster/seams.sh N then tries
+#                                            another overlap)
 #
 # Writes demo/cluster/ (report.txt, the videos, metrics JSON, seam.png); --docs copies the strip
 # to docs/cluster_seam.png.
@@ -49,7 +51,7 @@ submit() { # PLAN PARTS OUTPUT
   STYLIZE=$S SLURM_PARALLEL=2 SBATCH_ARGS="--chdir=$OUT --output=$OUT/slurm-%A_%a.out" \
     "$ROOT/scripts/cluster/slurm-render.sbatch" "$1" "$2" "$3" -- "${settings[@]}" --threads 1
 }
-"$S" plan "${settings[@]}" -o plan.json --segments 4 -y
+"$S" plan "${settings[@]}" -o plan.json --segments 4 --overlap "${OVERLAP:-8}" -y
 report "plan: $(grep -o '"first": [0-9]*' plan.json | tr '\n' ' ')"
 t=$(now)
 submit plan.json parts joined.mp4

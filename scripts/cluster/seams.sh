@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The seams of a longer warm-up and cross-fade: after scripts/cluster/measure.sh, renders its clip
 # again as 4 segments on the local Slurm cluster with --overlap N, and reports the warping error at
-# the seams (scripts/cluster/seams.py) into demo/cluster/report.txt.
+# the seams (scripts/cluster/seams.py) into demo/cluster/report.txt, and a strip of the frames
+# around the middle seam: the original, then without blending, with measure.sh's overlap and with
+# N (demo/cluster/seam.png; with --docs also docs/cluster_seam.png).
 #
-#   scripts/cluster/seams.sh N       (as root; the same SIZE and ITERATIONS as measure.sh)
+#   scripts/cluster/seams.sh N [--docs]   (as root; the same SIZE and ITERATIONS as measure.sh)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -26,3 +28,12 @@ echo "--overlap $N: 4 segments, 2 tasks at once, with the join: $(echo "$(date +
 "$S" metrics --original clip.mp4 --stylized "overlap-$N.mp4" --size "$SIZE" --json >"metrics-overlap-$N.json"
 python3 "$ROOT/scripts/cluster/seams.py" "plan-$N.json" "overlap-$N=metrics-overlap-$N.json" \
   whole=metrics-whole.json | tee -a report.txt
+
+read -r s o < <(python3 -c 'import json; p = json.load(open("plan.json"))["segments"]; print(p[2]["first"], p[1]["warmup"])')
+pick="select='between(n\,$((s - 3))\,$((s + 2)))',scale=160:-2,tile=6x1:padding=2:color=white"
+ffmpeg -v error -y -i clip.mp4 -i noblend.mp4 -i joined.mp4 -i "overlap-$N.mp4" -filter_complex \
+  "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];[a][b][c][d]vstack=4,split[x][y];[x]palettegen[p];[y][p]paletteuse" \
+  -frames:v 1 seam.png
+echo "strip: frames $((s - 3)) to $((s + 2)) (seam at $s): original; without blending; --overlap $o; --overlap $N: $PWD/seam.png" | tee -a report.txt
+[[ ${2:-} == --docs ]] && cp seam.png "$ROOT/docs/cluster_seam.png"
+true
