@@ -569,3 +569,91 @@ fn kubernetes_jobs_validate_against_the_schemas() {
     std::fs::write(&broken, text.replace("completions: 4", "completions: four")).unwrap();
     assert!(!validate(&broken).status.success());
 }
+
+/// The mean absolute change (0 to 255) from each frame of `path` (128×72) to the next.
+fn frame_steps(path: &Path) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames: Vec<&[u8]> = out.stdout.chunks_exact(128 * 72 * 3).collect();
+    frames
+        .windows(2)
+        .map(|w| {
+            let sum: u64 = w[0]
+                .iter()
+                .zip(w[1])
+                .map(|(a, b)| u64::from(a.abs_diff(*b)))
+                .sum();
+            sum as f64 / w[0].len() as f64
+        })
+        .collect()
+}
+
+#[test]
+fn the_hand_over_removes_the_jump_at_the_seam() {
+    let dir = setup();
+    let d = dir.path();
+    let lossless = ["--codec", "ffv1", "--format", "matroska"];
+    // Two segments cut at frame 20, joined without and with a 4-frame hand-over.
+    let steps = |overlap: &str| {
+        let plan = format!("plan-{overlap}.json");
+        let parts = format!("parts-{overlap}");
+        let out = run(
+            d,
+            "plan",
+            &[
+                &["-o", &plan, "--segments", "2", "--overlap", overlap],
+                &lossless[..],
+            ]
+            .concat(),
+        );
+        assert_success(&out);
+        for k in ["0", "1"] {
+            let args = [
+                &["--plan", &plan, "--segment", k, "-o", &parts, "-q"],
+                &lossless[..],
+            ]
+            .concat();
+            assert_success(&run(d, "video", &args));
+        }
+        let joined = format!("joined-{overlap}.mkv");
+        let out = stylize()
+            .args(["join", &plan, "--parts", &parts, "-o", &joined])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert_success(&out);
+        frame_steps(&d.join(joined))
+    };
+    let median = |s: &[f64]| {
+        let mut s = s.to_vec();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    // steps[i] is the change from frame i to i + 1: the seam is steps[19].
+    let cold = steps("0");
+    assert!(
+        cold[19] > 5.0 * median(&cold),
+        "no jump without the hand-over: {cold:?}"
+    );
+    let handed = steps("4");
+    assert!(
+        handed[19] < 2.0 * median(&handed),
+        "a jump at the seam: {handed:?}"
+    );
+    // The fade spreads the jump over its frames.
+    let fade = &handed[15..19];
+    assert!(
+        fade.iter().all(|&s| s < 0.6 * cold[19]),
+        "fade {fade:?}, jump {}",
+        cold[19]
+    );
+}
