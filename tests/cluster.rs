@@ -657,3 +657,73 @@ fn the_hand_over_removes_the_jump_at_the_seam() {
         cold[19]
     );
 }
+
+#[test]
+fn a_scene_cut_near_the_share_is_preferred_to_a_key_frame() {
+    let dir = setup();
+    let d = dir.path();
+    // Two shots of 2 s (frames 0-19 and 20-39), key frames every 7 frames and none at the cut.
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=128x72:rate=10:duration=2",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=128x72:rate=10,trim=duration=2",
+        ])
+        .args([
+            "-filter_complex",
+            "[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p",
+        ])
+        .args(["-c:v", "libx264", "-g", "7", "-sc_threshold", "0"])
+        .arg(d.join("shots.mp4"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let with = |subcommand: &str, more: &[&str]| {
+        stylize()
+            .arg(subcommand)
+            .args(settings("shots.mp4", QUICK))
+            .args(more)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    assert_success(&with(
+        "plan",
+        &["-o", "plan.json", "--segments", "2", "--overlap", "3"],
+    ));
+    let text = std::fs::read_to_string(d.join("plan.json")).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let second = &plan["segments"][1];
+    // The nearest key frame to the share (20) is 21; the scene cut at 20 wins, without warm-up.
+    assert_eq!(second["first"], 20, "{second}");
+    assert_eq!(second["scene_cut"], true);
+    assert_eq!(second["key"], false);
+    assert_eq!(second["warmup"], 0);
+    // The worker of a segment that starts between key frames decodes from the one before.
+    for k in ["0", "1"] {
+        assert_success(&with(
+            "video",
+            &["--plan", "plan.json", "--segment", k, "-o", "parts/", "-q"],
+        ));
+    }
+    let out = stylize()
+        .args(["join", "plan.json", "-o", "joined.mp4"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert_eq!(
+        probe(&d.join("joined.mp4"), "v", "packet=pts").len(),
+        FRAMES
+    );
+}
