@@ -202,14 +202,29 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         eprintln!("interrupted: wrote {written} stylized frames to {shown}{resume}");
         return Ok(Finished::Interrupted);
     }
-    if let Some(problem) = report.input.problem().filter(|_| !report.stopped_early()) {
-        bail!(
-            "input '{}' is damaged: {problem}; {shown} holds the {written} frames that decoded",
-            args.input
-        );
+    let problem = report.input.problem().filter(|_| !report.stopped_early());
+    if let Some(problem) = &problem {
+        if written == 0 || report.input.read_error.is_some() {
+            bail!(
+                "input '{}' is damaged: {problem}; {shown} holds the {written} frames that decoded",
+                args.input
+            );
+        }
     }
     if written == 0 {
         bail!("input '{}' gave no video frames", args.input);
+    }
+    if let Some(problem) = problem {
+        // Damaged frames patched up by the decoder, or a stream cut short: the render is whole
+        // for what the input holds.
+        let lost = match report.input.lost_frames() {
+            1 => "1 frame".to_string(),
+            n => format!("{n} frames"),
+        };
+        eprintln!(
+            "warning: {lost} of '{}' damaged or missing ({problem}); {shown} has {written} frames",
+            args.input
+        );
     }
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();

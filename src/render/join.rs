@@ -17,16 +17,22 @@ pub struct Joined {
     pub frames: u64,
 }
 
-/// Joins `segments` (files of one container, with the same streams) into `destination`, in the
-/// container named `format` or guessed from the destination's name. What was at the destination
-/// stays as it was until the joined file is complete.
-pub fn join(segments: &[PathBuf], destination: &Path, format: Option<&str>) -> Result<Joined> {
+/// Joins `segments` (files of one container, with the same streams, video at `frame_rate`
+/// frames a second when known) into `destination`, in the container named `format` or guessed
+/// from the destination's name. What was at the destination stays as it was until the joined
+/// file is complete.
+pub fn join(
+    segments: &[PathBuf],
+    destination: &Path,
+    format: Option<&str>,
+    frame_rate: Option<f64>,
+) -> Result<Joined> {
     let shown = destination.display().to_string();
     let Some(first) = segments.first() else {
         bail!("no video frames to write: '{shown}' was not written");
     };
     let temp = crate::files::temporary_beside(destination);
-    let joined = write(segments, first, &temp, destination, format)
+    let joined = write(segments, first, &temp, destination, format, frame_rate)
         .with_context(|| format!("cannot write '{shown}'"));
     match joined {
         Ok(joined) => {
@@ -48,6 +54,7 @@ fn write(
     temp: &Path,
     destination: &Path,
     format: Option<&str>,
+    frame_rate: Option<f64>,
 ) -> Result<Joined> {
     let layout = ffmpeg::format::input(first)
         .with_context(|| format!("cannot read the segment '{}'", first.display()))?;
@@ -82,7 +89,11 @@ fn write(
     }
     out.write_header()?;
     let time_bases: Vec<Rational> = out.streams().map(|s| s.time_base()).collect();
-    let mut last_dts: Vec<Option<i64>> = vec![None; time_bases.len()];
+    let mut clocks: Vec<Clock> = time_bases
+        .iter()
+        .enumerate()
+        .map(|(index, &tb)| Clock::new(tb, frame_rate.filter(|_| Some(index) == video)))
+        .collect();
     let mut frames = 0;
     for path in segments {
         let mut segment = ffmpeg::format::input(path)
@@ -102,7 +113,7 @@ fn write(
             }
             let index = packet.stream();
             packet.rescale_ts(from[index], time_bases[index]);
-            if !keep_increasing(&mut packet, &mut last_dts[index]) {
+            if !clocks[index].keep_increasing(&mut packet) {
                 continue;
             }
             packet.set_position(-1);
@@ -121,25 +132,60 @@ fn write(
     Ok(Joined { frames })
 }
 
-/// Keeps a stream's decoding timestamps increasing across segments: a segment whose encoder
-/// reorders frames (B-frames) starts decoding before its first picture, which can fall before
-/// the previous segment's last packet; its first packets are moved up to just after it (never
-/// past their presentation time). A packet that cannot follow (a re-encoded sound's priming,
-/// which overlaps the previous segment's end) is left out: returns whether to keep it.
-fn keep_increasing(packet: &mut Packet, last: &mut Option<i64>) -> bool {
-    if let (Some(dts), Some(previous)) = (packet.dts(), *last) {
-        if dts <= previous {
-            let moved = previous + 1;
-            match packet.pts() {
-                Some(pts) if pts < moved => return false,
-                _ => packet.set_dts(Some(moved)),
-            }
+/// One output stream's decoding timestamps, as the join writes them.
+struct Clock {
+    /// The last packet's decoding timestamp.
+    last: Option<i64>,
+    /// A packet's duration when it does not say (a video frame's, else one tick).
+    step: i64,
+}
+
+impl Clock {
+    /// A clock in `time_base`, for frames at `frame_rate` a second when known.
+    fn new(time_base: Rational, frame_rate: Option<f64>) -> Clock {
+        let ticks = frame_rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map(|r| (f64::from(time_base.invert()) / r).round() as i64);
+        Clock {
+            last: None,
+            step: ticks.unwrap_or(1).max(1),
         }
     }
-    if packet.dts().is_some() {
-        *last = packet.dts().max(*last);
+
+    /// Keeps the stream's decoding timestamps increasing across segments:
+    /// - a packet without one (MPEG-PS stamps only the first frame of each of its packs) gets
+    ///   the previous packet's plus a duration, as FFmpeg's demuxers derive them;
+    /// - a segment whose encoder reorders frames (B-frames) starts decoding before its first
+    ///   picture, which can fall before the previous segment's last packet; its first packets
+    ///   are moved up to just after it (never past their presentation time).
+    ///
+    /// A packet that cannot follow (a re-encoded sound's priming, which overlaps the previous
+    /// segment's end) is left out: returns whether to keep it.
+    fn keep_increasing(&mut self, packet: &mut Packet) -> bool {
+        if packet.dts().is_none() {
+            if let Some(previous) = self.last {
+                let step = if packet.duration() > 0 {
+                    packet.duration()
+                } else {
+                    self.step
+                };
+                packet.set_dts(Some(previous + step));
+            }
+        }
+        if let (Some(dts), Some(previous)) = (packet.dts(), self.last) {
+            if dts <= previous {
+                let moved = previous + 1;
+                match packet.pts() {
+                    Some(pts) if pts < moved => return false,
+                    _ => packet.set_dts(Some(moved)),
+                }
+            }
+        }
+        if packet.dts().is_some() {
+            self.last = packet.dts().max(self.last);
+        }
+        true
     }
-    true
 }
 
 /// The name of the muxer FFmpeg picks for `destination`'s extension.
