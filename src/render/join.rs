@@ -8,7 +8,7 @@ use std::ptr;
 
 use anyhow::{bail, Context, Result};
 use ffmpeg::ffi;
-use ffmpeg::{media, Packet, Rational};
+use ffmpeg::{media, Packet, Rational, Rescale};
 use ffmpeg_next as ffmpeg;
 
 /// What [`join`] wrote.
@@ -89,19 +89,31 @@ fn write(
     }
     out.write_header()?;
     let time_bases: Vec<Rational> = out.streams().map(|s| s.time_base()).collect();
-    let mut clocks: Vec<Clock> = time_bases
+    let clocks: Vec<Clock> = time_bases
         .iter()
         .enumerate()
         .map(|(index, &tb)| Clock::new(tb, frame_rate.filter(|_| Some(index) == video)))
         .collect();
-    let mut frames = 0;
+    let mut joiner = Joiner {
+        out: &mut out,
+        clocks,
+        time_bases,
+        video,
+        frames: 0,
+    };
     for path in segments {
         let mut segment = ffmpeg::format::input(path)
             .with_context(|| format!("cannot read the segment '{}'", path.display()))?;
-        if segment.nb_streams() as usize != time_bases.len() {
+        if segment.nb_streams() as usize != joiner.time_bases.len() {
             bail!("the segment '{}' has other streams", path.display());
         }
         let from: Vec<Rational> = segment.streams().map(|s| s.time_base()).collect();
+        // SAFETY: a plain field of the demuxer the context opened.
+        let discontinuous =
+            unsafe { (*segment.format().as_ptr()).flags } & ffi::AVFMT_TS_DISCONT != 0;
+        // The packets before the segment's first video packet, and then the shift of its clock.
+        let mut held = Vec::new();
+        let mut shift = None;
         let mut packet = Packet::empty();
         loop {
             match packet.read(&mut segment) {
@@ -112,17 +124,26 @@ fn write(
                 }
             }
             let index = packet.stream();
-            packet.rescale_ts(from[index], time_bases[index]);
-            if !clocks[index].keep_increasing(&mut packet) {
-                continue;
+            packet.rescale_ts(from[index], joiner.time_bases[index]);
+            let packet = std::mem::replace(&mut packet, Packet::empty());
+            match shift {
+                Some(shift) => joiner.put(packet, shift)?,
+                None if Some(index) == joiner.video => {
+                    let found = joiner.shift(&packet, discontinuous);
+                    shift = Some(found);
+                    for held in held.drain(..) {
+                        joiner.put(held, found)?;
+                    }
+                    joiner.put(packet, found)?;
+                }
+                None => held.push(packet),
             }
-            packet.set_position(-1);
-            if Some(index) == video {
-                frames += 1;
-            }
-            packet.write_interleaved(&mut out)?;
+        }
+        for held in held {
+            joiner.put(held, 0)?;
         }
     }
+    let frames = joiner.frames;
     out.write_trailer()?;
     // SAFETY: closing the file the context opened (and nulling it, so it is closed once).
     let closed = unsafe { ffi::avio_closep(&mut (*out.as_mut_ptr()).pb) };
@@ -130,6 +151,56 @@ fn write(
         return Err(ffmpeg::Error::from(closed).into());
     }
     Ok(Joined { frames })
+}
+
+/// The joined file being written.
+struct Joiner<'a> {
+    out: &'a mut ffmpeg::format::context::Output,
+    clocks: Vec<Clock>,
+    time_bases: Vec<Rational>,
+    /// The video stream's index.
+    video: Option<usize>,
+    /// Video packets written.
+    frames: u64,
+}
+
+impl Joiner<'_> {
+    /// How far (in the video's time base) to move the segment whose first video packet is
+    /// `first`. A container whose timestamps may jump (MPEG-PS) shifts a segment's clock when its
+    /// first timestamps would fall before its start (the first segment's, by the encoder's delay
+    /// and the muxer's preload), so that it overlaps the next one: the next segment is moved to
+    /// follow it, and so on. Other containers keep their timestamps.
+    fn shift(&self, first: &Packet, discontinuous: bool) -> i64 {
+        let Some(clock) = self.video.map(|v| &self.clocks[v]) else {
+            return 0;
+        };
+        match (first.dts().or(first.pts()), clock.last) {
+            (Some(start), Some(last)) if discontinuous && start <= last => {
+                last + clock.step - start
+            }
+            _ => 0,
+        }
+    }
+
+    /// Writes `packet` (in its output stream's time base) moved by `shift` video ticks.
+    fn put(&mut self, mut packet: Packet, shift: i64) -> Result<()> {
+        let index = packet.stream();
+        let video_tb = self
+            .video
+            .map_or(self.time_bases[index], |v| self.time_bases[v]);
+        let moved = shift.rescale(video_tb, self.time_bases[index]);
+        packet.set_pts(packet.pts().map(|t| t + moved));
+        packet.set_dts(packet.dts().map(|t| t + moved));
+        if !self.clocks[index].keep_increasing(&mut packet) {
+            return Ok(());
+        }
+        packet.set_position(-1);
+        if Some(index) == self.video {
+            self.frames += 1;
+        }
+        packet.write_interleaved(self.out)?;
+        Ok(())
+    }
 }
 
 /// One output stream's decoding timestamps, as the join writes them.
