@@ -612,6 +612,51 @@ fn a_failed_run_leaves_what_was_at_the_output() {
 }
 
 #[test]
+fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let target = dir.path().join("earlier.mp4");
+    std::fs::write(&target, b"an earlier render").unwrap();
+    std::os::unix::fs::symlink("earlier.mp4", dir.path().join("out.mp4")).unwrap();
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--start", "100", "-y"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "no video frames");
+    let link = std::fs::read_link(dir.path().join("out.mp4")).expect("still a link");
+    assert_eq!(link, Path::new("earlier.mp4"));
+    assert_eq!(std::fs::read(&target).unwrap(), b"an earlier render");
+}
+
+#[test]
+fn a_stats_file_that_cannot_be_written_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--stats", "missing/stats.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &result,
+        1,
+        "cannot write statistics to 'missing/stats.json'",
+    );
+    assert_eq!(files_in(dir.path()), ["style.png"], "a render was made");
+}
+
+#[test]
 fn a_killed_run_leaves_what_was_at_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
@@ -861,19 +906,36 @@ fn mpeg_ps_and_ogg_outputs_take_their_own_audio_codec() {
     // lavfi's sine is PCM, which neither MPEG-PS nor Ogg takes.
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=64x48:rate=5:duration=2")
+        .args(["-f", "lavfi", "-i", "sine=duration=2"])
+        .args(["-c:v", "libx264", "-c:a", "aac", "aac.mp4"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let lavfi = |sound| match sound {
+        true => "testsrc2=size=64x48:rate=5:duration=2[out0];sine=duration=2[out1]",
+        false => "testsrc2=size=64x48:rate=5:duration=2",
+    };
     let cases = [
         ("sound.mpg", true, ["h264", "mp2"].as_slice()),
         ("silent.mpg", false, ["h264"].as_slice()),
+        ("aac.mpg", true, ["h264", "mp2"].as_slice()),
         ("sound.ogv", true, ["theora", "vorbis"].as_slice()),
         ("sound.mkv", true, ["h264", "pcm_s16le"].as_slice()),
+        ("aac.mkv", true, ["h264", "aac"].as_slice()),
+        ("sound.mp4", true, ["h264", "aac"].as_slice()),
     ];
     for (name, sound, expected) in cases {
-        let input = match sound {
-            true => "testsrc2=size=64x48:rate=5:duration=2[out0];sine=duration=2[out1]",
-            false => "testsrc2=size=64x48:rate=5:duration=2",
+        let input: &[&str] = match name.starts_with("aac") {
+            true => &["aac.mp4"],
+            false => &["--input-format", "lavfi", lavfi(sound)],
         };
         let result = video(&style)
-            .args(["--input-format", "lavfi", input, "-o", name])
+            .args(input)
+            .args(["-o", name])
             .args(["--size", "32", "--iterations", "2,1"])
             .current_dir(dir.path())
             .output()
