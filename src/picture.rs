@@ -221,3 +221,27 @@ impl OutputImage {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_truncated;
+
+    #[test]
+    fn a_jpeg_without_its_end_marker_is_truncated() {
+        let mut bytes = Vec::new();
+        let image =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        assert!(!jpeg_is_truncated(&bytes));
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"appended by some tool");
+        assert!(!jpeg_is_truncated(&trailing), "bytes after the end marker");
+        assert!(jpeg_is_truncated(&bytes[..bytes.len() / 2]));
+        assert!(jpeg_is_truncated(&bytes[..bytes.len() - 2]));
+    }
+}

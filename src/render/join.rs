@@ -271,3 +271,44 @@ fn muxer_for(destination: &Path) -> Result<String> {
     let name = unsafe { std::ffi::CStr::from_ptr((*muxer).name) };
     Ok(name.to_string_lossy().into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(pts: Option<i64>, dts: Option<i64>) -> Packet {
+        let mut p = Packet::empty();
+        p.set_pts(pts);
+        p.set_dts(dts);
+        p
+    }
+
+    #[test]
+    fn missing_timestamps_follow_the_packet_before_by_a_frame() {
+        // 5 frames a second in MPEG-PS's 90 kHz.
+        let mut clock = Clock::new(Rational::new(1, 90_000), Some(5.0));
+        let mut first = packet(Some(81_000), Some(45_000));
+        assert!(clock.keep_increasing(&mut first));
+        let dts: Vec<Option<i64>> = (0..3)
+            .map(|_| {
+                let mut p = packet(None, None);
+                assert!(clock.keep_increasing(&mut p));
+                p.dts()
+            })
+            .collect();
+        assert_eq!(dts, [Some(63_000), Some(81_000), Some(99_000)]);
+    }
+
+    #[test]
+    fn an_overlapping_packet_moves_up_or_is_left_out() {
+        let mut clock = Clock::new(Rational::new(1, 1000), None);
+        assert!(clock.keep_increasing(&mut packet(Some(100), Some(100))));
+        let mut reordered = packet(Some(300), Some(90));
+        assert!(clock.keep_increasing(&mut reordered));
+        assert_eq!(reordered.dts(), Some(101));
+        assert!(
+            !clock.keep_increasing(&mut packet(Some(50), Some(50))),
+            "a packet shown before the last one cannot follow it"
+        );
+    }
+}

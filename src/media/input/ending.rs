@@ -80,3 +80,49 @@ impl Ending {
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ending;
+
+    #[test]
+    fn lost_frames_count_damage_and_the_larger_of_missing_and_rejected() {
+        let cut = Ending {
+            frames: 19,
+            expected_frames: Some(40),
+            expected_is_estimate: true,
+            ..Ending::default()
+        };
+        assert_eq!(cut.lost_frames(), 21);
+        let rejected = Ending {
+            decode_errors: 3,
+            corrupt_frames: 2,
+            ..cut.clone()
+        };
+        assert_eq!(
+            rejected.lost_frames(),
+            23,
+            "3 rejected packets are among the 21 missing"
+        );
+        let patched = Ending {
+            frames: 40,
+            corrupt_frames: 2,
+            ..cut.clone()
+        };
+        assert_eq!(patched.lost_frames(), 2);
+        let about = Ending {
+            frames: 39,
+            ..cut.clone()
+        };
+        assert_eq!(
+            about.lost_frames(),
+            0,
+            "one frame short of an estimate is no loss"
+        );
+        let interrupted = Ending {
+            interrupted: true,
+            ..cut
+        };
+        assert_eq!(interrupted.lost_frames(), 0);
+    }
+}
