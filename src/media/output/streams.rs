@@ -65,7 +65,7 @@ pub(super) fn route_streams(
                 match AudioTranscoder::new(info, &name, ctx, global_header) {
                     Ok(transcoder) => {
                         tracing::info!(
-                            "re-encoding {} audio (stream {}) as {name}: the {container} container does not take it",
+                            "re-encoding {} audio (stream {}) as {name}: the {container} container does not say it takes it",
                             info.codec,
                             info.index
                         );
