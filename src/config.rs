@@ -306,9 +306,10 @@ pub fn engine(
 /// The session that `--device` and `--precision` ask for, with `threads`.
 pub fn session(args: &EngineArgs, threads: usize) -> Result<SessionConfig> {
     let tf32 = match (args.precision, args.device) {
-        (Some(PrecisionChoice::Tf32), Device::Cpu) => {
-            bail!("--precision tf32 needs CUDA: use --device cuda, or leave --precision out on the CPU")
-        }
+        (Some(PrecisionChoice::Tf32), Device::Cpu) => return Err(usage(
+            "--precision tf32 needs CUDA: use --device cuda, or leave --precision out on the CPU"
+                .into(),
+        )),
         (Some(choice), _) => choice == PrecisionChoice::Tf32,
         (None, _) => true,
     };

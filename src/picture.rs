@@ -1,6 +1,6 @@
 //! Still images: loading, resizing, tensor conversion, colour handling and atomic saving.
 
-use std::io::{BufWriter, ErrorKind};
+use std::io::{BufWriter, Cursor, ErrorKind};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -12,30 +12,52 @@ use ndarray::{Array4, ArrayView4, Axis, Zip};
 
 use crate::media::frame::{rgb_to_tensor, tensor_to_rgb};
 
+/// A decoded image, and whether its file was cut short.
+pub struct Loaded {
+    pub image: RgbImage,
+    /// A JPEG that stops before its end marker: the decoder filled its missing part with grey.
+    pub truncated: bool,
+}
+
 /// Opens and decodes an image; `what` names it in errors ("content image", "style image").
-pub fn load(path: &Path, what: &str) -> Result<RgbImage> {
+pub fn load(path: &Path, what: &str) -> Result<Loaded> {
     let shown = path.display();
-    let reader = ImageReader::open(path).map_err(|e| match e.kind() {
+    if path.is_dir() {
+        bail!("cannot open {what} '{shown}': it is a directory");
+    }
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
         ErrorKind::NotFound => anyhow!("cannot open {what} '{shown}': no such file"),
         ErrorKind::PermissionDenied => anyhow!("cannot open {what} '{shown}': permission denied"),
         _ => anyhow!("cannot open {what} '{shown}': {e}"),
     })?;
-    if path.is_dir() {
-        bail!("cannot open {what} '{shown}': it is a directory");
-    }
-    let reader = reader
+    let reader = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
         .with_context(|| format!("cannot read {what} '{shown}'"))?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         bail!("cannot read {what} '{shown}': not an image in a known format (PNG, JPEG, WebP, BMP, TIFF, GIF)");
-    }
+    };
     let unreadable = |e: image::ImageError| anyhow!("cannot read {what} '{shown}': {e}");
     let mut decoder = reader.into_decoder().map_err(unreadable)?;
     // Phones store portraits sideways with an EXIF orientation: turn them as viewers do.
     let orientation = decoder.orientation().map_err(unreadable)?;
     let mut decoded = image::DynamicImage::from_decoder(decoder).map_err(unreadable)?;
     decoded.apply_orientation(orientation);
-    Ok(decoded.to_rgb8())
+    Ok(Loaded {
+        image: decoded.to_rgb8(),
+        truncated: format == ImageFormat::Jpeg && jpeg_is_truncated(&bytes),
+    })
+}
+
+/// Whether a JPEG file stops before the end marker (EOI) that follows its last scan. Scan data
+/// cannot hold an EOI (a 0xFF byte in it is followed by 0x00 or a restart marker), and a
+/// thumbnail's EOI comes before the main image's scans.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    const SOS: [u8; 2] = [0xFF, 0xDA];
+    const EOI: [u8; 2] = [0xFF, 0xD9];
+    match bytes.windows(2).rposition(|w| w == SOS) {
+        Some(last_scan) => !bytes[last_scan..].windows(2).any(|w| w == EOI),
+        None => true,
+    }
 }
 
 /// Resizes so that the longer side is `longest` pixels (Lanczos), keeping the aspect ratio.
@@ -197,5 +219,29 @@ impl OutputImage {
             bail!("cannot write '{shown}': {e}");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_truncated;
+
+    #[test]
+    fn a_jpeg_without_its_end_marker_is_truncated() {
+        let mut bytes = Vec::new();
+        let image =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+        image::DynamicImage::ImageRgb8(image)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        assert!(!jpeg_is_truncated(&bytes));
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"appended by some tool");
+        assert!(!jpeg_is_truncated(&trailing), "bytes after the end marker");
+        assert!(jpeg_is_truncated(&bytes[..bytes.len() / 2]));
+        assert!(jpeg_is_truncated(&bytes[..bytes.len() - 2]));
     }
 }

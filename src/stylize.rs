@@ -21,7 +21,7 @@ use ndarray::Array4;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::model::{LossWeights, Model, Targets, TemporalTarget};
+use crate::model::{runtime, LossWeights, Model, Targets, TemporalTarget};
 use crate::temporal::{self, Motion};
 
 /// Seeded white noise in [0, 1] of `shape` (Gatys et al.'s random start).
@@ -212,6 +212,7 @@ impl FrameStylizer {
         mut on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
     ) -> Result<(Array4<f32>, Vec<Outcome>)> {
         self.rng = StdRng::seed_from_u64(self.seed.wrapping_add(self.frames));
+        tracing::debug!(frame = self.frames, "stylizing");
         self.frames += 1;
         if self.is_given(content) {
             if let Some(first) = self.first.take() {
@@ -224,7 +225,6 @@ impl FrameStylizer {
             self.previous = Some(image.clone());
             return Ok((image, outcomes));
         }
-        self.targets.contents = self.model.features(content.view())?.contents;
         let previous = self.previous.take().filter(|p| p.dim() == content.dim());
         // The previous stylized frame carried into this one, and where it can be trusted.
         let (target, warped_start) = match (&previous, motion) {
@@ -240,6 +240,11 @@ impl FrameStylizer {
             (FrameStart::Noise, _, _) => noise(content.dim(), &mut self.rng),
             _ => content.clone(),
         };
+        let Some(contents) = content_features(&mut self.model, content)? else {
+            self.previous = Some(image.clone());
+            return Ok((image, Vec::new()));
+        };
+        self.targets.contents = contents;
         self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
         self.solver.reset();
         let outcome = optimize_within(
@@ -266,6 +271,9 @@ impl FrameStylizer {
         let planned = self.schedule.levels.last() == Some(&size)
             && self.schedule.levels.len() == self.coarse_grams.len() + 1;
         let mut levels = Vec::with_capacity(self.schedule.levels.len());
+        // An interrupted frame before its first iteration: its content, as a pyramid interrupted
+        // then would give.
+        let interrupted = || Ok((content.clone(), Vec::new()));
         if planned {
             for ((&size, budget), grams) in self
                 .schedule
@@ -274,12 +282,16 @@ impl FrameStylizer {
                 .zip(&self.schedule.first)
                 .zip(&self.coarse_grams)
             {
-                let scaled = resize(content.view(), size);
+                let Some(contents) =
+                    content_features(&mut self.model, &resize(content.view(), size))?
+                else {
+                    return interrupted();
+                };
                 levels.push(Level {
                     size,
                     targets: Targets {
                         grams: grams.clone(),
-                        contents: self.model.features(scaled.view())?.contents,
+                        contents,
                         temporal: None,
                     },
                     budget: *budget,
@@ -293,11 +305,14 @@ impl FrameStylizer {
                 tolerance: self.schedule.rest.tolerance,
             },
         };
+        let Some(contents) = content_features(&mut self.model, content)? else {
+            return interrupted();
+        };
         levels.push(Level {
             size,
             targets: Targets {
                 grams: self.targets.grams.clone(),
-                contents: self.model.features(content.view())?.contents,
+                contents,
                 temporal: None,
             },
             budget,
@@ -315,6 +330,16 @@ impl FrameStylizer {
             &mut self.solver,
             on_iteration,
         )
+    }
+}
+
+/// The content activations of `image`; `None` when an interrupt ended the run (the frame then
+/// stays as it starts, as when the optimizer's runs are ended).
+fn content_features(model: &mut Model, image: &Array4<f32>) -> Result<Option<Vec<Array4<f32>>>> {
+    match model.features(image.view()) {
+        Ok(features) => Ok(Some(features.contents)),
+        Err(e) if runtime::is_interrupt(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -283,7 +283,7 @@ fn nonsense_option_values_are_usage_errors() {
 fn tf32_needs_cuda() {
     let c = case();
     let out = c.run(&c.content, &["--device", "cpu", "--precision", "tf32"]);
-    assert_one_line_error(&out, 1, "--precision tf32 needs CUDA");
+    assert_one_line_error(&out, 2, "--precision tf32 needs CUDA");
     c.assert_nothing_written();
 }
 
@@ -387,7 +387,7 @@ fn levels_and_tolerance_out_of_range() {
     let out = iterations(&["--iterations", "5,5,5"]);
     assert_one_line_error(&out, 1, "--iterations gives 3 levels");
     let out = iterations(&["--iterations", "5,5", "--levels", "1"]);
-    assert_one_line_error(&out, 1, "give one per level");
+    assert_one_line_error(&out, 2, "give one per level");
     c.assert_nothing_written();
 }
 
@@ -415,4 +415,32 @@ fn sizes_that_cannot_fit_in_memory_are_refused_up_front() {
     assert_one_line_error(&out, 1, "use a smaller --size or --style-scale");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     c.assert_nothing_written();
+}
+
+#[test]
+fn truncated_jpegs_are_used_with_one_warning_each() {
+    let c = case();
+    let whole = c.dir.path().join("photo.jpg");
+    write_content(&whole, 200, 150);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = c.dir.path().join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let only_line = |out: &Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        stderr.trim_end().to_string()
+    };
+    let warning = |what: &str| {
+        format!(
+            "warning: {what} '{}' is truncated (no JPEG end marker); its missing part is grey",
+            cut.display()
+        )
+    };
+
+    assert_eq!(only_line(&c.run(&cut, &[])), warning("content image"));
+    assert!(c.out.exists());
+    let out = c.run(&c.content, &["--style", cut.to_str().unwrap(), "-y"]);
+    assert_eq!(only_line(&out), warning("style image"));
+    let out = c.run(&whole, &["--style", whole.to_str().unwrap(), "-y"]);
+    assert_eq!(only_line(&out), "", "a whole JPEG passes without a word");
 }

@@ -18,6 +18,11 @@ const FRAMES: usize = 60;
 
 /// `stylize video` of the clip into `out` (in `dir`), lossless, on one thread.
 fn render(dir: &Path, out: &str) -> Command {
+    render_with(dir, out, "ffv1")
+}
+
+/// [`render`] with the video encoder `codec`.
+fn render_with(dir: &Path, out: &str, codec: &str) -> Command {
     let style = dir.join("style.png");
     if !style.exists() {
         write_style(&style, 64, 64);
@@ -30,7 +35,7 @@ fn render(dir: &Path, out: &str) -> Command {
         .arg("--model")
         .arg(tiny_model())
         .args(["--device", "cpu", "--threads", "1", "-q"])
-        .args(["--size", "48", "--iterations", "20,10", "--codec", "ffv1"])
+        .args(["--size", "48", "--iterations", "20,10", "--codec", codec])
         .current_dir(dir);
     cmd
 }
@@ -328,4 +333,48 @@ fn a_full_disk_stops_cleanly_and_resumes_once_there_is_room() {
     assert_eq!(read("resume.code").trim(), "0", "{}", read("resume.err"));
     assert_eq!(read("listing-after").trim(), "out.mkv");
     assert_like_the_reference(&dir.path().join("resumed.mkv"));
+}
+
+/// Frames decoded from the first video stream of `path`, and whether it has sound.
+fn count_frames(path: &Path) -> (u64, bool) {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries"])
+        .args(["stream=codec_type,nb_read_frames", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let video = text
+        .lines()
+        .find_map(|l| l.strip_prefix("video,"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    (video, text.lines().any(|l| l.starts_with("audio,")))
+}
+
+/// MPEG-PS stamps only the first frame of each pack, and takes neither PCM nor AAC: its segments
+/// are joined with the missing timestamps derived, and the sound is MP2.
+#[test]
+fn an_mpeg_ps_render_is_killed_and_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = render_with(dir.path(), "out.mpg", "libx264")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    until_checkpointed(&mut child, dir.path(), "out.mpg");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(work(dir.path(), "out.mpg").join("checkpoint.json").exists());
+    assert_success(
+        &render_with(dir.path(), "out.mpg", "libx264")
+            .arg("--resume")
+            .output()
+            .unwrap(),
+    );
+    let out = dir.path().join("out.mpg");
+    assert_eq!(count_frames(&out), (FRAMES as u64, true));
+    assert!(
+        !work(dir.path(), "out.mpg").exists(),
+        "the work folder stayed"
+    );
 }

@@ -233,6 +233,15 @@ fn plays(path: &Path) -> bool {
 /// first frame's optimization has begun (`RUST_LOG=stylize=debug` says so on stderr), with the
 /// rest of its stderr.
 fn long_render(c: &Case) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    long_render_at(c, "512", "optimizing")
+}
+
+/// [`long_render`] at `size` pixels, returned once a debug line holding `until` was written.
+fn long_render_at(
+    c: &Case,
+    size: &str,
+    until: &str,
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
     let mut child = stylize()
         .current_dir(c.dir.path())
         .env("RUST_LOG", "stylize=debug")
@@ -244,8 +253,8 @@ fn long_render(c: &Case) -> (std::process::Child, std::thread::JoinHandle<String
         ])
         .args(["-s", "style.png", "-o", "out.mp4", "-y", "--model"])
         .arg(vgg19_model())
-        .args(["--device", "cpu", "--threads", "1", "--size", "512"])
-        .args(["--iterations", "1000,1"])
+        .args(["--device", "cpu", "--threads", "1", "--size", size])
+        .args(["--style-scale", "0.1", "--iterations", "1000,1"])
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,7 +268,7 @@ fn long_render(c: &Case) -> (std::process::Child, std::thread::JoinHandle<String
             panic!("the render ended before optimizing: {seen}");
         }
         seen.push_str(&line);
-        if line.contains("optimizing") {
+        if line.contains(until) {
             break;
         }
     }
@@ -293,6 +302,28 @@ fn sigterm_ends_a_long_evaluation_within_a_second_or_two() {
         left_beside(c.dir.path()),
         ["out.mp4", "photo.png", "style.png"]
     );
+}
+
+#[test]
+fn sigterm_ends_a_long_feature_run_within_a_second_or_two() {
+    let c = Case::new();
+    // At 512 pixels the first frame's content features alone take a second or more.
+    let (mut child, stderr) = long_render_at(&c, "512", "stylizing");
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    // Acted on only after the features, the optimization would begin (and say so) first.
+    assert!(
+        !stderr.contains("optimizing"),
+        "the features were not interrupted: {stderr}"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
+    assert!(stderr.contains("wrote 1 stylized frames"), "{stderr}");
+    assert!(plays(&c.path("out.mp4")));
 }
 
 #[test]

@@ -432,9 +432,66 @@ fn truncated_video_keeps_what_decodes_and_says_what_was_lost() {
         ])
         .output()
         .unwrap();
-    assert_one_line_error(&result, 1, "damaged");
-    let (frames, ..) = probe(&out, "v").expect("the frames that decoded were written");
+    let frames = assert_one_warning(&result, &out, "cut.mkv'");
     assert!((6..40).contains(&frames), "{frames} frames");
+}
+
+/// Asserts a run that succeeded with one line on stderr, a warning that counts the damaged or
+/// missing frames of `input` and says how many frames `out` has (checked by decoding it);
+/// returns that count.
+fn assert_one_warning(result: &std::process::Output, out: &Path, input: &str) -> u64 {
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    let line = lines[0];
+    assert!(line.starts_with("warning: "), "{line}");
+    assert!(line.contains(input), "{line}");
+    let lost: u64 = line["warning: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line}"));
+    assert!(lost > 0, "{line}");
+    assert!(line.contains("damaged or missing"), "{line}");
+    let (frames, ..) = probe(out, "v").expect("the output plays");
+    assert!(
+        line.ends_with(&format!("has {frames} frames")),
+        "{line} (the output has {frames})"
+    );
+    frames
+}
+
+#[test]
+fn damaged_frames_are_counted_in_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.mkv");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=96x64:rate=10:duration=4")
+        .args(["-c:v", "libx264", "-g", "5", "-y"])
+        .arg(&full)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Bytes flipped in a third of the way in: macroblocks the decoder patches up.
+    let mut bytes = std::fs::read(&full).unwrap();
+    let from = bytes.len() / 3;
+    for i in (from..from + 2000).step_by(97) {
+        bytes[i] ^= 0xff;
+    }
+    let damaged = dir.path().join("damaged.mkv");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = dir.path().join("out.mp4");
+    let result = video(&style(dir.path()))
+        .arg(&damaged)
+        .arg("-o")
+        .arg(&out)
+        .args(["--size", "32", "--iterations", "1"])
+        .output()
+        .unwrap();
+    let frames = assert_one_warning(&result, &out, "damaged.mkv'");
+    assert!((30..=40).contains(&frames), "{frames} frames");
 }
 
 /// Peak resident memory (KiB, as `/usr/bin/time` measures it) of stylizing `frames` frames of a
@@ -552,6 +609,51 @@ fn a_failed_run_leaves_what_was_at_the_output() {
         ["out.mp4", "style.png"],
         "a temporary file was left behind"
     );
+}
+
+#[test]
+fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let target = dir.path().join("earlier.mp4");
+    std::fs::write(&target, b"an earlier render").unwrap();
+    std::os::unix::fs::symlink("earlier.mp4", dir.path().join("out.mp4")).unwrap();
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--start", "100", "-y"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(&result, 1, "no video frames");
+    let link = std::fs::read_link(dir.path().join("out.mp4")).expect("still a link");
+    assert_eq!(link, Path::new("earlier.mp4"));
+    assert_eq!(std::fs::read(&target).unwrap(), b"an earlier render");
+}
+
+#[test]
+fn a_stats_file_that_cannot_be_written_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let result = video(&style)
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=64x48:rate=5:duration=1",
+        ])
+        .args(["-o", "out.mp4", "--stats", "missing/stats.json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &result,
+        1,
+        "cannot write statistics to 'missing/stats.json'",
+    );
+    assert_eq!(files_in(dir.path()), ["style.png"], "a render was made");
 }
 
 #[test]
@@ -783,4 +885,94 @@ fn numbered_pictures_like_ffmpeg() {
         .output()
         .unwrap();
     assert_one_line_error(&result, 1, "does not exist");
+}
+
+/// The codec of each stream of `path`, as ffprobe names them.
+fn codecs(path: &Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name"])
+        .args(["-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// When FFmpeg shows each decoded video frame of `path`, in seconds (its `showinfo` filter).
+fn frame_times(path: &Path) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-i"])
+        .arg(path)
+        .args(["-map", "0:v", "-vf", "showinfo", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    String::from_utf8_lossy(&out.stderr)
+        .split("pts_time:")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn mpeg_ps_and_ogg_outputs_take_their_own_audio_codec() {
+    // lavfi's sine is PCM, which neither MPEG-PS nor Ogg takes.
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=64x48:rate=5:duration=2")
+        .args(["-f", "lavfi", "-i", "sine=duration=2"])
+        .args(["-c:v", "libx264", "-c:a", "aac", "aac.mp4"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let lavfi = |sound| match sound {
+        true => "testsrc2=size=64x48:rate=5:duration=2[out0];sine=duration=2[out1]",
+        false => "testsrc2=size=64x48:rate=5:duration=2",
+    };
+    let cases = [
+        ("sound.mpg", true, ["h264", "mp2"].as_slice()),
+        ("silent.mpg", false, ["h264"].as_slice()),
+        ("aac.mpg", true, ["h264", "mp2"].as_slice()),
+        ("sound.ogv", true, ["theora", "vorbis"].as_slice()),
+        ("sound.mkv", true, ["h264", "pcm_s16le"].as_slice()),
+        ("aac.mkv", true, ["h264", "aac"].as_slice()),
+        ("sound.mp4", true, ["h264", "aac"].as_slice()),
+    ];
+    for (name, sound, expected) in cases {
+        let input: &[&str] = match name.starts_with("aac") {
+            true => &["aac.mp4"],
+            false => &["--input-format", "lavfi", lavfi(sound)],
+        };
+        let result = video(&style)
+            .args(input)
+            .args(["-o", name])
+            .args(["--size", "32", "--iterations", "2,1"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let out = dir.path().join(name);
+        assert_eq!(codecs(&out), expected, "{name}");
+        let (frames, ..) = probe(&out, "v").expect("the output plays");
+        // Theora sends a frame equal to the one before as an empty packet, which Ogg leaves out.
+        if !name.ends_with(".ogv") {
+            assert_eq!(frames, 10, "{name}");
+            // MPEG-PS stamps few frames: a player times the others by the stream's own rate
+            // (wrong when it was the MP4's clock, 1/10240 s).
+            let times = frame_times(&out);
+            assert_eq!(times.len(), 10, "{name}");
+            for pair in times.windows(2) {
+                assert!((pair[1] - pair[0] - 0.2).abs() < 1e-3, "{name}: {times:?}");
+            }
+        }
+        if sound {
+            let (packets, ..) = probe(&out, "a").expect("the sound plays");
+            assert!(packets > 0, "{name}");
+        }
+    }
 }

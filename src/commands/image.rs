@@ -3,9 +3,9 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 
-use crate::cli::{ImageArgs, Init, LevelIterations, IMAGE_LEVELS};
+use crate::cli::{ImageArgs, Init, LevelIterations, UsageError, IMAGE_LEVELS};
 use crate::config;
 use crate::model;
 use crate::picture::{self, OutputImage};
@@ -34,10 +34,10 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let threads = config::threads(&args.engine);
     let engine = config::engine(&args.engine, &args.optim, model_dir, threads, quiet)?;
     let style = config::style(&args.style, 0.0, false)?;
-    let content = picture::load(&args.content, "content image")?;
+    let content = super::load_picture(&args.content, "content image")?;
     let styles = super::load_styles(&args.style.styles)?;
     let start = match &args.init {
-        Init::Image(path) => StillStart::Image(picture::load(path, "init image")?),
+        Init::Image(path) => StillStart::Image(super::load_picture(path, "init image")?),
         Init::Noise => StillStart::Noise(args.optim.seed),
         Init::Content => StillStart::Content,
     };
@@ -160,11 +160,14 @@ fn levels(
         LevelIterations::PerLevel(counts) if counts.len() == sizes.len() => {
             counts.iter().map(|&n| n as usize).collect()
         }
-        LevelIterations::PerLevel(counts) => bail!(
-            "--iterations gives {} counts but there are {} levels: give one per level or one in all",
-            counts.len(),
-            sizes.len()
-        ),
+        LevelIterations::PerLevel(counts) => {
+            return Err(UsageError(format!(
+                "--iterations gives {} counts but there are {} levels: give one per level or one in all",
+                counts.len(),
+                sizes.len()
+            ))
+            .into())
+        }
     };
     Ok((sizes, iterations))
 }

@@ -56,8 +56,20 @@ pub fn run(command: Command) -> Result<Finished> {
 fn load_styles(paths: &[std::path::PathBuf]) -> Result<Vec<::image::RgbImage>> {
     paths
         .iter()
-        .map(|p| crate::picture::load(p, "style image"))
+        .map(|p| load_picture(p, "style image"))
         .collect()
+}
+
+/// The picture in `path` (`what` names it), with a warning line when its file was cut short.
+fn load_picture(path: &Path, what: &str) -> Result<::image::RgbImage> {
+    let loaded = crate::picture::load(path, what)?;
+    if loaded.truncated {
+        eprintln!(
+            "warning: {what} '{}' is truncated (no JPEG end marker); its missing part is grey",
+            path.display()
+        );
+    }
+    Ok(loaded.image)
 }
 
 /// The features of each style image, resized to [`stylize::style_size`].
@@ -306,7 +318,7 @@ fn claim_outputs(
 
 /// The stylized first frame in `path`, which must be `size` (the frames' processing size).
 fn first_frame(path: &Path, size: (u32, u32), size_flag: u32) -> Result<ndarray::Array4<f32>> {
-    let image = crate::picture::load(path, "first frame")?;
+    let image = load_picture(path, "first frame")?;
     if image.dimensions() != size {
         let ((w, h), (width, height)) = (image.dimensions(), size);
         bail!(

@@ -214,18 +214,33 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
         eprintln!("interrupted: wrote {written} stylized frames to {shown}{resume}");
         return Ok(Finished::Interrupted);
     }
-    if let Some(problem) = report.input.problem().filter(|_| !report.stopped_early()) {
-        bail!(
-            "input '{}' is damaged: {problem}; {shown} holds the {written} frames that decoded",
-            args.input
-        );
-    }
-    if written == 0 {
-        bail!("input '{}' gave no video frames", args.input);
-    }
+    check_input(&report, written, &args.input, shown)?;
     if !quiet {
         let seconds = started.elapsed().as_secs_f64();
         eprintln!("wrote {shown} ({out_w}×{out_h}, {written} frames, stylized at {width}×{height}, {seconds:.1} s)");
     }
     Ok(Finished::Done)
+}
+
+/// What decoding the input lost, once the render is done: a failure when nothing decoded or
+/// reading failed; otherwise (frames the decoder patched up or rejected, a stream cut short: the
+/// render is whole for what the input holds) one warning line that counts them.
+fn check_input(report: &pipeline::Report, written: u64, input: &str, shown: &str) -> Result<()> {
+    let Some(problem) = report.input.problem().filter(|_| !report.stopped_early()) else {
+        if written == 0 {
+            bail!("input '{input}' gave no video frames");
+        }
+        return Ok(());
+    };
+    if written == 0 || report.input.read_error.is_some() {
+        bail!("input '{input}' is damaged: {problem}; {shown} holds the {written} frames that decoded");
+    }
+    let (lost, were) = match report.input.lost_frames() {
+        1 => ("1 frame".to_string(), "was"),
+        n => (format!("{n} frames"), "were"),
+    };
+    eprintln!(
+        "warning: {lost} of '{input}' {were} damaged or missing ({problem}); {shown} has {written} frames"
+    );
+    Ok(())
 }

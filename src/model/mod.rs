@@ -276,14 +276,15 @@ impl Model {
         Ok(())
     }
 
-    /// Gram matrices and content activations of one image (RGB in [0, 1], 1×3×H×W).
+    /// Gram matrices and content activations of one image (RGB in [0, 1], 1×3×H×W). Ended by
+    /// [`runtime::interrupt_runs`] as the loss is.
     pub fn features(&mut self, image: ArrayView4<f32>) -> Result<Features> {
         self.check_size(&image)?;
         let input = TensorRef::from_array_view(image).map_err(ort_error)?;
         let outputs = self
             .features
-            .run(ort::inputs!["image" => input])
-            .map_err(ort_error)
+            .run_with_options(ort::inputs!["image" => input], runtime::run_options()?)
+            .map_err(runtime::run_error)
             .context("computing features")?;
         let mut features = Features::default();
         for layer in &self.manifest.style_layers {

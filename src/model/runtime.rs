@@ -240,6 +240,13 @@ pub fn run_error(e: ort::Error) -> anyhow::Error {
     out_of_memory(e)
 }
 
+/// Whether `error` is a run ended by [`interrupt_runs`].
+pub fn is_interrupt(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| matches!(e.downcast_ref(), Some(Error::Interrupted)))
+}
+
 /// ONNX Runtime's error, typed [`Error::OutOfMemory`] when the device ran out of memory.
 pub fn out_of_memory(e: ort::Error) -> anyhow::Error {
     let text = e.to_string();

@@ -8,7 +8,7 @@ use std::ptr;
 
 use anyhow::{bail, Context, Result};
 use ffmpeg::ffi;
-use ffmpeg::{media, Packet, Rational};
+use ffmpeg::{media, Packet, Rational, Rescale};
 use ffmpeg_next as ffmpeg;
 
 /// What [`join`] wrote.
@@ -17,16 +17,22 @@ pub struct Joined {
     pub frames: u64,
 }
 
-/// Joins `segments` (files of one container, with the same streams) into `destination`, in the
-/// container named `format` or guessed from the destination's name. What was at the destination
-/// stays as it was until the joined file is complete.
-pub fn join(segments: &[PathBuf], destination: &Path, format: Option<&str>) -> Result<Joined> {
+/// Joins `segments` (files of one container, with the same streams, video at `frame_rate`
+/// frames a second when known) into `destination`, in the container named `format` or guessed
+/// from the destination's name. What was at the destination stays as it was until the joined
+/// file is complete.
+pub fn join(
+    segments: &[PathBuf],
+    destination: &Path,
+    format: Option<&str>,
+    frame_rate: Option<f64>,
+) -> Result<Joined> {
     let shown = destination.display().to_string();
     let Some(first) = segments.first() else {
         bail!("no video frames to write: '{shown}' was not written");
     };
     let temp = crate::files::temporary_beside(destination);
-    let joined = write(segments, first, &temp, destination, format)
+    let joined = write(segments, first, &temp, destination, format, frame_rate)
         .with_context(|| format!("cannot write '{shown}'"));
     match joined {
         Ok(joined) => {
@@ -48,6 +54,7 @@ fn write(
     temp: &Path,
     destination: &Path,
     format: Option<&str>,
+    frame_rate: Option<f64>,
 ) -> Result<Joined> {
     let layout = ffmpeg::format::input(first)
         .with_context(|| format!("cannot read the segment '{}'", first.display()))?;
@@ -82,15 +89,31 @@ fn write(
     }
     out.write_header()?;
     let time_bases: Vec<Rational> = out.streams().map(|s| s.time_base()).collect();
-    let mut last_dts: Vec<Option<i64>> = vec![None; time_bases.len()];
-    let mut frames = 0;
+    let clocks: Vec<Clock> = time_bases
+        .iter()
+        .enumerate()
+        .map(|(index, &tb)| Clock::new(tb, frame_rate.filter(|_| Some(index) == video)))
+        .collect();
+    let mut joiner = Joiner {
+        out: &mut out,
+        clocks,
+        time_bases,
+        video,
+        frames: 0,
+    };
     for path in segments {
         let mut segment = ffmpeg::format::input(path)
             .with_context(|| format!("cannot read the segment '{}'", path.display()))?;
-        if segment.nb_streams() as usize != time_bases.len() {
+        if segment.nb_streams() as usize != joiner.time_bases.len() {
             bail!("the segment '{}' has other streams", path.display());
         }
         let from: Vec<Rational> = segment.streams().map(|s| s.time_base()).collect();
+        // SAFETY: a plain field of the demuxer the context opened.
+        let discontinuous =
+            unsafe { (*segment.format().as_ptr()).flags } & ffi::AVFMT_TS_DISCONT != 0;
+        // The packets before the segment's first video packet, and then the shift of its clock.
+        let mut held = Vec::new();
+        let mut shift = None;
         let mut packet = Packet::empty();
         loop {
             match packet.read(&mut segment) {
@@ -101,17 +124,26 @@ fn write(
                 }
             }
             let index = packet.stream();
-            packet.rescale_ts(from[index], time_bases[index]);
-            if !keep_increasing(&mut packet, &mut last_dts[index]) {
-                continue;
+            packet.rescale_ts(from[index], joiner.time_bases[index]);
+            let packet = std::mem::replace(&mut packet, Packet::empty());
+            match shift {
+                Some(shift) => joiner.put(packet, shift)?,
+                None if Some(index) == joiner.video => {
+                    let found = joiner.shift(&packet, discontinuous);
+                    shift = Some(found);
+                    for held in held.drain(..) {
+                        joiner.put(held, found)?;
+                    }
+                    joiner.put(packet, found)?;
+                }
+                None => held.push(packet),
             }
-            packet.set_position(-1);
-            if Some(index) == video {
-                frames += 1;
-            }
-            packet.write_interleaved(&mut out)?;
+        }
+        for held in held {
+            joiner.put(held, 0)?;
         }
     }
+    let frames = joiner.frames;
     out.write_trailer()?;
     // SAFETY: closing the file the context opened (and nulling it, so it is closed once).
     let closed = unsafe { ffi::avio_closep(&mut (*out.as_mut_ptr()).pb) };
@@ -121,25 +153,110 @@ fn write(
     Ok(Joined { frames })
 }
 
-/// Keeps a stream's decoding timestamps increasing across segments: a segment whose encoder
-/// reorders frames (B-frames) starts decoding before its first picture, which can fall before
-/// the previous segment's last packet; its first packets are moved up to just after it (never
-/// past their presentation time). A packet that cannot follow (a re-encoded sound's priming,
-/// which overlaps the previous segment's end) is left out: returns whether to keep it.
-fn keep_increasing(packet: &mut Packet, last: &mut Option<i64>) -> bool {
-    if let (Some(dts), Some(previous)) = (packet.dts(), *last) {
-        if dts <= previous {
-            let moved = previous + 1;
-            match packet.pts() {
-                Some(pts) if pts < moved => return false,
-                _ => packet.set_dts(Some(moved)),
+/// The joined file being written.
+struct Joiner<'a> {
+    out: &'a mut ffmpeg::format::context::Output,
+    clocks: Vec<Clock>,
+    time_bases: Vec<Rational>,
+    /// The video stream's index.
+    video: Option<usize>,
+    /// Video packets written.
+    frames: u64,
+}
+
+impl Joiner<'_> {
+    /// How far (in the video's time base) to move the segment whose first video packet is
+    /// `first`. A container whose timestamps may jump (MPEG-PS) shifts a segment's clock when its
+    /// first timestamps would fall before its start (the first segment's, by the encoder's delay
+    /// and the muxer's preload), so that it overlaps the next one: the next segment is moved to
+    /// follow it, and so on. Other containers keep their timestamps.
+    fn shift(&self, first: &Packet, discontinuous: bool) -> i64 {
+        let Some(clock) = self.video.map(|v| &self.clocks[v]) else {
+            return 0;
+        };
+        match (first.dts().or(first.pts()), clock.last) {
+            (Some(start), Some(last)) if discontinuous && start <= last => {
+                last + clock.step - start
             }
+            _ => 0,
         }
     }
-    if packet.dts().is_some() {
-        *last = packet.dts().max(*last);
+
+    /// Writes `packet` (in its output stream's time base) moved by `shift` video ticks.
+    fn put(&mut self, mut packet: Packet, shift: i64) -> Result<()> {
+        let index = packet.stream();
+        let video_tb = self
+            .video
+            .map_or(self.time_bases[index], |v| self.time_bases[v]);
+        let moved = shift.rescale(video_tb, self.time_bases[index]);
+        packet.set_pts(packet.pts().map(|t| t + moved));
+        packet.set_dts(packet.dts().map(|t| t + moved));
+        if !self.clocks[index].keep_increasing(&mut packet) {
+            return Ok(());
+        }
+        packet.set_position(-1);
+        if Some(index) == self.video {
+            self.frames += 1;
+        }
+        packet.write_interleaved(self.out)?;
+        Ok(())
     }
-    true
+}
+
+/// One output stream's decoding timestamps, as the join writes them.
+struct Clock {
+    /// The last packet's decoding timestamp.
+    last: Option<i64>,
+    /// A packet's duration when it does not say (a video frame's, else one tick).
+    step: i64,
+}
+
+impl Clock {
+    /// A clock in `time_base`, for frames at `frame_rate` a second when known.
+    fn new(time_base: Rational, frame_rate: Option<f64>) -> Clock {
+        let ticks = frame_rate
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map(|r| (f64::from(time_base.invert()) / r).round() as i64);
+        Clock {
+            last: None,
+            step: ticks.unwrap_or(1).max(1),
+        }
+    }
+
+    /// Keeps the stream's decoding timestamps increasing across segments:
+    /// - a packet without one (MPEG-PS stamps only the first frame of each of its packs) gets
+    ///   the previous packet's plus a duration, as FFmpeg's demuxers derive them;
+    /// - a segment whose encoder reorders frames (B-frames) starts decoding before its first
+    ///   picture, which can fall before the previous segment's last packet; its first packets
+    ///   are moved up to just after it (never past their presentation time).
+    ///
+    /// A packet that cannot follow (a re-encoded sound's priming, which overlaps the previous
+    /// segment's end) is left out: returns whether to keep it.
+    fn keep_increasing(&mut self, packet: &mut Packet) -> bool {
+        if packet.dts().is_none() {
+            if let Some(previous) = self.last {
+                let step = if packet.duration() > 0 {
+                    packet.duration()
+                } else {
+                    self.step
+                };
+                packet.set_dts(Some(previous + step));
+            }
+        }
+        if let (Some(dts), Some(previous)) = (packet.dts(), self.last) {
+            if dts <= previous {
+                let moved = previous + 1;
+                match packet.pts() {
+                    Some(pts) if pts < moved => return false,
+                    _ => packet.set_dts(Some(moved)),
+                }
+            }
+        }
+        if packet.dts().is_some() {
+            self.last = packet.dts().max(self.last);
+        }
+        true
+    }
 }
 
 /// The name of the muxer FFmpeg picks for `destination`'s extension.
@@ -153,4 +270,45 @@ fn muxer_for(destination: &Path) -> Result<String> {
     // SAFETY: a static muxer's name, a valid C string.
     let name = unsafe { std::ffi::CStr::from_ptr((*muxer).name) };
     Ok(name.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(pts: Option<i64>, dts: Option<i64>) -> Packet {
+        let mut p = Packet::empty();
+        p.set_pts(pts);
+        p.set_dts(dts);
+        p
+    }
+
+    #[test]
+    fn missing_timestamps_follow_the_packet_before_by_a_frame() {
+        // 5 frames a second in MPEG-PS's 90 kHz.
+        let mut clock = Clock::new(Rational::new(1, 90_000), Some(5.0));
+        let mut first = packet(Some(81_000), Some(45_000));
+        assert!(clock.keep_increasing(&mut first));
+        let dts: Vec<Option<i64>> = (0..3)
+            .map(|_| {
+                let mut p = packet(None, None);
+                assert!(clock.keep_increasing(&mut p));
+                p.dts()
+            })
+            .collect();
+        assert_eq!(dts, [Some(63_000), Some(81_000), Some(99_000)]);
+    }
+
+    #[test]
+    fn an_overlapping_packet_moves_up_or_is_left_out() {
+        let mut clock = Clock::new(Rational::new(1, 1000), None);
+        assert!(clock.keep_increasing(&mut packet(Some(100), Some(100))));
+        let mut reordered = packet(Some(300), Some(90));
+        assert!(clock.keep_increasing(&mut reordered));
+        assert_eq!(reordered.dts(), Some(101));
+        assert!(
+            !clock.keep_increasing(&mut packet(Some(50), Some(50))),
+            "a packet shown before the last one cannot follow it"
+        );
+    }
 }

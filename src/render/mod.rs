@@ -139,7 +139,12 @@ impl WorkFolder {
     /// Joins what `segments` holds into the output; the folder is then removed, or kept for
     /// `--resume` when `keep` (an interrupted render). Returns the frames written.
     pub fn complete(&self, segments: &Segments, format: Option<&str>, keep: bool) -> Result<u64> {
-        let joined = join(&segments.paths(), &self.output, format);
+        let joined = join(
+            &segments.paths(),
+            &self.output,
+            format,
+            segments.frame_rate(),
+        );
         match joined {
             Ok(joined) if !keep => self.remove().map(|_| joined.frames),
             Ok(joined) => Ok(joined.frames),

@@ -32,6 +32,8 @@ pub struct Segments<'a> {
     /// The frames' size in the output.
     size: (u32, u32),
     frames_per_segment: u64,
+    /// Frames a second, when known.
+    frame_rate: Option<f64>,
     open: Option<Open>,
     /// Packets that came before the first frame.
     pending: Vec<InputPacket>,
@@ -78,6 +80,7 @@ impl<'a> Segments<'a> {
             checkpoint,
             size,
             frames_per_segment,
+            frame_rate,
             open: None,
             pending: Vec::new(),
             tail: None,
@@ -96,6 +99,11 @@ impl<'a> Segments<'a> {
     /// The checkpoint as it stands (final once finished).
     pub fn checkpoint(&self) -> &Checkpoint {
         &self.checkpoint
+    }
+
+    /// Frames a second, when known.
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.frame_rate
     }
 
     /// The finished segments' paths, in order, the tail's last.

@@ -190,7 +190,9 @@ impl Input {
                 return Ok(None);
             }
         }
-        if self.decoded.is_corrupt() {
+        // SAFETY: a plain field of the decoded frame.
+        let concealed = unsafe { (*self.decoded.as_ptr()).decode_error_flags } != 0;
+        if self.decoded.is_corrupt() || concealed {
             self.ending.corrupt_frames += 1;
         }
         let data = self

@@ -11,7 +11,8 @@ pub struct Ending {
     pub decode_errors: u64,
     /// The first decoder error.
     pub first_decode_error: Option<String>,
-    /// Frames the decoder marked as damaged (returned anyway).
+    /// Frames the decoder marked as damaged or patched up from their neighbours (returned
+    /// anyway).
     pub corrupt_frames: u64,
     /// Whether reading was stopped through [`Input::set_interrupt`](super::Input::set_interrupt).
     pub interrupted: bool,
@@ -27,6 +28,19 @@ impl Ending {
     /// than the input announced (an interruption on request is not a loss).
     pub fn is_clean(&self) -> bool {
         self.problem().is_none()
+    }
+
+    /// How many frames were damaged or missing: those returned damaged, and those lost (fewer
+    /// than announced, or one per packet the decoder rejected, whichever is more).
+    pub fn lost_frames(&self) -> u64 {
+        let slack = u64::from(self.expected_is_estimate);
+        let missing = match self.expected_frames {
+            Some(expected) if !self.interrupted && self.frames + slack < expected => {
+                expected - self.frames
+            }
+            _ => 0,
+        };
+        self.corrupt_frames + missing.max(self.decode_errors)
     }
 
     /// One line on what was lost, e.g. `read 17 of 25 frames; the input ended early: invalid data
@@ -64,5 +78,51 @@ impl Ending {
             parts.push(format!("{} frame(s) were damaged", self.corrupt_frames));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ending;
+
+    #[test]
+    fn lost_frames_count_damage_and_the_larger_of_missing_and_rejected() {
+        let cut = Ending {
+            frames: 19,
+            expected_frames: Some(40),
+            expected_is_estimate: true,
+            ..Ending::default()
+        };
+        assert_eq!(cut.lost_frames(), 21);
+        let rejected = Ending {
+            decode_errors: 3,
+            corrupt_frames: 2,
+            ..cut.clone()
+        };
+        assert_eq!(
+            rejected.lost_frames(),
+            23,
+            "3 rejected packets are among the 21 missing"
+        );
+        let patched = Ending {
+            frames: 40,
+            corrupt_frames: 2,
+            ..cut.clone()
+        };
+        assert_eq!(patched.lost_frames(), 2);
+        let about = Ending {
+            frames: 39,
+            ..cut.clone()
+        };
+        assert_eq!(
+            about.lost_frames(),
+            0,
+            "one frame short of an estimate is no loss"
+        );
+        let interrupted = Ending {
+            interrupted: true,
+            ..cut
+        };
+        assert_eq!(interrupted.lost_frames(), 0);
     }
 }

@@ -15,13 +15,16 @@ use crate::media::{dictionary, leftovers, Error, Result, Setting};
 
 /// Opens the encoder at the frames' size and time base or, when it refuses, one pixel smaller
 /// (an odd size in a subsampled pixel format: the last column/row is cropped) and/or at a time
-/// base of one frame (MPEG-4 Part 2, for one, takes no time base finer than 1/65535). Returns it
-/// with the size and time base it encodes at.
+/// base of one frame (MPEG-4 Part 2, for one, takes no time base finer than 1/65535). With
+/// `frame_clock`, one frame's time base comes first: a container that stamps only some frames
+/// (MPEG-PS) leaves players to time the rest by the stream's own rate, which encoders such as
+/// libx264 write from the time base. Returns it with the size and time base it encodes at.
 pub(super) fn open_encoder(
     codec: &ffmpeg::Codec,
     video: &VideoSettings,
     format: Pixel,
     global_header: bool,
+    frame_clock: bool,
 ) -> Result<(codec::encoder::video::Encoder, (u32, u32), Rational)> {
     let size = (video.width, video.height);
     let (log_w, log_h) = format
@@ -41,7 +44,10 @@ pub(super) fn open_encoder(
         .filter(|r| r.numerator() > 0 && r.denominator() > 0)
         .map(|r| r.invert());
     if let Some(step) = one_frame.filter(|&step| step != video.time_base) {
-        bases.push(step);
+        match frame_clock {
+            true => bases.insert(0, step),
+            false => bases.push(step),
+        }
     }
     let mut first_error = None;
     for &tb in &bases {
@@ -59,7 +65,7 @@ pub(super) fn open_encoder(
                             wh.1
                         );
                     }
-                    if tb != video.time_base {
+                    if tb != video.time_base && !frame_clock {
                         tracing::info!(
                             "{} cannot take the time base {}; encoding at {tb} (timestamps rounded to it)",
                             codec.name(),

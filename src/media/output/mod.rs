@@ -113,8 +113,10 @@ impl Output {
             .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
         let codec = codec::choose_codec(muxer, &video, &container)?;
         let pixel_format = codec::choose_pixel_format(&codec, &video)?;
+        // MPEG-PS stamps only the first frame of each pack.
+        let frame_clock = matches!(container.as_str(), "mpeg" | "vob" | "dvd" | "svcd" | "vcd");
         let (encoder, encoded_size, encoder_tb) =
-            encoder::open_encoder(&codec, &video, pixel_format, global_header)?;
+            encoder::open_encoder(&codec, &video, pixel_format, global_header, frame_clock)?;
         encoder::add_video_stream(&mut ctx, codec, &encoder, encoder_tb, &video)
             .map_err(|e| Error::ffmpeg(format!("cannot write {shown}"), e))?;
         let (routes, plans) = streams::route_streams(&mut ctx, muxer, &container, streams, &shown)?;

@@ -65,7 +65,7 @@ pub(super) fn route_streams(
                 match AudioTranscoder::new(info, &name, ctx, global_header) {
                     Ok(transcoder) => {
                         tracing::info!(
-                            "re-encoding {} audio (stream {}) as {name}: the {container} container does not take it",
+                            "re-encoding {} audio (stream {}) as {name}: the {container} container does not say it takes it",
                             info.codec,
                             info.index
                         );
@@ -110,6 +110,8 @@ fn add_copy(
 }
 
 /// Copy, re-encode or drop one of the input's other streams, by what the container takes.
+/// Audio is copied only where the container says it takes the codec: those that cannot say
+/// (MPEG-PS, Ogg, MPEG-TS) refuse some codecs or mislabel them, so they get their own.
 fn plan_stream(
     muxer: *const ffi::AVOutputFormat,
     info: &StreamInfo,
@@ -122,7 +124,6 @@ fn plan_stream(
             StreamPlan::Drop(format!("the {container} container holds no audio"))
         }
         (_, Some(true)) => StreamPlan::Copy,
-        (_, None) if holds => StreamPlan::Copy,
         (media::Type::Audio, _) => {
             let target = if accepts(muxer, codec::Id::AAC) == Some(true) {
                 codec::Id::AAC
@@ -137,6 +138,7 @@ fn plan_stream(
                 )),
             }
         }
+        (_, None) if holds => StreamPlan::Copy,
         (media::Type::Subtitle, _) => StreamPlan::Drop(format!(
             "the {container} container does not take {} subtitles",
             info.codec

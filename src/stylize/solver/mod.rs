@@ -9,7 +9,7 @@ use ndarray::{Array1, Array4};
 use serde::Serialize;
 
 use super::Stop;
-use crate::model::{Backend, Error as ModelError, LossTerms, LossWeights, Model, Targets};
+use crate::model::{runtime, Backend, LossTerms, LossWeights, Model, Targets};
 use crate::optim::{
     Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
 };
@@ -290,7 +290,7 @@ where
         // An interrupt ends the evaluation in progress; `x` is still the last accepted point.
         let step = match optimizer.step(x, objective) {
             Ok(step) => step,
-            Err(e) if is_interrupt(&e) => {
+            Err(e) if runtime::is_interrupt(&e) => {
                 outcome.stop = Stop::Interrupted;
                 break;
             }
@@ -340,13 +340,6 @@ where
         }
     }
     Ok(outcome)
-}
-
-/// Whether `error` is a run ended by [`interrupt_runs`](crate::model::runtime::interrupt_runs).
-fn is_interrupt(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .any(|e| matches!(e.downcast_ref(), Some(ModelError::Interrupted)))
 }
 
 #[cfg(test)]
