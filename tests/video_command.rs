@@ -741,39 +741,44 @@ fn a_gif_output_gets_the_gif_codec() {
     assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "gif,3");
 }
 
+/// An MKV whose sound outlasts its video, or starts before it, is a valid file, not a damaged one.
 #[test]
-fn audio_longer_than_the_video_is_no_damage() {
+fn audio_longer_than_the_video_or_starting_before_it_is_no_damage() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
-        .args(["-c:v", "libx264", "-c:a", "libvorbis", "long_audio.mkv"])
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let result = video(&style)
-        .args([
-            "long_audio.mkv",
-            "-o",
-            "out.mkv",
-            "--size",
-            "32",
-            "--iterations",
-            "2,1",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_success(&result);
+    let cases: [(&str, &[&str]); 2] = [
+        ("long_audio.mkv", &[]),
+        ("early_audio.mkv", &["-itsoffset", "0.6"]),
+    ];
+    for (name, video_offset) in cases {
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-v", "error"])
+            .args(video_offset)
+            .args(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5:duration=1"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
+            .args(["-c:v", "libx264", "-c:a", "libvorbis", name])
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let result = video(&style)
+            .args([
+                name,
+                "-o",
+                "out.mkv",
+                "-y",
+                "--size",
+                "32",
+                "--iterations",
+                "2,1",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+    }
 }
 
 #[test]

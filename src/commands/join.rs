@@ -37,7 +37,7 @@ pub(super) fn run(args: &JoinArgs) -> Result<()> {
     inputs.push(("plan", args.plan.as_path()));
     let overwrite = config::overwrite(&args.overwrite);
     let _locks = super::check_files(&args.output, None, &inputs, &[], overwrite)?;
-    let joined = render::join(&parts, &args.output, args.format.as_deref())?;
+    let joined = render::join(&parts, &args.output, args.format.as_deref(), None)?;
     eprintln!(
         "wrote {} ({} frames from {} parts)",
         args.output.display(),

@@ -18,7 +18,7 @@ pub struct Joined {
 }
 
 /// Joins `segments` (files of one container, with the same streams, video at `frame_rate`
-/// frames a second when known) into `destination`, in the container named `format` or guessed
+/// frames a second, else at the first segment's average rate) into `destination`, in the container named `format` or guessed
 /// from the destination's name. What was at the destination stays as it was until the joined
 /// file is complete.
 pub fn join(
@@ -64,7 +64,9 @@ fn write(
     };
     let mut out = ffmpeg::format::output_as(temp, &muxer)?;
     out.set_metadata(layout.metadata().to_owned());
-    let video = layout.streams().best(media::Type::Video).map(|s| s.index());
+    let video = layout.streams().best(media::Type::Video);
+    let frame_rate = frame_rate.or_else(|| video.as_ref().map(|s| f64::from(s.avg_frame_rate())));
+    let video = video.map(|s| s.index());
     for stream in layout.streams() {
         let mut copy = out.add_stream(ffmpeg::encoder::find(ffmpeg::codec::Id::None))?;
         copy.set_parameters(stream.parameters());
