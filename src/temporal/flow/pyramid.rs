@@ -120,16 +120,44 @@ impl Plane {
                 .collect(),
         }
     }
+}
 
-    /// This plane sampled at (x + u, y + v) for every pixel.
-    pub(super) fn warped(&self, u: &Plane, v: &Plane) -> Plane {
-        Plane::map_rows(u.w, u.h, |y, row| {
-            for (x, out) in row.iter_mut().enumerate() {
-                let i = y * u.w + x;
-                *out = self.sample(x as f32 + u.data[i], y as f32 + v.data[i]);
+/// Three planes of one size, each sampled at (x + u, y + v) for every pixel (bilinear, the
+/// position clamped to the frame): the same weights serve all three.
+pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
+    let (w, h) = (u.w, u.h);
+    let mut out = [(); 3].map(|_| Plane::zeros(w, h));
+    let [a, b, c] = &mut out;
+    (
+        a.data.par_chunks_mut(w),
+        b.data.par_chunks_mut(w),
+        c.data.par_chunks_mut(w),
+    )
+        .into_par_iter()
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, (ra, rb, rc))| {
+            let (ur, vr) = (&u.data[y * w..(y + 1) * w], &v.data[y * w..(y + 1) * w]);
+            for x in 0..w {
+                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
+                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
+                let (x0, y0) = (px as usize, py as usize);
+                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
+                let x1 = (x0 + 1).min(w - 1);
+                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                let sample = |p: &Plane| {
+                    let d = &p.data;
+                    let top = d[i00] + fx * (d[i01] - d[i00]);
+                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
+                    top + fy * (bottom - top)
+                };
+                ra[x] = sample(planes[0]);
+                rb[x] = sample(planes[1]);
+                rc[x] = sample(planes[2]);
             }
-        })
-    }
+        });
+    out
 }
 
 /// Pixels below which splitting a pass between threads costs more than it saves.
