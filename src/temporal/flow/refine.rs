@@ -120,26 +120,48 @@ impl Checker {
         }
     }
 
-    /// `f` of the values of `planes` (row-major, of the grid's size) at every pixel.
-    fn pointwise<const N: usize>(
-        grid: Grid,
-        planes: [&Plane; N],
-        f: impl Fn([f32; N]) -> f32 + Sync,
-    ) -> Checker {
+    /// The pixels of `plane` (row-major, of the grid's size), split by colour: row y's even
+    /// pixels are of colour y % 2 and its odd ones of the other.
+    fn split(grid: Grid, plane: &Plane) -> Checker {
         let mut out = Checker::zeros(grid);
-        for (c, plane) in out.colour.iter_mut().enumerate() {
-            grid.rows_mut(plane)
-                .with_min_len(rows_per_task(grid.w))
-                .enumerate()
-                .for_each(|(y, row)| {
-                    let n = grid.len(y, c);
-                    let x0 = y * grid.w + Grid::first(y, c);
-                    for (k, out) in row[1..1 + n].iter_mut().enumerate() {
-                        *out = f(planes.map(|p| p.data[x0 + 2 * k]));
-                    }
-                });
-        }
+        let [red, black] = &mut out.colour;
+        (grid.rows_mut(red), grid.rows_mut(black))
+            .into_par_iter()
+            .with_min_len(rows_per_task(grid.w))
+            .enumerate()
+            .for_each(|(y, (red, black))| {
+                let (even, odd) = if y % 2 == 0 {
+                    (red, black)
+                } else {
+                    (black, red)
+                };
+                let src = &plane.data[y * grid.w..(y + 1) * grid.w];
+                for ((e, o), pair) in even[1..]
+                    .iter_mut()
+                    .zip(&mut odd[1..])
+                    .zip(src.chunks_exact(2))
+                {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                if grid.w % 2 == 1 {
+                    even[grid.w / 2 + 1] = src[grid.w - 1];
+                }
+            });
         out
+    }
+
+    /// `f` of `a` and `b`, slot by slot.
+    fn zip_map(a: &Checker, b: &Checker, f: impl Fn(f32, f32) -> f32) -> Checker {
+        Checker {
+            colour: [0, 1].map(|c| {
+                a.colour[c]
+                    .iter()
+                    .zip(&b.colour[c])
+                    .map(|(&a, &b)| f(a, b))
+                    .collect()
+            }),
+        }
     }
 
     /// Adds every pixel's value to `plane` (row-major, of the grid's size).
@@ -193,23 +215,24 @@ impl DataTerms {
         let (ixx, ixy) = ix.gradient();
         let (_, iyy) = iy.gradient();
         let zeta2 = ZETA * ZETA;
-        let copy = |p: &Plane| Checker::pointwise(grid, [p], |[a]| a);
-        let diff = |a: &Plane, b: &Plane| Checker::pointwise(grid, [a, b], |[a, b]| a - b);
-        let norm = |a: &Plane, b: &Plane| {
-            Checker::pointwise(grid, [a, b], |[a, b]| 1.0 / (a * a + b * b + zeta2))
+        let [ix, iy, ixx, ixy, iyy] = [ix, iy, ixx, ixy, iyy].map(|p| Checker::split(grid, &p));
+        let diff = |a: &Plane, b: &Plane| {
+            let (a, b) = (Checker::split(grid, a), Checker::split(grid, b));
+            Checker::zip_map(&a, &b, |a, b| a - b)
         };
+        let norm = |a, b| Checker::zip_map(a, b, |a, b| 1.0 / (a * a + b * b + zeta2));
         DataTerms {
             nb: norm(&ix, &iy),
             ngx: norm(&ixx, &ixy),
             ngy: norm(&ixy, &iyy),
-            ix: copy(&ix),
-            iy: copy(&iy),
             iz: diff(&i1w, i0),
-            ixx: copy(&ixx),
-            ixy: copy(&ixy),
-            iyy: copy(&iyy),
             ixz: diff(&i1wx, i0x),
             iyz: diff(&i1wy, i0y),
+            ix,
+            iy,
+            ixx,
+            ixy,
+            iyy,
         }
     }
 }
@@ -450,9 +473,8 @@ pub(super) fn refine(
     }
     let grid = Grid::new(i0.w, i0.h);
     let data = DataTerms::new(grid, i0, i1, i0x, i0y, u, v);
-    let base = |p: &Plane| Checker::pointwise(grid, [p], |[a]| a);
-    let (u0, v0) = (base(u), base(v));
-    let (mut uf, mut vf) = (base(u), base(v));
+    let (u0, v0) = (Checker::split(grid, u), Checker::split(grid, v));
+    let (mut uf, mut vf) = (Checker::split(grid, u), Checker::split(grid, v));
     let (mut du, mut dv) = (Checker::zeros(grid), Checker::zeros(grid));
     let mut edges = Edges::zeros(grid);
     let mut system = System::zeros(grid);
