@@ -31,7 +31,10 @@ impl Plane {
         Plane {
             w,
             h,
-            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+            data: match a.as_slice() {
+                Some(s) => s.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+                None => a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+            },
         }
     }
 
@@ -50,7 +53,7 @@ impl Plane {
         out
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(super) fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.w + x]
     }
@@ -85,24 +88,25 @@ impl Plane {
     /// border repeated.
     pub(super) fn gradient(&self) -> (Plane, Plane) {
         let (w, h) = (self.w, self.h);
-        let d = |m2: f32, m1: f32, p1: f32, p2: f32| (m2 - 8.0 * m1 + 8.0 * p1 - p2) / 12.0;
-        let cx = |x: usize, k: isize| (x as isize + k).clamp(0, w as isize - 1) as usize;
-        let cy = |y: usize, k: isize| (y as isize + k).clamp(0, h as isize - 1) as usize;
-        let gx = Plane::map_rows(w, h, |y, row| {
-            for (x, out) in row.iter_mut().enumerate() {
-                *out = d(
-                    self.at(cx(x, -2), y),
-                    self.at(cx(x, -1), y),
-                    self.at(cx(x, 1), y),
-                    self.at(cx(x, 2), y),
+        let row = |y: usize| &self.data[y * w..(y + 1) * w];
+        let gx = Plane::map_rows(w, h, |y, out| {
+            let r = row(y);
+            if w > 4 {
+                stencil(
+                    &mut out[2..w - 2],
+                    [&r[..w - 4], &r[1..w - 3], &r[3..w - 1], &r[4..]],
                 );
             }
-        });
-        let gy = Plane::map_rows(w, h, |y, row| {
-            let r = [cy(y, -2), cy(y, -1), cy(y, 1), cy(y, 2)].map(|r| &self.data[r * w..]);
-            for (x, out) in row.iter_mut().enumerate() {
-                *out = d(r[0][x], r[1][x], r[2][x], r[3][x]);
+            let at = |x: isize| r[x.clamp(0, w as isize - 1) as usize];
+            for x in (0..w.min(2)).chain(w.saturating_sub(2).max(2)..w) {
+                let x = x as isize;
+                out[x as usize] =
+                    (at(x - 2) - 8.0 * at(x - 1) + 8.0 * at(x + 1) - at(x + 2)) / 12.0;
             }
+        });
+        let gy = Plane::map_rows(w, h, |y, out| {
+            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
+            stencil(out, [at(-2), at(-1), at(1), at(2)]);
         });
         (gx, gy)
     }
@@ -158,6 +162,16 @@ pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
             }
         });
     out
+}
+
+/// `out` = (m2 − 8·m1 + 8·p1 − p2) / 12, element by element: the five-point derivative from the
+/// samples two and one before, and one and two after.
+fn stencil(out: &mut [f32], [m2, m1, p1, p2]: [&[f32]; 4]) {
+    let n = out.len();
+    let (m2, m1, p1, p2) = (&m2[..n], &m1[..n], &p1[..n], &p2[..n]);
+    for k in 0..n {
+        out[k] = (m2[k] - 8.0 * m1[k] + 8.0 * p1[k] - p2[k]) / 12.0;
+    }
 }
 
 /// Pixels below which splitting a pass between threads costs more than it saves.
