@@ -197,34 +197,37 @@ pub(super) fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
 /// sampling at half steps, without its general arithmetic).
 pub(super) fn upsample(coarse: &Plane, w: usize, h: usize) -> Plane {
     let cw = coarse.w;
-    Plane::map_rows(w, h, |y, row| {
+    let row = |r: usize| &coarse.data[r * cw..(r + 1) * cw];
+    Plane::map_rows(w, h, |y, out| {
         let r0 = (y / 2).min(coarse.h - 1);
         let r1 = if y % 2 == 1 {
             (r0 + 1).min(coarse.h - 1)
         } else {
             r0
         };
-        let (a, b) = (
-            &coarse.data[r0 * cw..(r0 + 1) * cw],
-            &coarse.data[r1 * cw..(r1 + 1) * cw],
-        );
-        for (x, out) in row.iter_mut().enumerate() {
-            let c0 = (x / 2).min(cw - 1);
-            let v = if x % 2 == 1 {
-                let c1 = (c0 + 1).min(cw - 1);
-                let top = a[c0] + 0.5 * (a[c1] - a[c0]);
-                let bottom = b[c0] + 0.5 * (b[c1] - b[c0]);
-                if r1 == r0 {
-                    top
-                } else {
-                    top + 0.5 * (bottom - top)
-                }
-            } else if r1 == r0 {
-                a[c0]
-            } else {
-                a[c0] + 0.5 * (b[c0] - a[c0])
-            };
-            *out = 2.0 * v;
-        }
+        upsample_row(out, row(r0), row(r1));
     })
+}
+
+/// One row of [`upsample`] between the coarse rows `a` and `b` (the same row where the fine row
+/// sits on one): horizontal halves first, then vertical, as bilinear sampling does them.
+fn upsample_row(out: &mut [f32], a: &[f32], b: &[f32]) {
+    let lerp = |p: f32, q: f32| p + 0.5 * (q - p);
+    let cw = a.len();
+    // Pairs of fine pixels (2c, 2c + 1) whose coarse c + 1 exists: no clamping.
+    let n = (out.len() / 2).min(cw - 1);
+    let (a0, a1, b0, b1) = (&a[..n], &a[1..n + 1], &b[..n], &b[1..n + 1]);
+    let pairs = out
+        .chunks_exact_mut(2)
+        .zip(a0.iter().zip(a1))
+        .zip(b0.iter().zip(b1));
+    for ((o, (&p, &q)), (&r, &s)) in pairs {
+        o[0] = 2.0 * lerp(p, r);
+        o[1] = 2.0 * lerp(lerp(p, q), lerp(r, s));
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(2 * n) {
+        let c0 = (x / 2).min(cw - 1);
+        let c1 = if x % 2 == 1 { (c0 + 1).min(cw - 1) } else { c0 };
+        *o = 2.0 * lerp(lerp(a[c0], a[c1]), lerp(b[c0], b[c1]));
+    }
 }
