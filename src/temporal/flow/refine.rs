@@ -516,8 +516,8 @@ fn sor_half_sweep(
     dv: &mut Checker,
 ) {
     let o = 1 - c;
-    let (du_own, du_other) = split(&mut du.colour, c);
-    let (dv_own, dv_other) = split(&mut dv.colour, c);
+    let (du_own, du_other) = own_and_other(&mut du.colour, c);
+    let (dv_own, dv_other) = own_and_other(&mut dv.colour, c);
     (grid.rows_mut(du_own), grid.rows_mut(dv_own))
         .into_par_iter()
         .with_min_len(rows_per_task(grid.w))
@@ -569,7 +569,7 @@ fn sor_row(
 }
 
 /// The plane of colour `c`, to write, and that of the other colour, to read.
-fn split(colour: &mut [Vec<f32>; 2], c: usize) -> (&mut [f32], &[f32]) {
+fn own_and_other(colour: &mut [Vec<f32>; 2], c: usize) -> (&mut [f32], &[f32]) {
     let [red, black] = colour;
     if c == 0 {
         (red, black)
