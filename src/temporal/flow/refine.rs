@@ -577,3 +577,49 @@ fn own_and_other(colour: &mut [Vec<f32>; 2], c: usize) -> (&mut [f32], &[f32]) {
         (black, red)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Split into the red–black layout, every pixel finds itself and, as its neighbours, the
+    /// pixels next to it in the frame (0 beyond it); added back, the split is the plane again.
+    #[test]
+    fn the_red_black_layout_finds_the_adjacent_pixels() {
+        for (w, h) in [(6, 4), (7, 5), (1, 3), (2, 1), (5, 2)] {
+            let grid = Grid::new(w, h);
+            let plane = Plane {
+                w,
+                h,
+                data: (0..w * h).map(|i| i as f32 + 1.0).collect(),
+            };
+            let value = |x: isize, y: isize| {
+                let inside = (0..w as isize).contains(&x) && (0..h as isize).contains(&y);
+                if inside {
+                    plane.data[y as usize * w + x as usize]
+                } else {
+                    0.0
+                }
+            };
+            let split = Checker::split(grid, &plane);
+            for y in 0..h {
+                for c in 0..2 {
+                    let own = grid.own(&split.colour[c], c, y);
+                    let [l, r, up, down] = grid.neighbours(&split.colour[1 - c], c, y);
+                    for (k, &v) in own.iter().enumerate() {
+                        let (x, yi) = ((Grid::first(y, c) + 2 * k) as isize, y as isize);
+                        let at = format!("({x}, {y}) of {w}×{h}");
+                        assert_eq!(v, value(x, yi), "{at}");
+                        assert_eq!(l[k], value(x - 1, yi), "left of {at}");
+                        assert_eq!(r[k], value(x + 1, yi), "right of {at}");
+                        assert_eq!(up[k], value(x, yi - 1), "above {at}");
+                        assert_eq!(down[k], value(x, yi + 1), "below {at}");
+                    }
+                }
+            }
+            let mut back = Plane::zeros(w, h);
+            split.add_to(grid, &mut back);
+            assert_eq!(back.data, plane.data, "{w}×{h}");
+        }
+    }
+}
