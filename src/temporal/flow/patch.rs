@@ -34,6 +34,8 @@ struct Patch {
     gx: Vec<f32>,
     gy: Vec<f32>,
     template: Vec<f32>,
+    /// Per-column sums of [`PatchSearch::mismatch`].
+    columns: Vec<f32>,
 }
 
 /// Inverse search of one pyramid level.
@@ -84,6 +86,7 @@ impl<'a> PatchSearch<'a> {
                     gx: Vec::with_capacity(n),
                     gy: Vec::with_capacity(n),
                     template: Vec::with_capacity(n),
+                    columns: Vec::new(),
                 },
                 |patch, k| {
                     let (x0, y0) = (self.xs[k % nx], self.ys[k / nx]);
@@ -100,7 +103,12 @@ impl<'a> PatchSearch<'a> {
     fn search(&self, patch: &mut Patch, x0: usize, y0: usize, start: [f32; 2]) -> [f32; 2] {
         let n = self.size * self.size;
         let w = self.i0.w;
-        let Patch { gx, gy, template } = patch;
+        let Patch {
+            gx,
+            gy,
+            template,
+            columns,
+        } = patch;
         gx.clear();
         gy.clear();
         template.clear();
@@ -129,7 +137,7 @@ impl<'a> PatchSearch<'a> {
         let (ixx, ixy, iyy) = (hyy / det, -hxy / det, hxx / det);
         let [mut u, mut v] = start;
         for _ in 0..self.iterations {
-            let (bx, by) = self.mismatch(x0, y0, u, v, template, gx, gy);
+            let (bx, by) = self.mismatch(x0, y0, u, v, template, gx, gy, columns);
             let du = ixx * bx + ixy * by;
             let dv = ixy * bx + iyy * by;
             u -= du;
@@ -159,6 +167,7 @@ impl<'a> PatchSearch<'a> {
         template: &[f32],
         gx: &[f32],
         gy: &[f32],
+        columns: &mut Vec<f32>,
     ) -> (f32, f32) {
         let size = self.size;
         let (fx, fy) = (x0 as f32 + u, y0 as f32 + v);
@@ -171,19 +180,20 @@ impl<'a> PatchSearch<'a> {
         if inside {
             let (x, y) = (bx0 as usize, by0 as usize);
             let data = &self.i1.data;
+            // Per-column sums, added up at the end: the row loop then has no running sum and
+            // vectorizes.
+            columns.clear();
+            columns.resize(2 * size, 0.0);
+            let (cx, cy) = columns.split_at_mut(size);
             for dy in 0..size {
                 let top = &data[(y + dy) * w + x..(y + dy) * w + x + size + 1];
                 let bottom = &data[(y + dy + 1) * w + x..(y + dy + 1) * w + x + size + 1];
                 let k = dy * size;
                 let (t, gxr, gyr) = (&template[k..k + size], &gx[k..k + size], &gy[k..k + size]);
-                for dx in 0..size {
-                    let upper = top[dx] + ax * (top[dx + 1] - top[dx]);
-                    let lower = bottom[dx] + ax * (bottom[dx + 1] - bottom[dx]);
-                    let r = upper + ay * (lower - upper) - t[dx];
-                    bx += gxr[dx] * r;
-                    by += gyr[dx] * r;
-                }
+                add_row_mismatch(cx, cy, [top, bottom], [ax, ay], t, [gxr, gyr]);
             }
+            bx = cx.iter().sum();
+            by = cy.iter().sum();
         } else {
             let mut k = 0;
             for dy in 0..size {
@@ -200,11 +210,11 @@ impl<'a> PatchSearch<'a> {
     }
 
     /// Blends the overlapping patches' displacements into a dense field, each weighted by the
-    /// inverse of its brightness mismatch at the pixel.
+    /// inverse of its brightness mismatch at the pixel. Row by row, patch by patch: a patch's
+    /// displacement is the same for all its pixels, and so are its bilinear weights.
     pub(super) fn densify(&self, patches: &[[f32; 2]]) -> (Plane, Plane) {
         let (w, h) = (self.i0.w, self.i0.h);
         let nx = self.xs.len();
-        let cover_x = coverage(w, &self.xs, self.size);
         let cover_y = coverage(h, &self.ys, self.size);
         let mut u = Plane::zeros(w, h);
         let mut v = Plane::zeros(w, h);
@@ -213,26 +223,87 @@ impl<'a> PatchSearch<'a> {
             .zip(v.data.par_chunks_mut(w))
             .with_min_len(rows_per_task(w))
             .enumerate()
-            .for_each(|(y, (ur, vr))| {
-                let (ya, yb) = cover_y[y];
-                for x in 0..w {
-                    let (xa, xb) = cover_x[x];
-                    let i0 = self.i0.at(x, y);
-                    let (mut su, mut sv, mut sw) = (0f32, 0f32, 0f32);
-                    for py in ya..yb {
-                        for [pu, pv] in &patches[py * nx + xa..py * nx + xb] {
-                            let d = self.i1.sample(x as f32 + pu, y as f32 + pv) - i0;
-                            let weight = 1.0 / d.abs().max(1.0);
-                            su += weight * pu;
-                            sv += weight * pv;
-                            sw += weight;
+            .for_each_init(
+                || vec![0f32; w],
+                |weights, (y, (ur, vr))| {
+                    weights.fill(0.0);
+                    let (ya, yb) = cover_y[y];
+                    for row in patches.chunks(nx).take(yb).skip(ya) {
+                        for (&x0, &[pu, pv]) in self.xs.iter().zip(row) {
+                            let span = x0..x0 + self.size;
+                            let sums = (&mut ur[span.clone()], &mut vr[span.clone()]);
+                            self.blend(x0, y, [pu, pv], sums, &mut weights[span]);
                         }
                     }
-                    ur[x] = su / sw;
-                    vr[x] = sv / sw;
-                }
-            });
+                    for ((u, v), s) in ur.iter_mut().zip(vr.iter_mut()).zip(weights.iter()) {
+                        *u /= s;
+                        *v /= s;
+                    }
+                },
+            );
         (u, v)
+    }
+
+    /// Adds one patch's displacement (pu, pv), weighted, to the sums of the pixels x0.. of row
+    /// y that it covers.
+    fn blend(
+        &self,
+        x0: usize,
+        y: usize,
+        [pu, pv]: [f32; 2],
+        (su, sv): (&mut [f32], &mut [f32]),
+        sw: &mut [f32],
+    ) {
+        let (w, h) = (self.i1.w, self.i1.h);
+        let n = sw.len();
+        let i0 = &self.i0.data[y * w + x0..y * w + x0 + n];
+        let (fx, fy) = (x0 as f32 + pu, y as f32 + pv);
+        let (bx, by) = (fx.floor(), fy.floor());
+        let (ax, ay) = (fx - bx, fy - by);
+        let mut add = |k: usize, sample: f32| {
+            let weight = 1.0 / (sample - i0[k]).abs().max(1.0);
+            su[k] += weight * pu;
+            sv[k] += weight * pv;
+            sw[k] += weight;
+        };
+        if bx >= 0.0 && by >= 0.0 && bx as usize + n < w && (by as usize) + 1 < h {
+            let start = by as usize * w + bx as usize;
+            let top = &self.i1.data[start..start + n + 1];
+            let bottom = &self.i1.data[start + w..start + w + n + 1];
+            for k in 0..n {
+                let upper = top[k] + ax * (top[k + 1] - top[k]);
+                let lower = bottom[k] + ax * (bottom[k + 1] - bottom[k]);
+                add(k, upper + ay * (lower - upper));
+            }
+        } else {
+            for k in 0..n {
+                add(k, self.i1.sample((x0 + k) as f32 + pu, fy));
+            }
+        }
+    }
+}
+
+/// Adds to the column sums (cx, cy) the gradients (gx, gy) × the residual of one patch row: the
+/// row between `top` and `bottom` sampled at the offsets (ax, ay), less the template row `t`.
+/// The sums are parameters of their own, which tells the compiler that they overlap nothing
+/// else: the loop vectorizes.
+fn add_row_mismatch(
+    cx: &mut [f32],
+    cy: &mut [f32],
+    [top, bottom]: [&[f32]; 2],
+    [ax, ay]: [f32; 2],
+    t: &[f32],
+    [gx, gy]: [&[f32]; 2],
+) {
+    let n = cx.len();
+    let (cy, t, gx, gy) = (&mut cy[..n], &t[..n], &gx[..n], &gy[..n]);
+    let (top, bottom) = (&top[..n + 1], &bottom[..n + 1]);
+    for k in 0..n {
+        let upper = top[k] + ax * (top[k + 1] - top[k]);
+        let lower = bottom[k] + ax * (bottom[k + 1] - bottom[k]);
+        let r = upper + ay * (lower - upper) - t[k];
+        cx[k] += gx[k] * r;
+        cy[k] += gy[k] * r;
     }
 }
 

@@ -31,7 +31,10 @@ impl Plane {
         Plane {
             w,
             h,
-            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+            data: match a.as_slice() {
+                Some(s) => s.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+                None => a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
+            },
         }
     }
 
@@ -50,7 +53,7 @@ impl Plane {
         out
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(super) fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.w + x]
     }
@@ -85,24 +88,25 @@ impl Plane {
     /// border repeated.
     pub(super) fn gradient(&self) -> (Plane, Plane) {
         let (w, h) = (self.w, self.h);
-        let d = |m2: f32, m1: f32, p1: f32, p2: f32| (m2 - 8.0 * m1 + 8.0 * p1 - p2) / 12.0;
-        let cx = |x: usize, k: isize| (x as isize + k).clamp(0, w as isize - 1) as usize;
-        let cy = |y: usize, k: isize| (y as isize + k).clamp(0, h as isize - 1) as usize;
-        let gx = Plane::map_rows(w, h, |y, row| {
-            for (x, out) in row.iter_mut().enumerate() {
-                *out = d(
-                    self.at(cx(x, -2), y),
-                    self.at(cx(x, -1), y),
-                    self.at(cx(x, 1), y),
-                    self.at(cx(x, 2), y),
+        let row = |y: usize| &self.data[y * w..(y + 1) * w];
+        let gx = Plane::map_rows(w, h, |y, out| {
+            let r = row(y);
+            if w > 4 {
+                stencil(
+                    &mut out[2..w - 2],
+                    [&r[..w - 4], &r[1..w - 3], &r[3..w - 1], &r[4..]],
                 );
             }
-        });
-        let gy = Plane::map_rows(w, h, |y, row| {
-            let r = [cy(y, -2), cy(y, -1), cy(y, 1), cy(y, 2)].map(|r| &self.data[r * w..]);
-            for (x, out) in row.iter_mut().enumerate() {
-                *out = d(r[0][x], r[1][x], r[2][x], r[3][x]);
+            let at = |x: isize| r[x.clamp(0, w as isize - 1) as usize];
+            for x in (0..w.min(2)).chain(w.saturating_sub(2).max(2)..w) {
+                let x = x as isize;
+                out[x as usize] =
+                    (at(x - 2) - 8.0 * at(x - 1) + 8.0 * at(x + 1) - at(x + 2)) / 12.0;
             }
+        });
+        let gy = Plane::map_rows(w, h, |y, out| {
+            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
+            stencil(out, [at(-2), at(-1), at(1), at(2)]);
         });
         (gx, gy)
     }
@@ -120,15 +124,53 @@ impl Plane {
                 .collect(),
         }
     }
+}
 
-    /// This plane sampled at (x + u, y + v) for every pixel.
-    pub(super) fn warped(&self, u: &Plane, v: &Plane) -> Plane {
-        Plane::map_rows(u.w, u.h, |y, row| {
-            for (x, out) in row.iter_mut().enumerate() {
-                let i = y * u.w + x;
-                *out = self.sample(x as f32 + u.data[i], y as f32 + v.data[i]);
+/// Three planes of one size, each sampled at (x + u, y + v) for every pixel (bilinear, the
+/// position clamped to the frame): the same weights serve all three.
+pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
+    let (w, h) = (u.w, u.h);
+    let mut out = [(); 3].map(|_| Plane::zeros(w, h));
+    let [a, b, c] = &mut out;
+    (
+        a.data.par_chunks_mut(w),
+        b.data.par_chunks_mut(w),
+        c.data.par_chunks_mut(w),
+    )
+        .into_par_iter()
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, (ra, rb, rc))| {
+            let (ur, vr) = (&u.data[y * w..(y + 1) * w], &v.data[y * w..(y + 1) * w]);
+            for x in 0..w {
+                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
+                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
+                let (x0, y0) = (px as usize, py as usize);
+                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
+                let x1 = (x0 + 1).min(w - 1);
+                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                let sample = |p: &Plane| {
+                    let d = &p.data;
+                    let top = d[i00] + fx * (d[i01] - d[i00]);
+                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
+                    top + fy * (bottom - top)
+                };
+                ra[x] = sample(planes[0]);
+                rb[x] = sample(planes[1]);
+                rc[x] = sample(planes[2]);
             }
-        })
+        });
+    out
+}
+
+/// `out` = (m2 − 8·m1 + 8·p1 − p2) / 12, element by element: the five-point derivative from the
+/// samples two and one before, and one and two after.
+fn stencil(out: &mut [f32], [m2, m1, p1, p2]: [&[f32]; 4]) {
+    let n = out.len();
+    let (m2, m1, p1, p2) = (&m2[..n], &m1[..n], &p1[..n], &p2[..n]);
+    for k in 0..n {
+        out[k] = (m2[k] - 8.0 * m1[k] + 8.0 * p1[k] - p2[k]) / 12.0;
     }
 }
 
@@ -155,34 +197,37 @@ pub(super) fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
 /// sampling at half steps, without its general arithmetic).
 pub(super) fn upsample(coarse: &Plane, w: usize, h: usize) -> Plane {
     let cw = coarse.w;
-    Plane::map_rows(w, h, |y, row| {
+    let row = |r: usize| &coarse.data[r * cw..(r + 1) * cw];
+    Plane::map_rows(w, h, |y, out| {
         let r0 = (y / 2).min(coarse.h - 1);
         let r1 = if y % 2 == 1 {
             (r0 + 1).min(coarse.h - 1)
         } else {
             r0
         };
-        let (a, b) = (
-            &coarse.data[r0 * cw..(r0 + 1) * cw],
-            &coarse.data[r1 * cw..(r1 + 1) * cw],
-        );
-        for (x, out) in row.iter_mut().enumerate() {
-            let c0 = (x / 2).min(cw - 1);
-            let v = if x % 2 == 1 {
-                let c1 = (c0 + 1).min(cw - 1);
-                let top = a[c0] + 0.5 * (a[c1] - a[c0]);
-                let bottom = b[c0] + 0.5 * (b[c1] - b[c0]);
-                if r1 == r0 {
-                    top
-                } else {
-                    top + 0.5 * (bottom - top)
-                }
-            } else if r1 == r0 {
-                a[c0]
-            } else {
-                a[c0] + 0.5 * (b[c0] - a[c0])
-            };
-            *out = 2.0 * v;
-        }
+        upsample_row(out, row(r0), row(r1));
     })
+}
+
+/// One row of [`upsample`] between the coarse rows `a` and `b` (the same row where the fine row
+/// sits on one): horizontal halves first, then vertical, as bilinear sampling does them.
+fn upsample_row(out: &mut [f32], a: &[f32], b: &[f32]) {
+    let lerp = |p: f32, q: f32| p + 0.5 * (q - p);
+    let cw = a.len();
+    // Pairs of fine pixels (2c, 2c + 1) whose coarse c + 1 exists: no clamping.
+    let n = (out.len() / 2).min(cw - 1);
+    let (a0, a1, b0, b1) = (&a[..n], &a[1..n + 1], &b[..n], &b[1..n + 1]);
+    let pairs = out
+        .chunks_exact_mut(2)
+        .zip(a0.iter().zip(a1))
+        .zip(b0.iter().zip(b1));
+    for ((o, (&p, &q)), (&r, &s)) in pairs {
+        o[0] = 2.0 * lerp(p, r);
+        o[1] = 2.0 * lerp(lerp(p, q), lerp(r, s));
+    }
+    for (x, o) in out.iter_mut().enumerate().skip(2 * n) {
+        let c0 = (x / 2).min(cw - 1);
+        let c1 = if x % 2 == 1 { (c0 + 1).min(cw - 1) } else { c0 };
+        *o = 2.0 * lerp(lerp(a[c0], a[c1]), lerp(b[c0], b[c1]));
+    }
 }

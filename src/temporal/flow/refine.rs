@@ -1,9 +1,16 @@
 //! The variational refinement of a level's flow (brightness and gradient constancy, robust
 //! penalties, edge-preserving smoothness), solved by red–black SOR.
+//!
+//! Every per-pixel quantity lives in a [`Checker`]: the pixels of each colour of the checkerboard
+//! in a plane of their own, so that a pixel's four neighbours are the same slot and its shifted
+//! slots in the rows of the other colour. A half sweep then writes one plane while reading the
+//! other, and every pass is a loop over contiguous, equally long row slices that the compiler
+//! vectorizes (after OpenCV's `VariationalRefinement` and its `RedBlackBuffer`).
 
-use rayon::prelude::*;
+use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSliceMut;
 
-use super::pyramid::{rows_per_task, Plane, PIXELS_PER_TASK};
+use super::pyramid::{rows_per_task, warped3, Plane};
 use super::FlowParams;
 
 /// ε of the robust penalty Ψ(s²) = √(s² + ε²).
@@ -19,23 +26,433 @@ fn psi_prime(s2: f32) -> f32 {
     0.5 / (s2 + EPSILON * EPSILON).sqrt()
 }
 
-/// One pixel's data terms, linearized about the current flow, with their normalizations.
+/// The red–black layout of a w×h level. Pixel (x, y) has colour c = (x + y) % 2 and sits in slot
+/// x / 2 + 1 of row y + 1 of its colour's plane: a row of zeros above and below and a column on
+/// each side give every neighbour a slot. Of the other colour's plane, in the same row, the left
+/// neighbour is slot x / 2 + first and the right one x / 2 + first + 1, where first (0 or 1) is
+/// the x of the row's first pixel of colour c; the upper and lower ones are slot x / 2 + 1 of the
+/// rows above and below.
 #[derive(Clone, Copy)]
+struct Grid {
+    w: usize,
+    h: usize,
+    /// Slots per row: w / 2 rounded up, plus the two padding columns.
+    stride: usize,
+}
+
+impl Grid {
+    fn new(w: usize, h: usize) -> Grid {
+        Grid {
+            w,
+            h,
+            stride: w.div_ceil(2) + 2,
+        }
+    }
+
+    /// The x of the first pixel of colour `c` in row `y`.
+    #[inline(always)]
+    fn first(y: usize, c: usize) -> usize {
+        (y + c) % 2
+    }
+
+    /// How many pixels of colour `c` row `y` holds.
+    #[inline(always)]
+    fn len(&self, y: usize, c: usize) -> usize {
+        (self.w + 1 - Self::first(y, c)) / 2
+    }
+
+    /// Whether the last pixel of colour `c` in row `y` is in the frame's last column.
+    fn ends_row(&self, y: usize, c: usize) -> bool {
+        let n = self.len(y, c);
+        n > 0 && Self::first(y, c) + 2 * (n - 1) == self.w - 1
+    }
+
+    /// A plane of one colour, all zeros.
+    fn plane(&self) -> Vec<f32> {
+        vec![0.0; (self.h + 2) * self.stride]
+    }
+
+    /// The pixels of colour `c` in row `y` of `plane` (a plane of that colour).
+    #[inline(always)]
+    fn own<'a>(&self, plane: &'a [f32], c: usize, y: usize) -> &'a [f32] {
+        let start = (y + 1) * self.stride + 1;
+        &plane[start..start + self.len(y, c)]
+    }
+
+    /// What [`Grid::own`] gives of a [`Checker`]: its pixels of colour `c` in row `y`.
+    #[inline(always)]
+    fn pixels(self, c: usize, y: usize) -> impl Fn(&Checker) -> &[f32] {
+        move |q| self.own(&q.colour[c], c, y)
+    }
+
+    /// The left, right, upper and lower neighbours of the pixels of colour `c` in row `y`, from
+    /// `other` (the plane of the other colour), each slice aligned with the row's pixels.
+    #[inline(always)]
+    fn neighbours<'a>(&self, other: &'a [f32], c: usize, y: usize) -> [&'a [f32]; 4] {
+        let (n, s) = (self.len(y, c), self.stride);
+        let row = (y + 1) * s + Self::first(y, c);
+        let (up, down) = (y * s + 1, (y + 2) * s + 1);
+        [
+            &other[row..row + n],
+            &other[row + 1..row + 1 + n],
+            &other[up..up + n],
+            &other[down..down + n],
+        ]
+    }
+
+    /// The image rows of a plane (padding rows left out), to write in parallel: each item is a
+    /// whole padded row, whose pixels are slots 1..=len.
+    fn rows_mut<'a>(&self, plane: &'a mut [f32]) -> rayon::slice::ChunksMut<'a, f32> {
+        plane[self.stride..(self.h + 1) * self.stride].par_chunks_mut(self.stride)
+    }
+}
+
+/// A quantity over a level in the red–black layout of [`Grid`]: `colour[c]` holds the pixels of
+/// colour c.
+struct Checker {
+    colour: [Vec<f32>; 2],
+}
+
+impl Checker {
+    fn zeros(grid: Grid) -> Checker {
+        Checker {
+            colour: [grid.plane(), grid.plane()],
+        }
+    }
+
+    /// The pixels of `plane` (row-major, of the grid's size), split by colour: row y's even
+    /// pixels are of colour y % 2 and its odd ones of the other.
+    fn split(grid: Grid, plane: &Plane) -> Checker {
+        let mut out = Checker::zeros(grid);
+        let [red, black] = &mut out.colour;
+        (grid.rows_mut(red), grid.rows_mut(black))
+            .into_par_iter()
+            .with_min_len(rows_per_task(grid.w))
+            .enumerate()
+            .for_each(|(y, (red, black))| {
+                let (even, odd) = if y % 2 == 0 {
+                    (red, black)
+                } else {
+                    (black, red)
+                };
+                let src = &plane.data[y * grid.w..(y + 1) * grid.w];
+                for ((e, o), pair) in even[1..]
+                    .iter_mut()
+                    .zip(&mut odd[1..])
+                    .zip(src.chunks_exact(2))
+                {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                if grid.w % 2 == 1 {
+                    even[grid.w / 2 + 1] = src[grid.w - 1];
+                }
+            });
+        out
+    }
+
+    /// `f` of `a` and `b`, slot by slot.
+    fn zip_map(a: &Checker, b: &Checker, f: impl Fn(f32, f32) -> f32) -> Checker {
+        Checker {
+            colour: [0, 1].map(|c| {
+                a.colour[c]
+                    .iter()
+                    .zip(&b.colour[c])
+                    .map(|(&a, &b)| f(a, b))
+                    .collect()
+            }),
+        }
+    }
+
+    /// Adds every pixel's value to `plane` (row-major, of the grid's size).
+    fn add_to(&self, grid: Grid, plane: &mut Plane) {
+        for (c, values) in self.colour.iter().enumerate() {
+            for y in 0..grid.h {
+                let row = &mut plane.data[y * grid.w..(y + 1) * grid.w];
+                let own = grid.own(values, c, y);
+                for (p, d) in row[Grid::first(y, c)..].iter_mut().step_by(2).zip(own) {
+                    *p += d;
+                }
+            }
+        }
+    }
+}
+
+/// Every pixel's data terms, linearized about the level's flow, with their normalizations.
 struct DataTerms {
     /// Ix, Iy, Iz: brightness constancy.
-    ix: f32,
-    iy: f32,
-    iz: f32,
+    ix: Checker,
+    iy: Checker,
+    iz: Checker,
     /// Ixx, Ixy, Iyy, Ixz, Iyz: gradient constancy.
-    ixx: f32,
-    ixy: f32,
-    iyy: f32,
-    ixz: f32,
-    iyz: f32,
+    ixx: Checker,
+    ixy: Checker,
+    iyy: Checker,
+    ixz: Checker,
+    iyz: Checker,
     /// 1/(|∇I|² + ζ²) of brightness constancy and of the two gradient components.
-    nb: f32,
-    ngx: f32,
-    ngy: f32,
+    nb: Checker,
+    ngx: Checker,
+    ngy: Checker,
+}
+
+impl DataTerms {
+    /// The derivatives of the mean of `i0` and `i1` warped back by (u, v), and the differences
+    /// of the two.
+    fn new(
+        grid: Grid,
+        i0: &Plane,
+        i1: &Plane,
+        i0x: &Plane,
+        i0y: &Plane,
+        u: &Plane,
+        v: &Plane,
+    ) -> Self {
+        let (i1x, i1y) = i1.gradient();
+        let [i1w, i1wx, i1wy] = warped3([i1, &i1x, &i1y], u, v);
+        let ix = i1wx.mean_with(i0x);
+        let iy = i1wy.mean_with(i0y);
+        let (ixx, ixy) = ix.gradient();
+        let (_, iyy) = iy.gradient();
+        let zeta2 = ZETA * ZETA;
+        let [ix, iy, ixx, ixy, iyy] = [ix, iy, ixx, ixy, iyy].map(|p| Checker::split(grid, &p));
+        let diff = |a: &Plane, b: &Plane| {
+            let (a, b) = (Checker::split(grid, a), Checker::split(grid, b));
+            Checker::zip_map(&a, &b, |a, b| a - b)
+        };
+        let norm = |a, b| Checker::zip_map(a, b, |a, b| 1.0 / (a * a + b * b + zeta2));
+        DataTerms {
+            nb: norm(&ix, &iy),
+            ngx: norm(&ixx, &ixy),
+            ngy: norm(&ixy, &iyy),
+            iz: diff(&i1w, i0),
+            ixz: diff(&i1wx, i0x),
+            iyz: diff(&i1wy, i0y),
+            ix,
+            iy,
+            ixx,
+            ixy,
+            iyy,
+        }
+    }
+}
+
+/// The smoothness term's weights at the current flow: α × the mean of Ψ'(|∇u|² + |∇v|²) at the
+/// two ends of each edge, per pixel for the edge to its right and the edge below it (0 where the
+/// frame ends).
+struct Edges {
+    /// Ψ'(|∇(u + du)|² + |∇(v + dv)|²) per pixel, by forward differences.
+    psi: Checker,
+    right: Checker,
+    down: Checker,
+}
+
+impl Edges {
+    fn zeros(grid: Grid) -> Edges {
+        Edges {
+            psi: Checker::zeros(grid),
+            right: Checker::zeros(grid),
+            down: Checker::zeros(grid),
+        }
+    }
+
+    /// The weights at the flow (u, v).
+    fn update(&mut self, grid: Grid, u: &Checker, v: &Checker, alpha: f32) {
+        for c in 0..2 {
+            grid.rows_mut(&mut self.psi.colour[c])
+                .with_min_len(rows_per_task(grid.w))
+                .enumerate()
+                .for_each(|(y, row)| {
+                    let own = [&u.colour[c], &v.colour[c]].map(|p| grid.own(p, c, y));
+                    let [_, ur, _, ud] = grid.neighbours(&u.colour[1 - c], c, y);
+                    let [_, vr, _, vd] = grid.neighbours(&v.colour[1 - c], c, y);
+                    // The last row has no lower neighbour: its vertical differences are 0.
+                    let down = if y + 1 < grid.h { [ud, vd] } else { own };
+                    let out = &mut row[1..1 + own[0].len()];
+                    psi_row(out, own, [ur, vr], down);
+                    if grid.ends_row(y, c) {
+                        // Nor has the last column a right neighbour.
+                        let k = out.len() - 1;
+                        let (uy, vy) = (down[0][k] - own[0][k], down[1][k] - own[1][k]);
+                        out[k] = psi_prime(uy * uy + vy * vy);
+                    }
+                });
+        }
+        let half = 0.5 * alpha;
+        for c in 0..2 {
+            let (psi, right, down) = (&self.psi, &mut self.right, &mut self.down);
+            let rows = grid.rows_mut(&mut right.colour[c]);
+            (rows, grid.rows_mut(&mut down.colour[c]))
+                .into_par_iter()
+                .with_min_len(rows_per_task(grid.w))
+                .enumerate()
+                .for_each(|(y, (right, down))| {
+                    let own = grid.own(&psi.colour[c], c, y);
+                    let [_, next, _, below] = grid.neighbours(&psi.colour[1 - c], c, y);
+                    let n = own.len();
+                    let (right, down) = (&mut right[1..1 + n], &mut down[1..1 + n]);
+                    edges_row(right, down, own, next, below, half);
+                    if grid.ends_row(y, c) {
+                        right[n - 1] = 0.0;
+                    }
+                    if y + 1 == grid.h {
+                        down.fill(0.0);
+                    }
+                });
+        }
+    }
+}
+
+/// Ψ' of one row's forward differences: the pixels' (u, v) in `own`, those of their right and
+/// lower neighbours in `right` and `down`.
+fn psi_row(out: &mut [f32], own: [&[f32]; 2], right: [&[f32]; 2], down: [&[f32]; 2]) {
+    let n = out.len();
+    let ([u, v], [ur, vr], [ud, vd]) = (own, right, down);
+    let (u, v, ur, vr, ud, vd) = (&u[..n], &v[..n], &ur[..n], &vr[..n], &ud[..n], &vd[..n]);
+    for k in 0..n {
+        let (ux, vx) = (ur[k] - u[k], vr[k] - v[k]);
+        let (uy, vy) = (ud[k] - u[k], vd[k] - v[k]);
+        out[k] = psi_prime(ux * ux + uy * uy + vx * vx + vy * vy);
+    }
+}
+
+/// One row's edge weights: `half` × (Ψ' of the pixel + Ψ' of its right or lower neighbour).
+fn edges_row(
+    right: &mut [f32],
+    down: &mut [f32],
+    own: &[f32],
+    next: &[f32],
+    below: &[f32],
+    half: f32,
+) {
+    let n = right.len();
+    let (down, own, next, below) = (&mut down[..n], &own[..n], &next[..n], &below[..n]);
+    for k in 0..n {
+        right[k] = half * (own[k] + next[k]);
+        down[k] = half * (own[k] + below[k]);
+    }
+}
+
+/// The linear equations of the pixels' increments (du, dv) within a fixed-point iteration:
+/// `du = inv_u · (cu + Σ wₙ duₙ − a12 dv)` and `dv = inv_v · (cv + Σ wₙ dvₙ − a12 du)`, with the
+/// weights wₙ of [`Edges`].
+struct System {
+    a12: Checker,
+    /// The data term's constant and the smoothness pull of the level's flow, for u and v.
+    cu: Checker,
+    cv: Checker,
+    /// 1 / (diagonal of the data term + sum of the smoothness weights), for u and v.
+    inv_u: Checker,
+    inv_v: Checker,
+}
+
+impl System {
+    fn zeros(grid: Grid) -> System {
+        System {
+            a12: Checker::zeros(grid),
+            cu: Checker::zeros(grid),
+            cv: Checker::zeros(grid),
+            inv_u: Checker::zeros(grid),
+            inv_v: Checker::zeros(grid),
+        }
+    }
+
+    /// The equations of the pixels of colour `c` about the level's flow (u, v) with the current
+    /// increments (du, dv).
+    #[allow(clippy::too_many_arguments)]
+    fn update(
+        &mut self,
+        grid: Grid,
+        c: usize,
+        data: &DataTerms,
+        edges: &Edges,
+        (u, v): (&Checker, &Checker),
+        (du, dv): (&Checker, &Checker),
+        params: &FlowParams,
+    ) {
+        let o = 1 - c;
+        (
+            grid.rows_mut(&mut self.a12.colour[c]),
+            grid.rows_mut(&mut self.cu.colour[c]),
+            grid.rows_mut(&mut self.cv.colour[c]),
+            grid.rows_mut(&mut self.inv_u.colour[c]),
+            grid.rows_mut(&mut self.inv_v.colour[c]),
+        )
+            .into_par_iter()
+            .with_min_len(rows_per_task(grid.w))
+            .enumerate()
+            .for_each(|(y, (a12, cu, cv, inv_u, inv_v))| {
+                let own = grid.pixels(c, y);
+                let n = grid.len(y, c);
+                let (a12, cu, cv) = (&mut a12[1..1 + n], &mut cu[1..1 + n], &mut cv[1..1 + n]);
+                let (inv_u, inv_v) = (&mut inv_u[1..1 + n], &mut inv_v[1..1 + n]);
+                let d = data;
+                let terms = [
+                    &d.ix, &d.iy, &d.iz, &d.ixx, &d.ixy, &d.iyy, &d.ixz, &d.iyz, &d.nb, &d.ngx,
+                    &d.ngy,
+                ]
+                .map(&own);
+                let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
+                let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
+                let weights = [wl, own(&edges.right), wu, own(&edges.down)];
+                let flow = [u, v].map(|q| {
+                    let [l, r, up, down] = grid.neighbours(&q.colour[o], c, y);
+                    [own(q), l, r, up, down]
+                });
+                let incr = [own(du), own(dv)];
+                equations_row(
+                    a12, cu, cv, inv_u, inv_v, terms, incr, weights, flow, params,
+                );
+            });
+    }
+}
+
+/// The equations of one row's pixels, from their data `terms` (in the order of [`DataTerms`]),
+/// increments (du, dv), edge `weights` (left, right, up, down) and the level's `flow` (u, then
+/// v: the pixels' own, then their left, right, upper and lower neighbours'). Each output is a
+/// parameter of its own, which tells the compiler that it overlaps nothing else: the loop
+/// vectorizes.
+#[allow(clippy::too_many_arguments)]
+fn equations_row(
+    a12: &mut [f32],
+    cu: &mut [f32],
+    cv: &mut [f32],
+    inv_u: &mut [f32],
+    inv_v: &mut [f32],
+    terms: [&[f32]; 11],
+    [du, dv]: [&[f32]; 2],
+    weights: [&[f32]; 4],
+    [u, v]: [[&[f32]; 5]; 2],
+    params: &FlowParams,
+) {
+    let n = a12.len();
+    let (cu, cv, inv_u, inv_v) = (&mut cu[..n], &mut cv[..n], &mut inv_u[..n], &mut inv_v[..n]);
+    let [ix, iy, iz, ixx, ixy, iyy, ixz, iyz, nb, ngx, ngy] = terms.map(|t| &t[..n]);
+    let (du, dv) = (&du[..n], &dv[..n]);
+    let [wl, wr, wu, wd] = weights.map(|t| &t[..n]);
+    let [u0, ul, ur, uu, ud] = u.map(|t| &t[..n]);
+    let [v0, vl, vr, vu, vd] = v.map(|t| &t[..n]);
+    for k in 0..n {
+        // Brightness constancy, normalized by the local gradient.
+        let rb = ix[k] * du[k] + iy[k] * dv[k] + iz[k];
+        let wb = params.delta * nb[k] * psi_prime(nb[k] * rb * rb);
+        // Gradient constancy, each component normalized by its own gradient.
+        let rgx = ixx[k] * du[k] + ixy[k] * dv[k] + ixz[k];
+        let rgy = ixy[k] * du[k] + iyy[k] * dv[k] + iyz[k];
+        let wg = params.gamma * psi_prime(ngx[k] * rgx * rgx + ngy[k] * rgy * rgy);
+        let (gx, gy) = (wg * ngx[k], wg * ngy[k]);
+        let a11 = wb * ix[k] * ix[k] + gx * ixx[k] * ixx[k] + gy * ixy[k] * ixy[k];
+        let a22 = wb * iy[k] * iy[k] + gx * ixy[k] * ixy[k] + gy * iyy[k] * iyy[k];
+        let b1 = wb * ix[k] * iz[k] + gx * ixx[k] * ixz[k] + gy * ixy[k] * iyz[k];
+        let b2 = wb * iy[k] * iz[k] + gx * ixy[k] * ixz[k] + gy * iyy[k] * iyz[k];
+        a12[k] = wb * ix[k] * iy[k] + gx * ixx[k] * ixy[k] + gy * ixy[k] * iyy[k];
+        let (l, r, up, down) = (wl[k], wr[k], wu[k], wd[k]);
+        let sum = l + r + up + down;
+        cu[k] = l * ul[k] + r * ur[k] + up * uu[k] + down * ud[k] - sum * u0[k] - b1;
+        cv[k] = l * vl[k] + r * vr[k] + up * vu[k] + down * vd[k] - sum * v0[k] - b2;
+        inv_u[k] = 1.0 / (a11 + sum);
+        inv_v[k] = 1.0 / (a22 + sum);
+    }
 }
 
 /// Variational refinement (as in DIS, after Brox et al. 2004): about the current flow (u, v),
@@ -54,213 +471,155 @@ pub(super) fn refine(
     if params.refine_iterations == 0 || i0.w < 2 || i0.h < 2 {
         return;
     }
-    let (w, h) = (i0.w, i0.h);
-    let (i1x, i1y) = i1.gradient();
-    let i1w = i1.warped(u, v);
-    let i1wx = i1x.warped(u, v);
-    let i1wy = i1y.warped(u, v);
-    let ix = i1wx.mean_with(i0x);
-    let iy = i1wy.mean_with(i0y);
-    let (ixx, ixy) = ix.gradient();
-    let (_, iyy) = iy.gradient();
-    let zeta2 = ZETA * ZETA;
-    let terms: Vec<DataTerms> = (0..w * h)
-        .into_par_iter()
-        .with_min_len(PIXELS_PER_TASK)
-        .map(|i| {
-            let (gx, gy) = (ix.data[i], iy.data[i]);
-            let (gxx, gxy, gyy) = (ixx.data[i], ixy.data[i], iyy.data[i]);
-            DataTerms {
-                ix: gx,
-                iy: gy,
-                iz: i1w.data[i] - i0.data[i],
-                ixx: gxx,
-                ixy: gxy,
-                iyy: gyy,
-                ixz: i1wx.data[i] - i0x.data[i],
-                iyz: i1wy.data[i] - i0y.data[i],
-                nb: 1.0 / (gx * gx + gy * gy + zeta2),
-                ngx: 1.0 / (gxx * gxx + gxy * gxy + zeta2),
-                ngy: 1.0 / (gxy * gxy + gyy * gyy + zeta2),
-            }
-        })
-        .collect();
-
-    let mut du = vec![0f32; w * h];
-    let mut dv = vec![0f32; w * h];
-    let mut system = vec![Equation::default(); w * h];
+    let grid = Grid::new(i0.w, i0.h);
+    let data = DataTerms::new(grid, i0, i1, i0x, i0y, u, v);
+    let (u0, v0) = (Checker::split(grid, u), Checker::split(grid, v));
+    let (mut uf, mut vf) = (Checker::split(grid, u), Checker::split(grid, v));
+    let (mut du, mut dv) = (Checker::zeros(grid), Checker::zeros(grid));
+    let mut edges = Edges::zeros(grid);
+    let mut system = System::zeros(grid);
     for _ in 0..params.refine_iterations {
-        let smooth = smoothness_weights(u, v, &du, &dv);
-        system
-            .par_chunks_mut(w)
-            .with_min_len(rows_per_task(w))
-            .enumerate()
-            .for_each(|(y, row)| {
-                for (x, eq) in row.iter_mut().enumerate() {
-                    let i = y * w + x;
-                    let s = smooth.data[i];
-                    let edge = |present: bool, j: usize| {
-                        if present {
-                            params.alpha * 0.5 * (s + smooth.data[j])
-                        } else {
-                            0.0
-                        }
-                    };
-                    let weights = [
-                        edge(x > 0, i.wrapping_sub(1)),
-                        edge(x + 1 < w, i + 1),
-                        edge(y > 0, i.wrapping_sub(w)),
-                        edge(y + 1 < h, i + w),
-                    ];
-                    let neighbours = [
-                        i - usize::from(x > 0),
-                        i + usize::from(x + 1 < w),
-                        i - w * usize::from(y > 0),
-                        i + w * usize::from(y + 1 < h),
-                    ];
-                    let [a11, a12, a22, b1, b2] = data_equation(&terms[i], du[i], dv[i], params);
-                    let mut cu = -b1;
-                    let mut cv = -b2;
-                    for (s, j) in weights.iter().zip(neighbours) {
-                        cu += s * (u.data[j] - u.data[i]);
-                        cv += s * (v.data[j] - v.data[i]);
-                    }
-                    let sum: f32 = weights.iter().sum();
-                    *eq = Equation {
-                        a12,
-                        cu,
-                        cv,
-                        inv_u: 1.0 / (a11 + sum),
-                        inv_v: 1.0 / (a22 + sum),
-                        weights,
-                    };
-                }
-            });
+        edges.update(grid, &uf, &vf, params.alpha);
+        for c in 0..2 {
+            system.update(grid, c, &data, &edges, (&u0, &v0), (&du, &dv), params);
+        }
         for _ in 0..params.sor_iterations {
-            for colour in 0..2 {
-                sor_half_sweep(colour, w, &system, &mut du, &mut dv);
+            for c in 0..2 {
+                sor_half_sweep(grid, c, &system, &edges, &mut du, &mut dv);
             }
         }
+        for c in 0..2 {
+            add(&u0.colour[c], &du.colour[c], &mut uf.colour[c]);
+            add(&v0.colour[c], &dv.colour[c], &mut vf.colour[c]);
+        }
     }
-    u.data.iter_mut().zip(&du).for_each(|(a, d)| *a += d);
-    v.data.iter_mut().zip(&dv).for_each(|(a, d)| *a += d);
+    du.add_to(grid, u);
+    dv.add_to(grid, v);
 }
 
-/// The linear equations of one pixel's increment (du, dv) within a fixed-point iteration:
-/// `du = inv_u · (cu + Σ wₙ duₙ − a12 dv)` and `dv = inv_v · (cv + Σ wₙ dvₙ − a12 du)`.
-#[derive(Clone, Copy, Default)]
-struct Equation {
-    a12: f32,
-    /// The data term's constant and the smoothness pull of the current flow, for u and v.
-    cu: f32,
-    cv: f32,
-    /// 1 / (diagonal of the data term + sum of the smoothness weights), for u and v.
-    inv_u: f32,
-    inv_v: f32,
-    /// α × smoothness weights to the left, right, upper and lower neighbours (0 beyond the frame).
-    weights: [f32; 4],
+/// `out = a + b`, element by element.
+fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+        *o = a + b;
+    }
 }
 
-/// One half of a red–black SOR sweep: every pixel of one colour of the checkerboard
-/// (`(x + y) % 2 == colour`), updated from its four neighbours, which are all of the other colour
-/// and so fixed during the half sweep. The pixels of one colour are independent: rows run in
-/// parallel and a row's updates do not wait on each other.
-fn sor_half_sweep(colour: usize, w: usize, system: &[Equation], du: &mut [f32], dv: &mut [f32]) {
-    let h = du.len() / w;
-    let (pu, pv) = (Shared(du.as_mut_ptr()), Shared(dv.as_mut_ptr()));
-    (0..h)
+/// One half of a red–black SOR sweep: every pixel of colour `c`, updated from its four
+/// neighbours, which are all of the other colour and so fixed during the half sweep. Rows run
+/// in parallel, and a row's pixels do not depend on each other.
+fn sor_half_sweep(
+    grid: Grid,
+    c: usize,
+    system: &System,
+    edges: &Edges,
+    du: &mut Checker,
+    dv: &mut Checker,
+) {
+    let o = 1 - c;
+    let (du_own, du_other) = own_and_other(&mut du.colour, c);
+    let (dv_own, dv_other) = own_and_other(&mut dv.colour, c);
+    (grid.rows_mut(du_own), grid.rows_mut(dv_own))
         .into_par_iter()
-        .with_min_len(rows_per_task(w))
-        .for_each(|y| {
-            let (pu, pv) = (&pu, &pv);
-            let at = |p: &Shared, i: usize| {
-                // SAFETY: `i` < w·h, the length of both slices; reads are of the other colour, which
-                // no task of this half sweep writes.
-                unsafe { *p.0.add(i) }
-            };
-            let row = y * w;
-            let up = if y > 0 { row - w } else { row };
-            let down = if y + 1 < h { row + w } else { row };
-            for x in ((y + colour) % 2..w).step_by(2) {
-                let eq = &system[row + x];
-                let [wl, wr, wu, wd] = eq.weights;
-                let (l, r) = (row + x.saturating_sub(1), row + (x + 1).min(w - 1));
-                let (i, iu, id) = (row + x, up + x, down + x);
-                let nu = wl * at(pu, l) + wr * at(pu, r) + wu * at(pu, iu) + wd * at(pu, id);
-                let nv = wl * at(pv, l) + wr * at(pv, r) + wu * at(pv, iu) + wd * at(pv, id);
-                let (old_u, old_v) = (at(pu, i), at(pv, i));
-                let new_u = (eq.cu + nu - eq.a12 * old_v) * eq.inv_u;
-                let new_u = old_u + OMEGA * (new_u - old_u);
-                let new_v = (eq.cv + nv - eq.a12 * new_u) * eq.inv_v;
-                // SAFETY: pixel i has this half sweep's colour and row y belongs to this task alone.
-                unsafe {
-                    *pu.0.add(i) = new_u;
-                    *pv.0.add(i) = old_v + OMEGA * (new_v - old_v);
-                }
-            }
+        .with_min_len(rows_per_task(grid.w))
+        .enumerate()
+        .for_each(|(y, (du, dv))| {
+            let own = grid.pixels(c, y);
+            let n = grid.len(y, c);
+            let eq = [
+                &system.a12,
+                &system.cu,
+                &system.cv,
+                &system.inv_u,
+                &system.inv_v,
+            ]
+            .map(&own);
+            let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
+            let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
+            let weights = [wl, own(&edges.right), wu, own(&edges.down)];
+            let around = [du_other, dv_other].map(|p| grid.neighbours(p, c, y));
+            sor_row(&mut du[1..1 + n], &mut dv[1..1 + n], eq, weights, around);
         });
 }
 
-/// A pointer that the tasks of one SOR half sweep share: each writes only its own pixels.
-struct Shared(*mut f32);
-
-// SAFETY: the tasks write disjoint elements and read only elements nobody writes meanwhile
-// (see `sor_half_sweep`).
-unsafe impl Sync for Shared {}
-
-/// Ψ'(|∇(u + du)|² + |∇(v + dv)|²) per pixel, by forward differences.
-fn smoothness_weights(u: &Plane, v: &Plane, du: &[f32], dv: &[f32]) -> Plane {
-    let (w, h) = (u.w, u.h);
-    Plane::map_rows(w, h, |y, row| {
-        for (x, out) in row.iter_mut().enumerate() {
-            let i = y * w + x;
-            let uf = |j: usize| u.data[j] + du[j];
-            let vf = |j: usize| v.data[j] + dv[j];
-            let (ux, vx) = if x + 1 < w {
-                (uf(i + 1) - uf(i), vf(i + 1) - vf(i))
-            } else {
-                (0.0, 0.0)
-            };
-            let (uy, vy) = if y + 1 < h {
-                (uf(i + w) - uf(i), vf(i + w) - vf(i))
-            } else {
-                (0.0, 0.0)
-            };
-            *out = psi_prime(ux * ux + uy * uy + vx * vx + vy * vy);
-        }
-    })
+/// The SOR update of one row's increments from its equations `eq` (a12, cu, cv, inv_u, inv_v),
+/// edge `weights` and the neighbours' increments (du, then dv; left, right, up, down).
+fn sor_row(
+    du: &mut [f32],
+    dv: &mut [f32],
+    eq: [&[f32]; 5],
+    weights: [&[f32]; 4],
+    [nu, nv]: [[&[f32]; 4]; 2],
+) {
+    let n = du.len();
+    let dv = &mut dv[..n];
+    let [a12, cu, cv, inv_u, inv_v] = eq.map(|t| &t[..n]);
+    let [wl, wr, wu, wd] = weights.map(|t| &t[..n]);
+    let [ul, ur, uu, ud] = nu.map(|t| &t[..n]);
+    let [vl, vr, vu, vd] = nv.map(|t| &t[..n]);
+    for k in 0..n {
+        let nu = wl[k] * ul[k] + wr[k] * ur[k] + wu[k] * uu[k] + wd[k] * ud[k];
+        let nv = wl[k] * vl[k] + wr[k] * vr[k] + wu[k] * vu[k] + wd[k] * vd[k];
+        let (old_u, old_v) = (du[k], dv[k]);
+        let new_u = (cu[k] + nu - a12[k] * old_v) * inv_u[k];
+        let new_u = old_u + OMEGA * (new_u - old_u);
+        let new_v = (cv[k] + nv - a12[k] * new_u) * inv_v[k];
+        du[k] = new_u;
+        dv[k] = old_v + OMEGA * (new_v - old_v);
+    }
 }
 
-/// The data term's 2×2 system at a pixel with the robust weights at the current increment:
-/// `[a11, a12, a22, b1, b2]` such that the data gradient is A·(du, dv) + b.
-#[inline]
-fn data_equation(t: &DataTerms, du: f32, dv: f32, params: &FlowParams) -> [f32; 5] {
-    let DataTerms {
-        ix,
-        iy,
-        iz,
-        ixx,
-        ixy,
-        iyy,
-        ixz,
-        iyz,
-        nb,
-        ngx,
-        ngy,
-    } = *t;
-    // Brightness constancy, normalized by the local gradient.
-    let rb = ix * du + iy * dv + iz;
-    let wb = params.delta * nb * psi_prime(nb * rb * rb);
-    // Gradient constancy, each component normalized by its own gradient.
-    let rgx = ixx * du + ixy * dv + ixz;
-    let rgy = ixy * du + iyy * dv + iyz;
-    let wg = params.gamma * psi_prime(ngx * rgx * rgx + ngy * rgy * rgy);
-    let (gx, gy) = (wg * ngx, wg * ngy);
-    [
-        wb * ix * ix + gx * ixx * ixx + gy * ixy * ixy,
-        wb * ix * iy + gx * ixx * ixy + gy * ixy * iyy,
-        wb * iy * iy + gx * ixy * ixy + gy * iyy * iyy,
-        wb * ix * iz + gx * ixx * ixz + gy * ixy * iyz,
-        wb * iy * iz + gx * ixy * ixz + gy * iyy * iyz,
-    ]
+/// The plane of colour `c`, to write, and that of the other colour, to read.
+fn own_and_other(colour: &mut [Vec<f32>; 2], c: usize) -> (&mut [f32], &[f32]) {
+    let [red, black] = colour;
+    if c == 0 {
+        (red, black)
+    } else {
+        (black, red)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Split into the red–black layout, every pixel finds itself and, as its neighbours, the
+    /// pixels next to it in the frame (0 beyond it); added back, the split is the plane again.
+    #[test]
+    fn the_red_black_layout_finds_the_adjacent_pixels() {
+        for (w, h) in [(6, 4), (7, 5), (1, 3), (2, 1), (5, 2)] {
+            let grid = Grid::new(w, h);
+            let plane = Plane {
+                w,
+                h,
+                data: (0..w * h).map(|i| i as f32 + 1.0).collect(),
+            };
+            let value = |x: isize, y: isize| {
+                let inside = (0..w as isize).contains(&x) && (0..h as isize).contains(&y);
+                if inside {
+                    plane.data[y as usize * w + x as usize]
+                } else {
+                    0.0
+                }
+            };
+            let split = Checker::split(grid, &plane);
+            for y in 0..h {
+                for c in 0..2 {
+                    let own = grid.own(&split.colour[c], c, y);
+                    let [l, r, up, down] = grid.neighbours(&split.colour[1 - c], c, y);
+                    for (k, &v) in own.iter().enumerate() {
+                        let (x, yi) = ((Grid::first(y, c) + 2 * k) as isize, y as isize);
+                        let at = format!("({x}, {y}) of {w}×{h}");
+                        assert_eq!(v, value(x, yi), "{at}");
+                        assert_eq!(l[k], value(x - 1, yi), "left of {at}");
+                        assert_eq!(r[k], value(x + 1, yi), "right of {at}");
+                        assert_eq!(up[k], value(x, yi - 1), "above {at}");
+                        assert_eq!(down[k], value(x, yi + 1), "below {at}");
+                    }
+                }
+            }
+            let mut back = Plane::zeros(w, h);
+            split.add_to(grid, &mut back);
+            assert_eq!(back.data, plane.data, "{w}×{h}");
+        }
+    }
 }
