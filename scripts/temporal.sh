@@ -113,7 +113,7 @@ drift() {
 [x]palettegen[p];[y][p]paletteuse=dither=sierra2_4a" -frames:v 1 "$work/drift.png"
   [[ ${DOCS:-} != 1 ]] || cp "$work/drift.png" docs/temporal_drift.png
   echo "A static camera: the sample photograph (320×200) with fresh noise in every frame (\`noise=alls=8:allf=t\`),"
-  echo "$frames frames, stylized with \`--iterations $iterations\` (\`--init prev-warped\`, the default temporal weight)"
+  echo "$frames frames, stylized with \`--iterations $iterations\` (\`--init prev-warped\`, the default temporal weight and warm frames' stopping rule)"
   echo "at \`--size $size\`. Mean colour of the output frames (RGB, 0–255); style loss as the stylizer"
   echo "ends each frame (before encoding, \`--stats\`) and as \`stylize metrics\` measures the encoded"
   echo "output; frames 1–50 against 251–300."

@@ -73,8 +73,9 @@ clips=("$@")
 # baseline; content-WARM: WARM iterations from the content (weakly stylized frames, the earlier
 # baseline, kept for reference).
 warm=${iterations#*,}
-default_runs="independent:--init content --temporal-weight 0 --iterations $first,$first"
-default_runs+=";content-$warm:--init content --temporal-weight 0;prev:--init prev --temporal-weight 0"
+# The baselines run their whole budgets (--tolerance 0: a warm frame's default stops early).
+default_runs="independent:--init content --temporal-weight 0 --iterations $first,$first --tolerance 0"
+default_runs+=";content-$warm:--init content --temporal-weight 0 --tolerance 0;prev:--init prev --temporal-weight 0 --tolerance 0"
 for tw in 0 1e3 3e3 1e4 3e4 1e5 1e6; do default_runs+=";warped $tw:--init prev-warped --temporal-weight $tw"; done
 IFS=';' read -r -a runs <<<"${RUNS:-$default_runs}"
 

@@ -10,6 +10,8 @@
 #
 # Settings (environment): FRAMES=8 SIZE=128 KS="25 50 100" WS="5 10 20 40" FIRST=100
 #   LONG=24 TAIL=4 LONG_WS="5 10 20 40" (LONG=0 skips the second part)
+#   WARM_TOLERANCE=0 (the warm runs' --tolerance: 0 gives every frame its k iterations; 0.003 is
+#   `stylize video`'s default for warm frames)
 #   SPEED=100 (pan speed in pixels per second of the 320×240 clip; at 12 fps and --size 128 that is
 #   100/12 × 128/320 ≈ 3.3 px of motion per frame at processing size)
 #   STYLIZE=target/release/stylize  NO_SETUP=1 (skip scripts/setup.sh)  OUT=.cache/warmstart
@@ -27,6 +29,7 @@ SPEED=${SPEED:-100}
 LONG=${LONG:-24}
 TAIL=${TAIL:-4}
 LONG_WS=${LONG_WS:-5 10 20 40}
+WARM_TOLERANCE=${WARM_TOLERANCE:-0}
 STYLIZE=${STYLIZE:-target/release/stylize}
 OUT=${OUT:-.cache/warmstart}
 STYLE=.cache/samples/painting.jpg
@@ -48,15 +51,17 @@ run() { # clip name init iterations stylize-options…
     --init "$init" --iterations "$its" --stats "$OUT/$name.json" --device cpu -q "$@"
   echo "$name: --init $init --iterations $its $* ($((SECONDS - t0)) s)" >&2
 }
-for K in $KS; do run clip "cold$K" content "$K,$K" --frames "$FRAMES"; done
-for k in $WS; do run clip "warm$k" prev "$FIRST,$k" --frames "$FRAMES"; done
+# Every frame of a cold run gets its K iterations, and a warm run's frames their k unless
+# WARM_TOLERANCE (the stopping rule for warm frames, --tolerance) is given.
+for K in $KS; do run clip "cold$K" content "$K,$K" --frames "$FRAMES" --tolerance 0; done
+for k in $WS; do run clip "warm$k" prev "$FIRST,$k" --frames "$FRAMES" --tolerance "$WARM_TOLERANCE"; done
 if ((LONG > 0)); then
   clip long "$(.venv/bin/python -c "print($LONG / 12)")"
   # --start begins at the first frame at or after that time: a quarter frame before frame LONG-TAIL
   # (0-based), so that rounding cannot skip it (checked: it gives the same picture as that frame).
   start=$(.venv/bin/python -c "print(($LONG - $TAIL - 0.25) / 12)")
-  for K in $KS; do run long "tailcold$K" content "$K,$K" --start "$start" --frames "$TAIL"; done
-  for k in $LONG_WS; do run long "longwarm$k" prev "$FIRST,$k" --frames "$LONG"; done
+  for K in $KS; do run long "tailcold$K" content "$K,$K" --start "$start" --frames "$TAIL" --tolerance 0; done
+  for k in $LONG_WS; do run long "longwarm$k" prev "$FIRST,$k" --frames "$LONG" --tolerance "$WARM_TOLERANCE"; done
 fi
 
 .venv/bin/python - "$OUT" "$FRAMES" "$SIZE" "$FIRST" "$KS" "$WS" "$LONG" "$TAIL" "$LONG_WS" <<'PY' | tee "$OUT/table.md"

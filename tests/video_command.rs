@@ -821,6 +821,49 @@ fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
     }
 }
 
+/// By default the stopping rule ends the warm frames of a still shot (fresh noise, nothing moves)
+/// early, while the first frame runs its whole budget; `--tolerance 0` lets them run on.
+#[test]
+fn warm_frames_of_a_still_shot_stop_on_the_default_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let run = |extra: &[&str]| {
+        let stats = dir.path().join("stats.json");
+        let result = video(&style)
+            .args(["--input-format", "lavfi"])
+            .arg("smptebars=size=160x120:rate=10:duration=0.4,noise=alls=20:allf=t")
+            .args(["-o", dir.path().join("out.mp4").to_str().unwrap(), "-y"])
+            .args(["--size", "32", "--iterations", "100,200"])
+            .args(["--stats", stats.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let frames = stats["frames"].as_array().unwrap().clone();
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[0]["iterations"], 100, "{}", frames[0]);
+        assert_eq!(frames[0]["stop"], "iterations", "{}", frames[0]);
+        frames[1..]
+            .iter()
+            .map(|f| {
+                (
+                    f["stop"].as_str().unwrap().to_owned(),
+                    f["iterations"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for (stop, iterations) in run(&[]) {
+        assert_eq!(stop, "tolerance");
+        assert!(iterations < 200, "{iterations}");
+    }
+    for (stop, _) in run(&["--tolerance", "0"]) {
+        assert_ne!(stop, "tolerance");
+    }
+}
+
 /// `-o frames/%04d.png`, as ffmpeg users write it: one picture per frame, numbered from 1, at the
 /// output size, each stylized (not the input frame) and the run's other figures unchanged.
 #[test]

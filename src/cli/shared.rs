@@ -90,7 +90,8 @@ pub struct BudgetArgs {
     pub levels: Option<u32>,
 
     /// Stop a level or a frame early when the loss fell by less than this fraction over its last
-    /// 10 iterations (--iterations stays the cap); 0 turns the rule off [default: 0].
+    /// 10 iterations (--iterations stays the cap); 0 turns the rule off [default: 0 for images and
+    /// a video's first frame, 0.003 for its later frames].
     #[arg(long, value_name = "FRACTION", value_parser = non_negative, allow_negative_numbers = true)]
     pub tolerance: Option<f32>,
 }

@@ -56,8 +56,9 @@ pub struct RenderArgs {
     pub output_size: Option<(u32, u32)>,
 
     /// Optimizer iterations: FIRST,REST gives the first frame FIRST and every later frame REST.
-    /// A first frame close to convergence keeps a still scene from creeping over hundreds of
-    /// frames (docs/TEMPORAL.md); 100,40 is a quicker look.
+    /// A first frame close to convergence, and later frames that stop once their loss flattens
+    /// (--tolerance), keep a still scene from creeping over hundreds of frames (docs/TEMPORAL.md);
+    /// 100,40 is a quicker look.
     #[arg(long, default_value = "1000,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
