@@ -147,17 +147,7 @@ impl Input {
             }
         }
         if start > 0.0 {
-            let base = ctx_start_time(&self.ctx).unwrap_or(0);
-            let target = base + (start * f64::from(ffi::AV_TIME_BASE)) as i64;
-            // SAFETY: an open context; a failed seek leaves it where it was.
-            let sought = unsafe {
-                ffi::avformat_seek_file(self.ctx.as_mut_ptr(), -1, i64::MIN, target, target, 0)
-            };
-            if sought < 0 {
-                tracing::debug!("input {} cannot seek; reading from the start", self.shown);
-            } else {
-                self.decoder.flush();
-            }
+            self.seek_before(start);
             let shift = (start * f64::from(ffi::AV_TIME_BASE)) as i64;
             for (offset, tb) in self.offsets.iter_mut().zip(&self.time_bases) {
                 *offset += shift.rescale(ffi_time_base(), *tb);
