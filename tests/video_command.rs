@@ -855,10 +855,19 @@ fn warm_frames_of_a_still_shot_stop_on_the_default_tolerance() {
             })
             .collect::<Vec<_>>()
     };
-    for (stop, iterations) in run(&[]) {
-        assert_eq!(stop, "tolerance");
-        assert!(iterations < 200, "{iterations}");
+    // Each warm frame stops early, most on the rule (L-BFGS may see a frame converged first).
+    let stops = run(&[]);
+    for (stop, iterations) in &stops {
+        assert!(
+            ["tolerance", "converged"].contains(&stop.as_str()),
+            "{stops:?}"
+        );
+        assert!(*iterations < 200, "{stops:?}");
     }
+    assert!(
+        stops.iter().any(|(stop, _)| stop == "tolerance"),
+        "{stops:?}"
+    );
     for (stop, _) in run(&["--tolerance", "0"]) {
         assert_ne!(stop, "tolerance");
     }
