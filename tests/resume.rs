@@ -378,3 +378,47 @@ fn an_mpeg_ps_render_is_killed_and_resumed() {
         "the work folder stayed"
     );
 }
+
+/// A sound shorter than the video leaves the last segments of an MP4 render without a sound
+/// track (the muxer writes none without packets): the join still takes them, and the output has
+/// every frame and the whole sound.
+#[test]
+fn a_sound_shorter_than_the_video_joins_from_segments_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = dir.path().join("style.png");
+    write_style(&style, 64, 64);
+    let result = stylize()
+        .arg("video")
+        .args(["--input-format", "lavfi"])
+        .arg("testsrc2=size=96x64:rate=2:duration=24[out0];sine=frequency=440:duration=4[out1]")
+        .args(["-o", "out.mp4", "--style"])
+        .arg(&style)
+        .arg("--model")
+        .arg(tiny_model())
+        .args(["--device", "cpu", "--threads", "1", "-q"])
+        .args(["--size", "48", "--iterations", "4,2"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let found = frames(&dir.path().join("out.mp4"));
+    assert_eq!(found.iter().filter(|l| l.starts_with("0,")).count(), 48);
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a",
+            "-show_entries",
+            "stream=duration",
+        ])
+        .args(["-of", "csv=p=0", "out.mp4"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((3.9..4.2).contains(&seconds), "sound of {seconds} s");
+}

@@ -56,8 +56,16 @@ fn write(
     format: Option<&str>,
     frame_rate: Option<f64>,
 ) -> Result<Joined> {
-    let layout = ffmpeg::format::input(first)
-        .with_context(|| format!("cannot read the segment '{}'", first.display()))?;
+    // A segment holds only the streams that had packets in it (a sound shorter than the video
+    // leaves the last segments without one): the layout is the fullest segment's.
+    let mut layout = open(first)?;
+    for path in &segments[1..] {
+        let segment = open(path)?;
+        if segment.nb_streams() > layout.nb_streams() {
+            layout = segment;
+        }
+    }
+    let kinds = stream_kinds(&layout);
     let muxer = match format {
         Some(name) => name.to_string(),
         None => muxer_for(destination)?,
@@ -104,11 +112,9 @@ fn write(
         frames: 0,
     };
     for path in segments {
-        let mut segment = ffmpeg::format::input(path)
-            .with_context(|| format!("cannot read the segment '{}'", path.display()))?;
-        if segment.nb_streams() as usize != joiner.time_bases.len() {
-            bail!("the segment '{}' has other streams", path.display());
-        }
+        let mut segment = open(path)?;
+        let to = output_streams(&stream_kinds(&segment), &kinds)
+            .with_context(|| format!("the segment '{}' has other streams", path.display()))?;
         let from: Vec<Rational> = segment.streams().map(|s| s.time_base()).collect();
         // SAFETY: a plain field of the demuxer the context opened.
         let discontinuous =
@@ -125,8 +131,9 @@ fn write(
                     return Err(e).with_context(|| format!("cannot read '{}'", path.display()))
                 }
             }
-            let index = packet.stream();
-            packet.rescale_ts(from[index], joiner.time_bases[index]);
+            let index = to[packet.stream()];
+            packet.rescale_ts(from[packet.stream()], joiner.time_bases[index]);
+            packet.set_stream(index);
             let packet = std::mem::replace(&mut packet, Packet::empty());
             match shift {
                 Some(shift) => joiner.put(packet, shift)?,
@@ -153,6 +160,33 @@ fn write(
         return Err(ffmpeg::Error::from(closed).into());
     }
     Ok(Joined { frames })
+}
+
+/// Opens a segment for reading.
+fn open(path: &Path) -> Result<ffmpeg::format::context::Input> {
+    ffmpeg::format::input(path)
+        .with_context(|| format!("cannot read the segment '{}'", path.display()))
+}
+
+/// Each stream's kind and codec, in order.
+fn stream_kinds(file: &ffmpeg::format::context::Input) -> Vec<(media::Type, ffmpeg::codec::Id)> {
+    file.streams()
+        .map(|s| (s.parameters().medium(), s.parameters().id()))
+        .collect()
+}
+
+/// For each of a segment's streams, the output stream of the same kind and codec it goes to
+/// (in order; an output stream may have none in the segment); none when one has no match.
+fn output_streams<K: PartialEq>(segment: &[K], output: &[K]) -> Option<Vec<usize>> {
+    let mut taken = vec![false; output.len()];
+    segment
+        .iter()
+        .map(|kind| {
+            let j = (0..output.len()).find(|&j| !taken[j] && output[j] == *kind)?;
+            taken[j] = true;
+            Some(j)
+        })
+        .collect()
 }
 
 /// The joined file being written.
@@ -277,6 +311,19 @@ fn muxer_for(destination: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_segment_without_a_stream_maps_the_others_by_kind() {
+        let output = ["video", "audio", "audio"];
+        assert_eq!(output_streams(&["video"], &output), Some(vec![0]));
+        assert_eq!(
+            output_streams(&["audio", "video"], &output),
+            Some(vec![1, 0])
+        );
+        assert_eq!(output_streams(&output, &output), Some(vec![0, 1, 2]));
+        assert_eq!(output_streams(&["video", "video"], &output), None);
+        assert_eq!(output_streams(&["subtitle"], &output), None);
+    }
 
     fn packet(pts: Option<i64>, dts: Option<i64>) -> Packet {
         let mut p = Packet::empty();
