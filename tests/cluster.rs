@@ -60,6 +60,24 @@ fn settings(input: &str, iterations: &str) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
+/// `stylize join plan.json -o joined.mp4` in `d`.
+fn join(d: &Path) -> Output {
+    stylize()
+        .args(["join", "plan.json", "-o", "joined.mp4"])
+        .current_dir(d)
+        .output()
+        .unwrap()
+}
+
+/// Joins the parts in `d` and checks that the joined video has every frame of the clip.
+fn assert_joined_whole(d: &Path) {
+    assert_success(&join(d));
+    assert_eq!(
+        probe(&d.join("joined.mp4"), "v", "packet=pts").len(),
+        FRAMES
+    );
+}
+
 /// `stylize SUBCOMMAND` in `dir` with the clip's settings (`iterations`) and `more`.
 fn run_with(dir: &Path, iterations: &str, subcommand: &str, more: &[&str]) -> Output {
     stylize()
@@ -234,11 +252,7 @@ fn segments_join_into_the_one_piece_render() {
         );
         assert_eq!(frames.len(), 10, "segment {k} keeps its own 10 frames");
     }
-    let out = stylize()
-        .args(["join", "plan.json", "-o", "joined.mp4"])
-        .current_dir(d)
-        .output()
-        .unwrap();
+    let out = join(d);
     assert_success(&out);
     assert_same_timing(&d.join("joined.mp4"), &one_piece(d));
 }
@@ -293,11 +307,7 @@ fn a_worker_refuses_another_input_other_settings_and_a_bad_segment() {
     );
     assert_one_line_error(&worker("clip.mp4", &[], "auto"), 2, "SLURM_ARRAY_TASK_ID");
     assert_one_line_error(&worker("clip.mp4", &[], "x"), 2, "'x' is not a segment");
-    let out = stylize()
-        .args(["join", "plan.json", "-o", "joined.mp4"])
-        .current_dir(d)
-        .output()
-        .unwrap();
+    let out = join(d);
     assert_one_line_error(&out, 1, "segment 0 of 2 not rendered");
     assert!(!d.join("joined.mp4").exists());
     let bad = run(
@@ -346,11 +356,7 @@ fn a_killed_segment_is_redone_and_the_join_names_what_is_missing() {
     ));
     assert_success(&segment(0));
     assert_success(&segment(2));
-    let out = stylize()
-        .args(["join", "plan.json", "-o", "joined.mp4"])
-        .current_dir(d)
-        .output()
-        .unwrap();
+    let out = join(d);
     assert_one_line_error(&out, 1, "segment 1 of 3 not rendered");
     assert!(!d.join("joined.mp4").exists());
 
@@ -394,16 +400,7 @@ fn a_killed_segment_is_redone_and_the_join_names_what_is_missing() {
         !d.join("parts").join(&partial).exists(),
         "the killed run's file is cleared"
     );
-    let out = stylize()
-        .args(["join", "plan.json", "-o", "joined.mp4"])
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        probe(&d.join("joined.mp4"), "v", "packet=pts").len(),
-        FRAMES
-    );
+    assert_joined_whole(d);
 }
 
 /// A one-node Slurm cluster of its own, stopped when dropped.
@@ -719,14 +716,5 @@ fn a_scene_cut_near_the_share_is_preferred_to_a_key_frame() {
             &["--plan", "plan.json", "--segment", k, "-o", "parts/", "-q"],
         ));
     }
-    let out = stylize()
-        .args(["join", "plan.json", "-o", "joined.mp4"])
-        .current_dir(d)
-        .output()
-        .unwrap();
-    assert_success(&out);
-    assert_eq!(
-        probe(&d.join("joined.mp4"), "v", "packet=pts").len(),
-        FRAMES
-    );
+    assert_joined_whole(d);
 }
