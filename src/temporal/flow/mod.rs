@@ -7,6 +7,7 @@
 use anyhow::{bail, Result};
 use ndarray::{Array2, ArrayView2, ArrayView4};
 
+mod checker;
 mod patch;
 mod pyramid;
 mod refine;
