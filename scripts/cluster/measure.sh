@@ -26,10 +26,7 @@ rm -rf parts parts-noblend slurm-*.out ./*.mp4 ./*.json report.txt resubmitted
 report() { echo "$*" | tee -a report.txt; }
 now() { date +%s.%N; }
 
-ffmpeg -v error -y -loop 1 -framerate "$FPS" -i "$ROOT/.cache/samples/photo.jpg" \
-  -f lavfi -i sine=frequency=220:duration=20 \
-  -vf "scale=720:-2,crop=320:200:x='20+t*18':y='100+t*6',format=yuv420p" -t 20 -r "$FPS" \
-  -c:v libx264 -crf 14 -g $((2 * FPS)) -c:a aac -shortest clip.mp4
+"$ROOT/scripts/cluster/clip.sh" clip.mp4 "$FPS" 14
 settings=(clip.mp4 -s "$ROOT/.cache/samples/painting.jpg" --size "$SIZE" --iterations "$ITERATIONS" --device cpu)
 report "settings: ${settings[*]} (clip: 20 s at $FPS fps, 320x200, AAC sound)"
 report "machine: $(nproc) cores, shared with other work; wall times are of this one run"
@@ -99,11 +96,7 @@ python3 "$ROOT/scripts/cluster/seams.py" plan.json whole=metrics-whole.json join
 python3 "$ROOT/scripts/cluster/seams.py" plan-noblend.json noblend=metrics-noblend.json | tee -a report.txt
 
 # A strip around the middle seam: original, without blending, with blending.
-s=$(python3 -c 'import json; print(json.load(open("plan.json"))["segments"][2]["first"])')
-pick="select='between(n\,$((s - 3))\,$((s + 2)))',scale=160:-2,tile=6x1:padding=2:color=white"
-ffmpeg -v error -y -i clip.mp4 -i noblend.mp4 -i joined.mp4 -filter_complex \
-  "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[a][b][c]vstack=3,split[x][y];[x]palettegen[p];[y][p]paletteuse" \
-  -frames:v 1 seam.png
+s=$("$ROOT/scripts/cluster/strip.sh" plan.json seam.png clip.mp4 noblend.mp4 joined.mp4)
 report "strip: frames $((s - 3)) to $((s + 2)) (seam at $s): original, without blending, with blending: $OUT/seam.png"
 $docs && cp seam.png "$ROOT/docs/cluster_seam.png"
 true

@@ -29,11 +29,8 @@ echo "--overlap $N: 4 segments, 2 tasks at once, with the join: $(echo "$(date +
 python3 "$ROOT/scripts/cluster/seams.py" "plan-$N.json" "overlap-$N=metrics-overlap-$N.json" \
   whole=metrics-whole.json | tee -a report.txt
 
-read -r s o < <(python3 -c 'import json; p = json.load(open("plan.json"))["segments"]; print(p[2]["first"], p[1]["warmup"])')
-pick="select='between(n\,$((s - 3))\,$((s + 2)))',scale=160:-2,tile=6x1:padding=2:color=white"
-ffmpeg -v error -y -i clip.mp4 -i noblend.mp4 -i joined.mp4 -i "overlap-$N.mp4" -filter_complex \
-  "[0:v]$pick[a];[1:v]$pick[b];[2:v]$pick[c];[3:v]$pick[d];[a][b][c][d]vstack=4,split[x][y];[x]palettegen[p];[y][p]paletteuse" \
-  -frames:v 1 seam.png
+o=$(python3 -c 'import json; print(json.load(open("plan.json"))["segments"][1]["warmup"])')
+s=$("$ROOT/scripts/cluster/strip.sh" plan.json seam.png clip.mp4 noblend.mp4 joined.mp4 "overlap-$N.mp4")
 echo "strip: frames $((s - 3)) to $((s + 2)) (seam at $s): original; without blending; --overlap $o; --overlap $N: $PWD/seam.png" | tee -a report.txt
 [[ ${2:-} == --docs ]] && cp seam.png "$ROOT/docs/cluster_seam.png"
 true
