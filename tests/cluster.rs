@@ -143,11 +143,7 @@ fn probe(path: &Path, stream: &str, entries: &str) -> Vec<String> {
         .arg(path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.is_empty())
@@ -194,11 +190,7 @@ fn assert_same_timing(joined: &Path, whole: &Path) {
         .args(["-f", "null", "-"])
         .output()
         .unwrap();
-    assert!(
-        decoded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&decoded.stderr)
-    );
+    assert_success(&decoded);
 }
 
 /// The one-piece render of the clip in `dir`.
@@ -437,11 +429,7 @@ impl Cluster {
             .arg("2")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let conf = stdout
             .lines()
@@ -578,11 +566,7 @@ fn frame_steps(path: &Path) -> Vec<f64> {
         .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let frames: Vec<&[u8]> = out.stdout.chunks_exact(128 * 72 * 3).collect();
     frames
         .windows(2)
