@@ -36,6 +36,8 @@ fn render_with(dir: &Path, out: &str, codec: &str) -> Command {
         .arg(tiny_model())
         .args(["--device", "cpu", "--threads", "1", "-q"])
         .args(["--size", "48", "--iterations", "20,10", "--codec", codec])
+        // Every frame its whole budget, so that a render lasts long enough to be interrupted.
+        .args(["--tolerance", "0"])
         .current_dir(dir);
     cmd
 }
