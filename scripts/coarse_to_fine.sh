@@ -84,8 +84,8 @@ def time_to_loss():
           "scale's. Where the default does not get there, the same for the total loss it ends with "
           "(what one scale needs to get as far). Seconds: as measured (the two runs may have met "
           "different loads), and side by side: the single scale's evaluations timed at the default's own "
-          "finest-level seconds per evaluation (one run, one load). Equal time: the default's style "
-          "loss ÷ the single scale's after as many seconds.")
+          "finest-level seconds per evaluation (one run, one load). Equal time: the default's final style "
+          "loss ÷ the single scale's after as many seconds as the whole default took, side by side.")
     print()
     print("| pair | target: total loss | reached | default: cost, seconds | single scale: cost, seconds | cost ratio | seconds ratio | side by side | equal time: style |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -102,7 +102,8 @@ def time_to_loss():
         (cost_d, _), (sec_d, _) = cd[k], td[k]
         (cost_a, _), (sec_a, _) = ca[j], ta[j]
         per_eval = sum(i["seconds"] for i in d["iterations"]) / sum(i["evaluations"] for i in d["iterations"])
-        style_a = [p for c, p in ta if c <= td[-1][0]][-1]["style"]
+        # One scale after as many seconds as the whole default took, counted side by side.
+        style_a = at(ca, td[-1][0] / per_eval)["style"]
         print(f"| {pair} | {target:.4e} | {reached} | {cost_d:.0f}, {sec_d:.0f} s | {cost_a:.0f}, {sec_a:.0f} s | "
               f"**{cost_d / cost_a:.2f}** | {sec_d / sec_a:.2f} | {sec_d / (cost_a * per_eval):.2f} | "
               f"{td[-1][1]['style'] / style_a:.3f} |")
