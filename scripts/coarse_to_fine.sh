@@ -5,13 +5,20 @@
 #   - on the sample pair, 3 and 2 levels with the coarse iterations given and the finest level run for
 #     200, read at equal cost against the single-scale run (cost = loss-and-gradient evaluations in
 #     units of one at the full size: an evaluation's cost grows with the pixels);
-#   - the default (3 levels, --iterations 300 shared by the measured rule) on every pair.
-# Runs are deterministic; the seconds depend on what else the machine does. OUT (.cache/c2f) keeps
-# finished runs: delete it to measure again.
+#   - the default (3 levels, --iterations 300 shared by the measured rule) on every pair;
+#   - then the time-to-loss table: how long the default takes to reach the total loss one scale
+#     ends with (or, when it does not get there, the loss it ends with), against one scale.
+# SIZE=512 runs only the single-scale and default runs (the splits are 256-px measurements).
+# Runs are deterministic; the seconds depend on what else the machine does. OUT (.cache/c2f at
+# 256 px, .cache/c2f512 at 512) keeps finished runs: delete a run's JSON to measure it again (the
+# single-scale runs' losses and evaluations never change; their seconds do, with the load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-out=${OUT:-.cache/c2f} size=${SIZE:-256}
+size=${SIZE:-256}
+default_out=.cache/c2f
+[[ $size == 256 ]] || default_out=.cache/c2f$size
+out=${OUT:-$default_out}
 mkdir -p "$out"
 if [[ ! -s $out/Path.jpg ]]; then
   (cd "$out" && apt-get download -q plasma-workspace-wallpapers >/dev/null)
@@ -34,12 +41,14 @@ for pair in sample water path; do
   run "single-$pair" "$pair" --levels 1 --iterations 300
   run "default-$pair" "$pair" --iterations 300
 done
-for spec in 50,50,200 100,100,200 200,100,200 100,200; do
-  run "split-${spec//,/-}" sample --iterations "$spec"
-done
-.venv/bin/python - "$out" <<'PY'
-import json, sys
-out = sys.argv[1]
+if [[ $size == 256 ]]; then
+  for spec in 50,50,200 100,100,200 200,100,200 100,200; do
+    run "split-${spec//,/-}" sample --iterations "$spec"
+  done
+fi
+.venv/bin/python - "$out" "$size" <<'PY'
+import json, os, sys
+out, size = sys.argv[1], sys.argv[2]
 load = lambda name: json.load(open(f"{out}/{name}.json"))
 
 def curve(s):
@@ -54,6 +63,54 @@ def curve(s):
 
 def at(points, cost):
     return [p for c, p in points if c <= cost + 1e-9][-1]
+
+def timed(s):
+    """The finest level's (seconds of optimization, loss terms) after each iteration: the coarse
+    levels' seconds, then the finest level's iteration by iteration (set-up not counted)."""
+    seconds = sum(l["seconds"] for l in s.get("levels", [])[:-1])
+    points = [(seconds, s["initial"])]
+    for i in s["iterations"]:
+        seconds += i["seconds"]
+        points.append((seconds, i["loss"]))
+    return points
+
+def reach(points, total):
+    """The first point whose total loss is at most `total`, or None."""
+    return next(((c, p) for c, p in points if p["total"] <= total), None)
+
+def time_to_loss():
+    print(f"Time to the loss: at {size} px, the default's cost (full-size evaluations) and seconds of "
+          "optimization to reach the total loss that 300 single-scale iterations end with, ÷ the single "
+          "scale's. Where the default does not get there, the same for the total loss it ends with "
+          "(what one scale needs to get as far). Seconds: as measured (the two runs may have met "
+          "different loads), and side by side: the single scale's evaluations timed at the default's own "
+          "finest-level seconds per evaluation (one run, one load). Equal time: the default's final style "
+          "loss ÷ the single scale's after as many seconds as the whole default took, side by side.")
+    print()
+    print("| pair | target: total loss | reached | default: cost, seconds | single scale: cost, seconds | cost ratio | seconds ratio | side by side | equal time: style |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for pair in ["sample", "water", "path"]:
+        if not all(os.path.exists(f"{out}/{n}-{pair}.json") for n in ("single", "default")):
+            continue
+        a, d = load(f"single-{pair}"), load(f"default-{pair}")
+        ca, cd, ta, td = curve(a), curve(d), timed(a), timed(d)
+        target, reached = ca[-1][1]["total"], "yes"
+        k = next((k for k, (_, p) in enumerate(cd) if p["total"] <= target), None)
+        if k is None:
+            target, reached, k = cd[-1][1]["total"], f"no: ends {cd[-1][1]['total'] / ca[-1][1]['total']:.3f}×", len(cd) - 1
+        j = next(j for j, (_, p) in enumerate(ca) if p["total"] <= target)
+        (cost_d, _), (sec_d, _) = cd[k], td[k]
+        (cost_a, _), (sec_a, _) = ca[j], ta[j]
+        per_eval = sum(i["seconds"] for i in d["iterations"]) / sum(i["evaluations"] for i in d["iterations"])
+        # One scale after as many seconds as the whole default took, counted side by side.
+        style_a = at(ca, td[-1][0] / per_eval)["style"]
+        print(f"| {pair} | {target:.4e} | {reached} | {cost_d:.0f}, {sec_d:.0f} s | {cost_a:.0f}, {sec_a:.0f} s | "
+              f"**{cost_d / cost_a:.2f}** | {sec_d / sec_a:.2f} | {sec_d / (cost_a * per_eval):.2f} | "
+              f"{td[-1][1]['style'] / style_a:.3f} |")
+
+if size != "256":
+    time_to_loss()
+    sys.exit()
 
 base = load("single-sample")
 single = curve(base)
@@ -88,4 +145,6 @@ for pair in ["sample", "water", "path"]:
           f"{pd['style'] / pa['style']:.3f} | {pd['content'] / pa['content']:.3f} | "
           f"{pd['total'] / pe['total']:.3f} | {pd['style'] / pe['style']:.3f} | {pd['content'] / pe['content']:.3f} | "
           f"{a['evaluations']}, {a['seconds']:.0f} s | {d['seconds']:.0f} s |")
+print()
+time_to_loss()
 PY

@@ -282,13 +282,13 @@ impl FrameStylizer {
                 .zip(&self.schedule.first)
                 .zip(&self.coarse_grams)
             {
-                let Some(contents) =
-                    content_features(&mut self.model, &resize(content.view(), size))?
-                else {
+                let resized = resize(content.view(), size);
+                let Some(contents) = content_features(&mut self.model, &resized)? else {
                     return interrupted();
                 };
                 levels.push(Level {
                     size,
+                    content: resized,
                     targets: Targets {
                         grams: grams.clone(),
                         contents,
@@ -310,6 +310,7 @@ impl FrameStylizer {
         };
         levels.push(Level {
             size,
+            content: content.clone(),
             targets: Targets {
                 grams: self.targets.grams.clone(),
                 contents,
@@ -320,7 +321,7 @@ impl FrameStylizer {
         let coarsest = levels[0].size;
         let start = match self.init {
             FrameStart::Noise => noise((1, 3, coarsest.0, coarsest.1), &mut self.rng),
-            _ => resize(content.view(), coarsest),
+            _ => levels[0].content.clone(),
         };
         coarse_to_fine(
             &mut self.model,

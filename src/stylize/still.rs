@@ -49,17 +49,18 @@ pub fn plan(
     budgets: &[Budget],
     start: StillStart,
 ) -> Result<(Vec<Level>, Array4<f32>)> {
-    let mut levels = Vec::new();
-    let mut coarsest = None;
-    for (&size, &budget) in sizes.iter().zip(budgets) {
-        let (level, content) = level(model, content, style, size, budget)?;
-        coarsest.get_or_insert(content);
-        levels.push(level);
-    }
-    let coarsest = coarsest.context("internal: the pyramid has no levels")?;
+    let levels = sizes
+        .iter()
+        .zip(budgets)
+        .map(|(&size, &budget)| level(model, content, style, size, budget))
+        .collect::<Result<Vec<Level>>>()?;
+    let coarsest = &levels
+        .first()
+        .context("internal: the pyramid has no levels")?
+        .content;
     let (_, _, h0, w0) = coarsest.dim();
     let start = match start {
-        StillStart::Content => coarsest,
+        StillStart::Content => coarsest.clone(),
         StillStart::Noise(seed) => noise((1, 3, h0, w0), &mut StdRng::seed_from_u64(seed)),
         StillStart::Image(image) => {
             let resized = imageops::resize(&image, w0 as u32, h0 as u32, FilterType::Lanczos3);
@@ -74,14 +75,14 @@ pub fn plan(
 }
 
 /// The level of `size` (height, width): the content and the styles resized to it (with
-/// `original_colors`, their luminance), their targets, and the content it starts from.
+/// `original_colors`, their luminance) and their targets.
 fn level(
     model: &mut Model,
     content: &RgbImage,
     style: &StillStyle,
     size: (usize, usize),
     budget: Budget,
-) -> Result<(Level, Array4<f32>)> {
+) -> Result<Level> {
     let (h, w) = size;
     let resized = imageops::resize(content, w as u32, h as u32, FilterType::Lanczos3);
     let content = picture::to_tensor(&resized)?;
@@ -108,12 +109,10 @@ fn level(
         .map(|s| model.features(s.view()))
         .collect::<Result<Vec<Features>>>()?;
     let targets = Targets::new(content_features, &style_features, style.blend);
-    Ok((
-        Level {
-            size,
-            targets,
-            budget,
-        },
+    Ok(Level {
+        size,
         content,
-    ))
+        targets,
+        budget,
+    })
 }
