@@ -40,16 +40,20 @@ print(f"`stylize live --live{(' ' + extra) if extra else ''}`: model `{s0['model
       f"ONNX Runtime threads: {s0['threads']}, device {s0['device']}; input `testsrc2=size=320x240:rate=30`, "
       f"{s0['displayed_frames']} displayed frames per run.")
 print()
-print("| run | displayed fps | latency median | latency p95 | iterations per frame | frames decoded / displayed | stylize time per frame (median) | load average before the run |")
-print("|---|---|---|---|---|---|---|---|")
+print("| run | displayed fps | latency median | latency p95 | iterations per frame | evaluations per frame | style loss (median) | frames decoded / displayed | stylize time per frame (median) | load average before the run |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for i, (s, load, its) in enumerate(rows, 1):
-    stylize = statistics.median(f["stylize_ms"] for f in s["frames"][1:])
+    steady = s["frames"][1:]
+    stylize = statistics.median(f["stylize_ms"] for f in steady)
+    evaluations = statistics.mean(f["evaluations"] for f in steady)
+    style = statistics.median(f["loss"]["style"] for f in steady)
     print(f"| {i} | {s['displayed_fps']:.1f} | {s['latency_ms_median']:.0f} ms | {s['latency_ms_p95']:.0f} ms | "
-          f"{statistics.median(its):.0f} | {s['decoded_frames']} / {s['displayed_frames']} | {stylize:.0f} ms | {load} |")
+          f"{statistics.median(its):.0f} | {evaluations:.2f} | {style:.3g} | {s['decoded_frames']} / {s['displayed_frames']} | "
+          f"{stylize:.0f} ms | {load} |")
 fps = statistics.median(r[0]["displayed_fps"] for r in rows)
 med = statistics.median(r[0]["latency_ms_median"] for r in rows)
 p95 = statistics.median(r[0]["latency_ms_p95"] for r in rows)
-print(f"| median of runs | {fps:.1f} | {med:.0f} ms | {p95:.0f} ms | | | | |")
+print(f"| median of runs | {fps:.1f} | {med:.0f} ms | {p95:.0f} ms | | | | | | |")
 PY
 )
 echo "$table"

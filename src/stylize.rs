@@ -67,6 +67,8 @@ pub struct FrameStylizer {
     coarse_grams: Vec<Vec<ndarray::Array2<f32>>>,
     weights: LossWeights,
     solver: Solver,
+    /// Whether warm frames keep the optimizer's curvature ([`Solver::retarget`]).
+    carry_curvature: bool,
     init: FrameStart,
     schedule: Schedule,
     previous: Option<Array4<f32>>,
@@ -101,6 +103,7 @@ impl FrameStylizer {
             coarse_grams: Vec::new(),
             weights,
             solver,
+            carry_curvature: false,
             init,
             schedule,
             previous: None,
@@ -139,11 +142,23 @@ impl FrameStylizer {
     pub fn set_style(&mut self, mut style_grams: Vec<Vec<ndarray::Array2<f32>>>) {
         self.targets.grams = style_grams.pop().unwrap_or_default();
         self.coarse_grams = style_grams;
+        self.solver.reset();
     }
 
     /// Sets the style weight from the next frame on.
     pub fn set_style_weight(&mut self, weight: f32) {
-        self.weights.style = weight;
+        if weight != self.weights.style {
+            self.weights.style = weight;
+            self.solver.reset();
+        }
+    }
+
+    /// Lets each warm frame's optimizer go on with the curvature it learnt on the frames before
+    /// (a quasi-Newton first step instead of a short one down the gradient), as a live view's
+    /// frames of a few iterations want; otherwise each frame starts afresh. The curvature is
+    /// forgotten when the style or its weight changes.
+    pub fn carry_curvature(&mut self, carry: bool) {
+        self.carry_curvature = carry;
     }
 
     /// Takes `image` (1×3×H×W, RGB in [0, 1]) as the stylized first frame instead of optimizing
@@ -246,7 +261,11 @@ impl FrameStylizer {
         };
         self.targets.contents = contents;
         self.targets.temporal = target.filter(|_| self.weights.temporal > 0.0);
-        self.solver.reset();
+        if self.carry_curvature {
+            self.solver.retarget();
+        } else {
+            self.solver.reset();
+        }
         let outcome = optimize_within(
             &mut self.model,
             &self.targets,

@@ -256,6 +256,23 @@ fn frames_limit_ends_the_run_on_its_own() {
     let stats = stats(d);
     assert_eq!(stats["displayed_frames"], 5);
     assert!(stats["decoded_frames"].as_u64().unwrap() >= 5);
+    // Each frame's evaluations (the start, then at least one an iteration) and the loss it
+    // ended at, its terms adding up.
+    for frame in stats["frames"].as_array().unwrap() {
+        let iterations = frame["iterations"].as_u64().unwrap();
+        assert!(iterations >= 2, "{frame}");
+        assert!(
+            frame["evaluations"].as_u64().unwrap() > iterations,
+            "{frame}"
+        );
+        let loss = |term: &str| frame["loss"][term].as_f64().unwrap();
+        let terms: f64 = ["content", "style", "tv", "temporal"]
+            .map(loss)
+            .iter()
+            .sum();
+        assert!(loss("style") > 0.0, "{frame}");
+        assert!((loss("total") - terms).abs() <= 1e-3 * terms, "{frame}");
+    }
     assert!(left_behind(&d.display().to_string()).is_empty());
 }
 

@@ -54,7 +54,7 @@ pub struct LiveArgs {
     pub source: InputArgs,
 
     /// Fast enough to feel live on a laptop CPU: the light model (models/vgg19-live: style at
-    /// relu1_1–relu3_1, content at relu2_2), --size 112, --iterations 10,2 unless given.
+    /// relu1_1–relu3_1, content at relu2_2), --size 112, --iterations 10,1 unless given.
     #[arg(long)]
     pub live: bool,
 
@@ -62,7 +62,7 @@ pub struct LiveArgs {
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=8192))]
     pub size: Option<u32>,
 
-    /// Iterations for the first frame and for every later one [default: 100,10, or 10,2 with --live].
+    /// Iterations for the first frame and for every later one [default: 100,10, or 10,1 with --live].
     #[arg(long, value_name = "N|FIRST,REST")]
     pub iterations: Option<Iterations>,
 

@@ -83,9 +83,14 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
                 stylizer.stylize(&frame.content, frame.motion.as_ref(), |_| {
                     std::ops::ControlFlow::Continue(())
                 })?;
-            let iterations = outcomes.iter().map(|o| o.iterations.len()).sum();
             let seconds = start.elapsed().as_secs_f64();
-            Ok(Some(Stylized::new(&image, frame, iterations, seconds)?))
+            let runs = outcomes.iter().flat_map(|o| &o.iterations);
+            let iterations = runs.clone().count();
+            // The first iteration counts the evaluation at the start too.
+            let evaluations = runs.clone().map(|i| i.evaluations).sum();
+            let loss = runs.last().map(|i| i.loss).unwrap_or_default();
+            let stylized = Stylized::new(&image, frame, iterations, seconds)?;
+            Ok(Some(stylized.with_loss(evaluations, loss)))
         },
         &mut window,
         &settings,

@@ -246,7 +246,7 @@ fn frame_stylizer(
         },
     };
     let solver = solver(engine, &model)?;
-    let stylizer = FrameStylizer::new(
+    let mut stylizer = FrameStylizer::new(
         model,
         grams[0].clone(),
         style.weights,
@@ -255,6 +255,7 @@ fn frame_stylizer(
         schedule,
         engine.seed,
     );
+    stylizer.carry_curvature(frames.carry_curvature);
     Ok((stylizer, grams))
 }
 

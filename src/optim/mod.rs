@@ -165,6 +165,13 @@ pub trait Optimizer<A: Algebra> {
     /// Forgets all state (cached evaluation, history, moments). Call it when the
     /// objective changes, e.g. before optimizing a new frame warm-started from the last.
     fn reset(&mut self);
+
+    /// Forgets the cached evaluation but keeps what was learnt of the objective's curvature, for
+    /// an objective that changed only a little (the next frame of a live view): L-BFGS keeps its
+    /// curvature pairs, so that the new frame's first step is a quasi-Newton one. Others reset.
+    fn retarget(&mut self) {
+        self.reset();
+    }
 }
 
 /// An invalid optimizer setting.
@@ -266,6 +273,13 @@ impl<A: Algebra> Optimizer<A> for AnyOptimizer<A> {
         match self {
             Self::Lbfgs(opt) => opt.reset(),
             Self::Adam(opt) => opt.reset(),
+        }
+    }
+
+    fn retarget(&mut self) {
+        match self {
+            Self::Lbfgs(opt) => opt.retarget(),
+            Self::Adam(opt) => opt.retarget(),
         }
     }
 }

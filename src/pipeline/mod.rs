@@ -24,6 +24,7 @@ use anyhow::{anyhow, Result};
 use ndarray::Array4;
 
 use crate::media::{Ending, Event, InputPacket, RgbFrame};
+use crate::model::LossTerms;
 use crate::sink::{Flow, FrameSink};
 use crate::source::FrameSource;
 use crate::temporal::{FlowParams, Motion};
@@ -83,6 +84,10 @@ pub struct Stylized {
     pub iterations: usize,
     /// Seconds the stylizer spent on it.
     pub seconds: f64,
+    /// Loss-and-gradient evaluations spent on it, and the loss it ended at, when the stylizer
+    /// says (see [`with_loss`](Self::with_loss)).
+    pub evaluations: usize,
+    pub loss: Option<LossTerms>,
     /// The stylized image in full precision, when a resumable render keeps it (see
     /// [`with_state`](Self::with_state)); `None` for a frame cut short, which is made again.
     pub state: Option<Array4<f32>>,
@@ -103,8 +108,18 @@ impl Stylized {
             captured: frame.captured,
             iterations,
             seconds,
+            evaluations: 0,
+            loss: None,
             state: None,
         })
+    }
+
+    /// Adds the `evaluations` spent on the frame and the `loss` it ended at (a live view's
+    /// figures).
+    pub fn with_loss(mut self, evaluations: usize, loss: LossTerms) -> Self {
+        self.evaluations = evaluations;
+        self.loss = Some(loss);
+        self
     }
 
     /// Carries `image`, the full-precision stylized frame, to the sink, which saves it when a

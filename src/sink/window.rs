@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{Flow, FrameSink, Recorder};
 use crate::media::RgbFrame;
+use crate::model::LossTerms;
 use crate::pipeline::Stylized;
 use crate::preview::{Action, Preview, KEYS_LINE};
 use crate::progress;
@@ -63,7 +64,12 @@ pub struct ShownFrame {
     /// From capture to display.
     pub latency_ms: f64,
     pub iterations: usize,
+    /// Loss-and-gradient evaluations those iterations took.
+    pub evaluations: usize,
     pub stylize_ms: f64,
+    /// The loss terms the frame ended at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossTerms>,
 }
 
 /// The window sink: a render watched, or a live view steered.
@@ -282,7 +288,9 @@ impl FrameSink for Window {
             shown_at: self.started.elapsed().as_secs_f64(),
             latency_ms,
             iterations: frame.iterations,
+            evaluations: frame.evaluations,
             stylize_ms: frame.seconds * 1000.0,
+            loss: frame.loss,
         });
         let lines = self.lines(fps, Some(latency_ms));
         self.preview.show(&frame.frame, &frame.original, &lines)?;

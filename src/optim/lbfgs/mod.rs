@@ -119,6 +119,8 @@ pub struct Lbfgs<A: Algebra = Host> {
     /// Two-loop coefficients αᵢ.
     alpha: Vec<f64>,
     work: Option<Work<A::Vector>>,
+    /// Set by [`Optimizer::retarget`]: the next step keeps the pairs though `x` is new.
+    retargeted: bool,
 }
 
 impl Lbfgs<Host> {
@@ -140,6 +142,7 @@ impl<A: Algebra> Lbfgs<A> {
             pairs: VecDeque::new(),
             unused: Vec::new(),
             work: None,
+            retargeted: false,
         })
     }
 
@@ -365,7 +368,7 @@ impl<A: Algebra> Optimizer<A> for Lbfgs<A> {
         O::Error: From<A::Error>,
     {
         let (mut evaluations, reused) = self.cache.ensure(&mut self.algebra, x, objective)?;
-        if !reused {
+        if !reused && !std::mem::take(&mut self.retargeted) {
             self.clear_history();
         }
         self.ensure_buffers(x)?;
@@ -418,7 +421,13 @@ impl<A: Algebra> Optimizer<A> for Lbfgs<A> {
 
     fn reset(&mut self) {
         self.cache.valid = false;
+        self.retargeted = false;
         self.clear_history();
+    }
+
+    fn retarget(&mut self) {
+        self.cache.valid = false;
+        self.retargeted = true;
     }
 }
 

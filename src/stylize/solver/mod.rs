@@ -98,6 +98,15 @@ impl Solver {
             Solver::Device(opt) => opt.reset(),
         }
     }
+
+    /// Forgets the optimizer's evaluation but keeps its curvature (a new frame much like the last:
+    /// see [`Optimizer::retarget`]).
+    pub fn retarget(&mut self) {
+        match self {
+            Solver::Host(opt) => opt.retarget(),
+            Solver::Device(opt) => opt.retarget(),
+        }
+    }
 }
 
 /// The loss terms of each evaluation since the last drain (to find those of the accepted point)
