@@ -27,7 +27,8 @@ pub struct LevelStats {
     /// Iterations run and the loss-and-gradient evaluations they took.
     pub iterations: usize,
     pub evaluations: usize,
-    /// Loss terms where the level started (the level below, upsampled) and where it ended.
+    /// Loss terms where the level started (its content plus the level below's change, upsampled)
+    /// and where it ended.
     pub initial: LossTerms,
     pub loss: LossTerms,
     /// Wall time of its iterations.
