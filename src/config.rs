@@ -187,12 +187,10 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
         (None, true) => live_model_dir()?,
         (given, _) => model::resolve_dir(given.as_deref()),
     };
-    // The source and the window need a core of their own to keep the latency down: with every
-    // core in ONNX Runtime's threads, one of them is preempted at each barrier.
-    let threads = args.engine.threads.map_or_else(
-        || available_threads().saturating_sub(1).max(1),
-        |t| t as usize,
-    );
+    // Every core, as for a render: measured on an idle 2-core CPU (docs/BENCHMARKS.md), 2 threads
+    // against 1 gave 4.7 against 3.4 displayed frames a second at 192 px, and the same at 112 px
+    // (10.9 against 10.7); the source, the flow and the window take little besides.
+    let threads = threads(&args.engine);
     let ((size, iterations), gpu) = match args.live {
         true => (LIVE_CPU, LIVE_GPU),
         false => (FULL_CPU, FULL_GPU),
