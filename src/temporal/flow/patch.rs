@@ -36,8 +36,6 @@ struct Patch {
     gx: Vec<f32>,
     gy: Vec<f32>,
     template: Vec<f32>,
-    /// Per-column sums of [`PatchSearch::mismatch`].
-    columns: Vec<f32>,
     /// The inverse of the Gauss–Newton Hessian (xx, xy, yy); `None` where the patch has no
     /// texture or an edge only.
     inverse: Option<[f32; 3]>,
@@ -58,7 +56,6 @@ impl Patch {
             gx: Vec::with_capacity(n),
             gy: Vec::with_capacity(n),
             template: Vec::with_capacity(n),
-            columns: Vec::new(),
             inverse: None,
         }
     }
@@ -190,7 +187,7 @@ impl<'a> PatchSearch<'a> {
     /// most `iterations` steps: it stops where a step no longer lowers the mismatch.
     fn search(
         &self,
-        patch: &mut Patch,
+        patch: &Patch,
         x0: usize,
         y0: usize,
         start: [f32; 2],
@@ -226,14 +223,10 @@ impl<'a> PatchSearch<'a> {
     /// The mismatch of the loaded patch at (x0, y0) against the second frame displaced by
     /// (u, v). The displacement is the same for the whole patch, so are the bilinear weights:
     /// inside the frame every sample is four loads and three multiply-adds, without clamping.
-    fn mismatch(&self, patch: &mut Patch, x0: usize, y0: usize, [u, v]: [f32; 2]) -> Mismatch {
+    fn mismatch(&self, patch: &Patch, x0: usize, y0: usize, [u, v]: [f32; 2]) -> Mismatch {
         let size = self.size;
         let Patch {
-            gx,
-            gy,
-            template,
-            columns,
-            ..
+            gx, gy, template, ..
         } = patch;
         let (fx, fy) = (x0 as f32 + u, y0 as f32 + v);
         let (bx0, by0) = (fx.floor(), fy.floor());
@@ -241,39 +234,30 @@ impl<'a> PatchSearch<'a> {
         let (w, h) = (self.i1.w, self.i1.h);
         let inside =
             bx0 >= 0.0 && by0 >= 0.0 && (bx0 as usize + size) < w && (by0 as usize + size) < h;
-        let [mut bx, mut by, mut sum, mut squares] = [0f32; 4];
-        if inside {
-            let (x, y) = (bx0 as usize, by0 as usize);
-            let data = &self.i1.data;
-            // Per-column sums, added up at the end: the row loop then has no running sum and
-            // vectorizes.
-            columns.clear();
-            columns.resize(4 * size, 0.0);
-            let (cx, rest) = columns.split_at_mut(size);
-            let (cy, rest) = rest.split_at_mut(size);
-            let (cs, cq) = rest.split_at_mut(size);
-            for dy in 0..size {
-                let top = &data[(y + dy) * w + x..(y + dy) * w + x + size + 1];
-                let bottom = &data[(y + dy + 1) * w + x..(y + dy + 1) * w + x + size + 1];
-                let k = dy * size;
-                let (t, gxr, gyr) = (&template[k..k + size], &gx[k..k + size], &gy[k..k + size]);
-                add_row_mismatch([cx, cy, cs, cq], [top, bottom], [ax, ay], t, [gxr, gyr]);
-            }
-            [bx, by, sum, squares] = [&*cx, &*cy, &*cs, &*cq].map(|c| c.iter().sum());
-        } else {
-            let mut k = 0;
-            for dy in 0..size {
-                let y = (y0 + dy) as f32 + v;
-                for dx in 0..size {
-                    let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
-                    bx += gx[k] * r;
-                    by += gy[k] * r;
-                    sum += r;
-                    squares += r * r;
-                    k += 1;
+        let start = by0 as usize * w + bx0 as usize;
+        let (data, a, g) = (&self.i1.data, [ax, ay], [&gx[..], &gy[..]]);
+        // The common sizes inside the frame take the fast path; others sample with clamping.
+        let [bx, by, sum, squares] = match (inside, size) {
+            (true, 8) => inside_sums::<8>(data, w, start, a, template, g),
+            (true, 16) => inside_sums::<16>(data, w, start, a, template, g),
+            _ => {
+                let mut sums = [0f32; 4];
+                let mut k = 0;
+                for dy in 0..size {
+                    let y = (y0 + dy) as f32 + v;
+                    for dx in 0..size {
+                        let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
+                        let [bx, by, sum, squares] = &mut sums;
+                        *bx += gx[k] * r;
+                        *by += gy[k] * r;
+                        *sum += r;
+                        *squares += r * r;
+                        k += 1;
+                    }
                 }
+                sums
             }
-        }
+        };
         Mismatch {
             b: [bx, by],
             ssd: squares - sum * sum / (size * size) as f32,
@@ -354,30 +338,38 @@ impl<'a> PatchSearch<'a> {
     }
 }
 
-/// Adds to the column sums (cx, cy, cs, cq) of one patch row the gradients (gx, gy) × the
-/// residual, the residual and its square: the residual of the row between `top` and `bottom`
-/// sampled at the offsets (ax, ay), less the template row `t`. The sums are parameters of their
-/// own, which tells the compiler that they overlap nothing else: the loop vectorizes.
-fn add_row_mismatch(
-    [cx, cy, cs, cq]: [&mut [f32]; 4],
-    [top, bottom]: [&[f32]; 2],
+/// Σ gx·r, Σ gy·r, Σ r and Σ r² over an N×N patch inside the frame, r the residual of the
+/// second frame (`data`, `w` wide) from `start`, sampled at the offsets (ax, ay), against the
+/// template `t`, with the gradients (gx, gy). The patch width a constant, the row loop unrolls
+/// into vector operations on accumulators held in registers.
+fn inside_sums<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
     [ax, ay]: [f32; 2],
     t: &[f32],
     [gx, gy]: [&[f32]; 2],
-) {
-    let n = cx.len();
-    let (cy, cs, cq) = (&mut cy[..n], &mut cs[..n], &mut cq[..n]);
-    let (t, gx, gy) = (&t[..n], &gx[..n], &gy[..n]);
-    let (top, bottom) = (&top[..n + 1], &bottom[..n + 1]);
-    for k in 0..n {
-        let upper = top[k] + ax * (top[k + 1] - top[k]);
-        let lower = bottom[k] + ax * (bottom[k + 1] - bottom[k]);
-        let r = upper + ay * (lower - upper) - t[k];
-        cx[k] += gx[k] * r;
-        cy[k] += gy[k] * r;
-        cs[k] += r;
-        cq[k] += r * r;
+) -> [f32; 4] {
+    let row = |s: usize| -> &[f32; N] { data[s..s + N].try_into().expect("N values") };
+    let part = |p: &[f32], k: usize| -> [f32; N] { p[k..k + N].try_into().expect("N values") };
+    let mut acc = [[0f32; N]; 4];
+    for dy in 0..N {
+        let at = start + dy * w;
+        let (top, top1, bottom, bottom1) = (row(at), row(at + 1), row(at + w), row(at + w + 1));
+        let k = dy * N;
+        let (t, gx, gy) = (part(t, k), part(gx, k), part(gy, k));
+        let [cx, cy, cs, cq] = &mut acc;
+        for j in 0..N {
+            let upper = top[j] + ax * (top1[j] - top[j]);
+            let lower = bottom[j] + ax * (bottom1[j] - bottom[j]);
+            let r = upper + ay * (lower - upper) - t[j];
+            cx[j] += gx[j] * r;
+            cy[j] += gy[j] * r;
+            cs[j] += r;
+            cq[j] += r * r;
+        }
     }
+    acc.map(|c| c.iter().sum())
 }
 
 /// The mean of `x`.
