@@ -167,15 +167,14 @@ impl<'a> PatchSearch<'a> {
                 };
                 let (x0, y0) = (self.xs[i], self.ys[first + r]);
                 patch.load(self, x0, y0);
-                let mut best = stripe[k];
-                let mut least = self.mismatch(patch, x0, y0, best).ssd;
+                let mut best = (stripe[k], self.mismatch(patch, x0, y0, stripe[k]));
                 let candidates =
                     [before_in_row, before_in_column].map(|c| c.filter(|_| self.propagate));
                 for candidate in candidates.into_iter().flatten() {
                     let d = stripe[candidate];
-                    let ssd = self.mismatch(patch, x0, y0, d).ssd;
-                    if ssd < least {
-                        (best, least) = (d, ssd);
+                    let m = self.mismatch(patch, x0, y0, d);
+                    if m.ssd < best.1.ssd {
+                        best = (d, m);
                     }
                 }
                 stripe[k] = self.search(patch, x0, y0, best, iterations);
@@ -183,14 +182,15 @@ impl<'a> PatchSearch<'a> {
         }
     }
 
-    /// Inverse compositional Gauss–Newton on the loaded patch at (x0, y0), from `start`, for at
-    /// most `iterations` steps: it stops where a step no longer lowers the mismatch.
+    /// Inverse compositional Gauss–Newton on the loaded patch at (x0, y0), from `start` (with
+    /// its mismatch), for at most `iterations` steps: it stops where a step no longer lowers the
+    /// mismatch.
     fn search(
         &self,
         patch: &Patch,
         x0: usize,
         y0: usize,
-        start: [f32; 2],
+        (start, mut mismatch): ([f32; 2], Mismatch),
         iterations: usize,
     ) -> [f32; 2] {
         let Some([ixx, ixy, iyy]) = patch.inverse else {
@@ -198,8 +198,11 @@ impl<'a> PatchSearch<'a> {
         };
         let [mut u, mut v] = start;
         let mut last = (start, f32::INFINITY);
-        for _ in 0..iterations {
-            let Mismatch { b: [bx, by], ssd } = self.mismatch(patch, x0, y0, [u, v]);
+        for i in 0..iterations {
+            if i > 0 {
+                mismatch = self.mismatch(patch, x0, y0, [u, v]);
+            }
+            let Mismatch { b: [bx, by], ssd } = mismatch;
             if ssd >= last.1 {
                 [u, v] = last.0; // the last step made it worse: undo it
                 break;
