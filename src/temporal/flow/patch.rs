@@ -343,9 +343,27 @@ impl<'a> PatchSearch<'a> {
 
 /// Σ gx·r, Σ gy·r, Σ r and Σ r² over an N×N patch inside the frame, r the residual of the
 /// second frame (`data`, `w` wide) from `start`, sampled at the offsets (ax, ay), against the
-/// template `t`, with the gradients (gx, gy). The patch width a constant, the row loop unrolls
-/// into vector operations on accumulators held in registers.
+/// template `t`, with the gradients (gx, gy): SSE2 (part of x86_64) four pixels at a time, or
+/// [`inside_sums_scalar`] elsewhere.
 fn inside_sums<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
+    a: [f32; 2],
+    t: &[f32],
+    g: [&[f32]; 2],
+) -> [f32; 4] {
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor has it.
+    #[cfg(target_arch = "x86_64")]
+    return unsafe { inside_sums_sse2::<N>(data, w, start, a, t, g) };
+    #[cfg(not(target_arch = "x86_64"))]
+    return inside_sums_scalar::<N>(data, w, start, a, t, g);
+}
+
+/// [`inside_sums`] with SSE2 vectors of four pixels; N a multiple of 4.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn inside_sums_sse2<const N: usize>(
     data: &[f32],
     w: usize,
     start: usize,
@@ -353,29 +371,116 @@ fn inside_sums<const N: usize>(
     t: &[f32],
     [gx, gy]: [&[f32]; 2],
 ) -> [f32; 4] {
-    let row = |s: usize| -> &[f32; N] { data[s..s + N].try_into().expect("N values") };
-    let part = |p: &[f32], k: usize| -> [f32; N] { p[k..k + N].try_into().expect("N values") };
-    let mut acc = [[0f32; N]; 4];
+    use std::arch::x86_64::*;
+    const { assert!(N % 4 == 0, "whole vectors of four") };
+    let (t, gx, gy) = (&t[..N * N], &gx[..N * N], &gy[..N * N]);
+    let (vax, vay) = (_mm_set1_ps(ax), _mm_set1_ps(ay));
+    let mut acc = [_mm_setzero_ps(); 4];
     for dy in 0..N {
         let at = start + dy * w;
-        let (top, top1, bottom, bottom1) = (row(at), row(at + 1), row(at + w), row(at + w + 1));
+        // N + 1 values each: the pixels and their right neighbours.
+        let (top, bottom) = (&data[at..at + N + 1], &data[at + w..at + w + N + 1]);
         let k = dy * N;
-        let (t, gx, gy) = (part(t, k), part(gx, k), part(gy, k));
-        let [cx, cy, cs, cq] = &mut acc;
-        for j in 0..N {
-            let upper = top[j] + ax * (top1[j] - top[j]);
-            let lower = bottom[j] + ax * (bottom1[j] - bottom[j]);
-            let r = upper + ay * (lower - upper) - t[j];
-            cx[j] += gx[j] * r;
-            cy[j] += gy[j] * r;
-            cs[j] += r;
-            cq[j] += r * r;
+        let (t, gx, gy) = (&t[k..k + N], &gx[k..k + N], &gy[k..k + N]);
+        for j in (0..N).step_by(4) {
+            // SAFETY: j + 4 ≤ N, so the four values from j (and from j + 1 in `top` and
+            // `bottom`, N + 1 long) lie inside the slices; unaligned loads need no alignment.
+            let (p, q, p1, q1, tj, x, y) = unsafe {
+                (
+                    _mm_loadu_ps(top.as_ptr().add(j)),
+                    _mm_loadu_ps(bottom.as_ptr().add(j)),
+                    _mm_loadu_ps(top.as_ptr().add(j + 1)),
+                    _mm_loadu_ps(bottom.as_ptr().add(j + 1)),
+                    _mm_loadu_ps(t.as_ptr().add(j)),
+                    _mm_loadu_ps(gx.as_ptr().add(j)),
+                    _mm_loadu_ps(gy.as_ptr().add(j)),
+                )
+            };
+            let upper = _mm_add_ps(p, _mm_mul_ps(vax, _mm_sub_ps(p1, p)));
+            let lower = _mm_add_ps(q, _mm_mul_ps(vax, _mm_sub_ps(q1, q)));
+            let r = _mm_sub_ps(
+                _mm_add_ps(upper, _mm_mul_ps(vay, _mm_sub_ps(lower, upper))),
+                tj,
+            );
+            acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(x, r));
+            acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(y, r));
+            acc[2] = _mm_add_ps(acc[2], r);
+            acc[3] = _mm_add_ps(acc[3], _mm_mul_ps(r, r));
         }
     }
-    acc.map(|c| c.iter().sum())
+    acc.map(|v| {
+        let mut lanes = [0f32; 4];
+        // SAFETY: `lanes` holds four f32; the store is unaligned.
+        unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().sum()
+    })
+}
+
+/// [`inside_sums`] one pixel at a time (other targets, and the reference of the SIMD version's
+/// test).
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn inside_sums_scalar<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
+    [ax, ay]: [f32; 2],
+    t: &[f32],
+    [gx, gy]: [&[f32]; 2],
+) -> [f32; 4] {
+    let mut sums = [0f32; 4];
+    for dy in 0..N {
+        let at = start + dy * w;
+        for j in 0..N {
+            let (p, q) = (data[at + j], data[at + w + j]);
+            let upper = p + ax * (data[at + j + 1] - p);
+            let lower = q + ax * (data[at + w + j + 1] - q);
+            let k = dy * N + j;
+            let r = upper + ay * (lower - upper) - t[k];
+            sums[0] += gx[k] * r;
+            sums[1] += gy[k] * r;
+            sums[2] += r;
+            sums[3] += r * r;
+        }
+    }
+    sums
 }
 
 /// The mean of `x`.
 fn mean(x: &[f32]) -> f32 {
     x.iter().sum::<f32>() / x.len() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector kernel gives the scalar one's sums (up to the order of the additions).
+    #[test]
+    fn the_simd_patch_sums_equal_the_scalar_ones() {
+        fn check<const N: usize>() {
+            let w = 41;
+            let value = |i: usize| ((i * 7919 % 1013) as f32 / 1013.0).sin();
+            let data: Vec<f32> = (0..w * 40).map(value).collect();
+            let t: Vec<f32> = (0..N * N).map(|i| value(i + 5000)).collect();
+            let gx: Vec<f32> = (0..N * N).map(|i| value(i + 9000) - 0.5).collect();
+            let gy: Vec<f32> = (0..N * N).map(|i| value(i + 13000) - 0.5).collect();
+            for (start, a) in [
+                (0, [0.0, 0.0]),
+                (3 * w + 5, [0.25, 0.7]),
+                (11 * w + 17, [0.9, 0.1]),
+            ] {
+                let g = [&gx[..], &gy[..]];
+                let got = inside_sums::<N>(&data, w, start, a, &t, g);
+                let want = inside_sums_scalar::<N>(&data, w, start, a, &t, g);
+                for (x, y) in got.iter().zip(want) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+                        "N={N}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+        check::<8>();
+        check::<16>();
+    }
 }
