@@ -190,11 +190,11 @@ fn time_pairs(dir: &std::path::Path, runs: usize, only: Option<FlowPreset>) -> R
                 Ok(())
             })?;
             let f = field.context("flow ran")?;
-            let bytes: Vec<u8> =
-                f.u.iter()
-                    .chain(f.v.iter())
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect();
+            // A plain loop: a byte-wise iterator would outweigh a fast preset under callgrind.
+            let mut bytes = Vec::with_capacity(8 * f.u.len());
+            for x in f.u.iter().chain(f.v.iter()) {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
             std::fs::write(dir.join(format!("{name}.{}.flow", preset.name())), bytes)?;
             println!(
                 "{{\"pair\": \"{name}\", \"preset\": \"{}\", \"seconds\": {seconds}}}",
