@@ -372,7 +372,7 @@ fn inside_sums_sse2<const N: usize>(
     [gx, gy]: [&[f32]; 2],
 ) -> [f32; 4] {
     use std::arch::x86_64::*;
-    const { assert!(N % 4 == 0, "whole vectors of four") };
+    const { assert!(N.is_multiple_of(4), "whole vectors of four") };
     let (t, gx, gy) = (&t[..N * N], &gx[..N * N], &gy[..N * N]);
     let (vax, vay) = (_mm_set1_ps(ax), _mm_set1_ps(ay));
     let mut acc = [_mm_setzero_ps(); 4];
