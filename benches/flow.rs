@@ -7,7 +7,8 @@
 //!
 //! Arguments (after `cargo bench --bench flow --`): `--threads N` (ONNX Runtime threads, default 2),
 //! `--model DIR` (default models/vgg19; the share is left out when it cannot be loaded),
-//! `--runs N` (default 7).
+//! `--runs N` (default 7); `--pairs DIR` times every preset on the known-motion pairs in DIR
+//! (`scripts/flow_bench.py`), `--preset NAME` only that one.
 
 mod common;
 
@@ -102,6 +103,8 @@ struct Options {
     runs: usize,
     /// Known-motion pairs to time the presets on (`scripts/flow_bench.py` writes them).
     pairs: Option<PathBuf>,
+    /// Only this preset on the pairs (e.g. to count one preset's instructions under callgrind).
+    preset: Option<FlowPreset>,
 }
 
 fn options() -> Result<Options> {
@@ -110,6 +113,7 @@ fn options() -> Result<Options> {
         model: model::resolve_dir(None),
         runs: 7,
         pairs: None,
+        preset: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -120,6 +124,7 @@ fn options() -> Result<Options> {
             "--model" => o.model = value.into(),
             "--runs" => o.runs = value.parse().context("--runs")?,
             "--pairs" => o.pairs = Some(value.into()),
+            "--preset" => o.preset = Some(value.parse().map_err(anyhow::Error::msg)?),
             _ => {
                 i += 1;
                 continue;
@@ -160,7 +165,7 @@ fn grey(path: &std::path::Path) -> Result<Array2<f32>> {
 /// For every `NAME_a.png` / `NAME_b.png` pair in `dir` and every preset: the median time of one
 /// flow from a to b, written with the field (`NAME.PRESET.flow`: u then v, little-endian f32) for
 /// the script to score; one JSON line per pair and preset on stdout.
-fn time_pairs(dir: &std::path::Path, runs: usize) -> Result<()> {
+fn time_pairs(dir: &std::path::Path, runs: usize, only: Option<FlowPreset>) -> Result<()> {
     let mut names: Vec<String> = std::fs::read_dir(dir)?
         .flatten()
         .filter_map(|e| {
@@ -174,7 +179,10 @@ fn time_pairs(dir: &std::path::Path, runs: usize) -> Result<()> {
     for name in names {
         let a = grey(&dir.join(format!("{name}_a.png")))?;
         let b = grey(&dir.join(format!("{name}_b.png")))?;
-        for preset in FlowPreset::ALL {
+        for preset in FlowPreset::ALL
+            .into_iter()
+            .filter(|p| only.is_none_or(|o| o == *p))
+        {
             let params = preset.params();
             let mut field = None;
             let seconds = time(runs, || {
@@ -182,11 +190,11 @@ fn time_pairs(dir: &std::path::Path, runs: usize) -> Result<()> {
                 Ok(())
             })?;
             let f = field.context("flow ran")?;
-            let bytes: Vec<u8> =
-                f.u.iter()
-                    .chain(f.v.iter())
-                    .flat_map(|x| x.to_le_bytes())
-                    .collect();
+            // A plain loop: a byte-wise iterator would outweigh a fast preset under callgrind.
+            let mut bytes = Vec::with_capacity(8 * f.u.len());
+            for x in f.u.iter().chain(f.v.iter()) {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
             std::fs::write(dir.join(format!("{name}.{}.flow", preset.name())), bytes)?;
             println!(
                 "{{\"pair\": \"{name}\", \"preset\": \"{}\", \"seconds\": {seconds}}}",
@@ -200,7 +208,7 @@ fn time_pairs(dir: &std::path::Path, runs: usize) -> Result<()> {
 fn main() -> Result<()> {
     let o = options()?;
     if let Some(dir) = &o.pairs {
-        return time_pairs(dir, o.runs);
+        return time_pairs(dir, o.runs, o.preset);
     }
     let (w, h) = (512, 288);
     let mut rng = StdRng::seed_from_u64(1);

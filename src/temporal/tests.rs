@@ -361,3 +361,21 @@ fn every_flow_preset_follows_a_rotation() {
     assert!(errors.iter().all(|(_, e)| quality <= *e), "{errors:?}");
     assert!("slow".parse::<FlowPreset>().is_err());
 }
+
+#[test]
+fn spatial_propagation_helps_the_coarse_search() {
+    let texture = Texture::new(21);
+    let a = texture.render(|x, y| (x, y));
+    let b = texture.render(|x, y| (x - 9.4, y + 6.3));
+    let errors = [false, true].map(|spatial_propagation| {
+        let params = FlowParams {
+            spatial_propagation,
+            ..FlowPreset::Ultrafast.params()
+        };
+        epe(&flow(a.view(), b.view(), &params).unwrap(), |x, y| {
+            (x + 9.4, y - 6.3)
+        })
+    });
+    println!("EPE translation (9.4, -6.3), ultrafast without and with propagation: {errors:?}");
+    assert!(errors[1] < 0.9 * errors[0], "{errors:?}");
+}

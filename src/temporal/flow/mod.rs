@@ -58,6 +58,9 @@ pub struct FlowParams {
     pub patch_stride: usize,
     /// Gauss–Newton iterations per patch.
     pub patch_iterations: usize,
+    /// Whether a patch may start from its already searched neighbour's displacement where that
+    /// matches it better (DIS's spatial propagation).
+    pub spatial_propagation: bool,
     /// Fixed-point iterations of the variational refinement per level (0: none).
     pub refine_iterations: usize,
     /// Successive over-relaxation sweeps per fixed-point iteration.
@@ -78,6 +81,7 @@ impl Default for FlowParams {
             patch_size: 8,
             patch_stride: 4,
             patch_iterations: 12,
+            spatial_propagation: false,
             refine_iterations: 5,
             sor_iterations: 5,
             alpha: 20.0,
@@ -121,7 +125,9 @@ impl FlowPreset {
         }
     }
 
-    /// The settings it stands for.
+    /// The settings it stands for. The coarse presets propagate displacements between
+    /// neighbouring patches, as OpenCV's do; `quality` does not: its end-point error on the
+    /// known-motion benchmark is lower without (translation at 512×288: 0.040 px against 0.076).
     pub fn params(self) -> FlowParams {
         let (finest_level, patch_stride, patch_iterations, refine_iterations) = match self {
             FlowPreset::Ultrafast => (2, 4, 12, 0),
@@ -134,6 +140,7 @@ impl FlowPreset {
             patch_stride,
             patch_iterations,
             refine_iterations,
+            spatial_propagation: self != FlowPreset::Quality,
             ..FlowParams::default()
         }
     }

@@ -6,9 +6,6 @@ use rayon::prelude::*;
 use super::pyramid::{rows_per_task, Plane};
 use super::FlowParams;
 
-/// Patches searched by one task at the least: below it, splitting costs more than it saves.
-const PATCHES_PER_TASK: usize = 64;
-
 /// Patch positions along one axis: every `stride` pixels, plus a last patch flush with the end.
 fn grid(len: usize, size: usize, stride: usize) -> Vec<usize> {
     let mut at: Vec<usize> = (0..=len - size).step_by(stride).collect();
@@ -29,13 +26,69 @@ fn coverage(len: usize, at: &[usize], size: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// One patch's template and mean-normalized gradients, reused from patch to patch.
+/// Stripes of patch rows searched independently, in parallel: a displacement propagates only
+/// within its stripe. A fixed count (OpenCV's) keeps the result whatever the number of threads.
+const STRIPES: usize = 8;
+
+/// One patch's template, mean-normalized gradients and inverse Hessian, reused from patch to
+/// patch.
 struct Patch {
     gx: Vec<f32>,
     gy: Vec<f32>,
     template: Vec<f32>,
-    /// Per-column sums of [`PatchSearch::mismatch`].
-    columns: Vec<f32>,
+    /// The inverse of the Gauss–Newton Hessian (xx, xy, yy); `None` where the patch has no
+    /// texture or an edge only.
+    inverse: Option<[f32; 3]>,
+}
+
+/// The mismatch of a patch at one displacement.
+struct Mismatch {
+    /// Σ g·r for the mean-normalized gradients g along x and y, r the residual.
+    b: [f32; 2],
+    /// Σ (r − mean r)²: the sum of squared differences up to an additive brightness change.
+    ssd: f32,
+}
+
+impl Patch {
+    fn new(size: usize) -> Patch {
+        let n = size * size;
+        Patch {
+            gx: Vec::with_capacity(n),
+            gy: Vec::with_capacity(n),
+            template: Vec::with_capacity(n),
+            inverse: None,
+        }
+    }
+
+    /// Takes the patch of `search`'s first frame at (x0, y0).
+    fn load(&mut self, search: &PatchSearch, x0: usize, y0: usize) {
+        let (size, w) = (search.size, search.i0.w);
+        let (gx, gy, template) = (&mut self.gx, &mut self.gy, &mut self.template);
+        gx.clear();
+        gy.clear();
+        template.clear();
+        for y in y0..y0 + size {
+            let r = y * w + x0..y * w + x0 + size;
+            gx.extend_from_slice(&search.i0x.data[r.clone()]);
+            gy.extend_from_slice(&search.i0y.data[r.clone()]);
+            template.extend_from_slice(&search.i0.data[r]);
+        }
+        // Mean normalization: with gradients centred, the residual's mean drops out of the
+        // update, so the patch is matched up to an additive brightness change.
+        let (mx, my) = (mean(gx), mean(gy));
+        gx.iter_mut().for_each(|g| *g -= mx);
+        gy.iter_mut().for_each(|g| *g -= my);
+        let (mut hxx, mut hxy, mut hyy) = (0f32, 0f32, 0f32);
+        for (a, b) in gx.iter().zip(gy.iter()) {
+            hxx += a * a;
+            hxy += a * b;
+            hyy += b * b;
+        }
+        let det = hxx * hyy - hxy * hxy;
+        let trace = hxx + hyy;
+        let flat = det <= 1e-4 * trace * trace || trace < 1e-3 * (size * size) as f32;
+        self.inverse = (!flat).then(|| [hyy / det, -hxy / det, hxx / det]);
+    }
 }
 
 /// Inverse search of one pyramid level.
@@ -48,6 +101,7 @@ pub(super) struct PatchSearch<'a> {
     ys: Vec<usize>,
     size: usize,
     iterations: usize,
+    propagate: bool,
 }
 
 impl<'a> PatchSearch<'a> {
@@ -70,74 +124,90 @@ impl<'a> PatchSearch<'a> {
             ys: grid(i0.h, size, stride),
             size,
             iterations: params.patch_iterations,
+            propagate: params.spatial_propagation,
         }
     }
 
     /// The displacement of every patch (row-major over the grid), starting from the dense field
-    /// (u, v) at the patch centre.
+    /// (u, v) at the patch centre. Stripes of patch rows are searched in parallel, each in two
+    /// passes, forward then backward, with half the iterations each. With spatial propagation, a
+    /// patch first takes the displacement of the patch before it in the pass's order, along its
+    /// row or its column, where that one matches it better.
     pub(super) fn run(&self, u: &Plane, v: &Plane) -> Vec<[f32; 2]> {
         let nx = self.xs.len();
-        let n = self.size * self.size;
-        (0..self.ys.len() * nx)
-            .into_par_iter()
-            .with_min_len(PATCHES_PER_TASK)
-            .map_init(
-                || Patch {
-                    gx: Vec::with_capacity(n),
-                    gy: Vec::with_capacity(n),
-                    template: Vec::with_capacity(n),
-                    columns: Vec::new(),
-                },
-                |patch, k| {
-                    let (x0, y0) = (self.xs[k % nx], self.ys[k / nx]);
-                    let c = (self.size as f32 - 1.0) / 2.0;
-                    let (cx, cy) = (x0 as f32 + c, y0 as f32 + c);
-                    let start = [u.sample(cx, cy), v.sample(cx, cy)];
-                    self.search(patch, x0, y0, start)
-                },
-            )
-            .collect()
+        let c = (self.size as f32 - 1.0) / 2.0;
+        let mut found: Vec<[f32; 2]> = (self.ys.iter())
+            .flat_map(|&y0| self.xs.iter().map(move |&x0| (x0, y0)))
+            .map(|(x0, y0)| {
+                let (cx, cy) = (x0 as f32 + c, y0 as f32 + c);
+                [u.sample(cx, cy), v.sample(cx, cy)]
+            })
+            .collect();
+        let rows = self.ys.len().div_ceil(STRIPES);
+        found.par_chunks_mut(rows * nx).enumerate().for_each_init(
+            || Patch::new(self.size),
+            |patch, (s, stripe)| self.search_stripe(patch, s * rows, stripe),
+        );
+        found
     }
 
-    /// Inverse compositional Gauss–Newton on the mean-normalized patch at (x0, y0).
-    fn search(&self, patch: &mut Patch, x0: usize, y0: usize, start: [f32; 2]) -> [f32; 2] {
-        let n = self.size * self.size;
-        let w = self.i0.w;
-        let Patch {
-            gx,
-            gy,
-            template,
-            columns,
-        } = patch;
-        gx.clear();
-        gy.clear();
-        template.clear();
-        for y in y0..y0 + self.size {
-            let r = y * w;
-            gx.extend_from_slice(&self.i0x.data[r + x0..r + x0 + self.size]);
-            gy.extend_from_slice(&self.i0y.data[r + x0..r + x0 + self.size]);
-            template.extend_from_slice(&self.i0.data[r + x0..r + x0 + self.size]);
+    /// The two passes of [`PatchSearch::run`] over the stripe of patch rows from `first`.
+    fn search_stripe(&self, patch: &mut Patch, first: usize, stripe: &mut [[f32; 2]]) {
+        let nx = self.xs.len();
+        let rows = stripe.len() / nx;
+        let iterations = (self.iterations / 2).max(1);
+        for forward in [true, false] {
+            for step in 0..rows * nx {
+                let k = if forward { step } else { rows * nx - 1 - step };
+                let (r, i) = (k / nx, k % nx);
+                let (before_in_row, before_in_column) = if forward {
+                    ((i > 0).then(|| k - 1), (r > 0).then(|| k - nx))
+                } else {
+                    ((i + 1 < nx).then(|| k + 1), (r + 1 < rows).then(|| k + nx))
+                };
+                let (x0, y0) = (self.xs[i], self.ys[first + r]);
+                patch.load(self, x0, y0);
+                let mut best = (stripe[k], self.mismatch(patch, x0, y0, stripe[k]));
+                let candidates =
+                    [before_in_row, before_in_column].map(|c| c.filter(|_| self.propagate));
+                for candidate in candidates.into_iter().flatten() {
+                    let d = stripe[candidate];
+                    let m = self.mismatch(patch, x0, y0, d);
+                    if m.ssd < best.1.ssd {
+                        best = (d, m);
+                    }
+                }
+                stripe[k] = self.search(patch, x0, y0, best, iterations);
+            }
         }
-        // Mean normalization: with gradients centred, the residual's mean drops out of the
-        // update, so the patch is matched up to an additive brightness change.
-        let (mx, my) = (mean(gx), mean(gy));
-        gx.iter_mut().for_each(|g| *g -= mx);
-        gy.iter_mut().for_each(|g| *g -= my);
-        let (mut hxx, mut hxy, mut hyy) = (0f32, 0f32, 0f32);
-        for (a, b) in gx.iter().zip(gy.iter()) {
-            hxx += a * a;
-            hxy += a * b;
-            hyy += b * b;
-        }
-        let det = hxx * hyy - hxy * hxy;
-        let trace = hxx + hyy;
-        if det <= 1e-4 * trace * trace || trace < 1e-3 * n as f32 {
-            return start; // no texture, or an edge only: keep the coarse estimate
-        }
-        let (ixx, ixy, iyy) = (hyy / det, -hxy / det, hxx / det);
+    }
+
+    /// Inverse compositional Gauss–Newton on the loaded patch at (x0, y0), from `start` (with
+    /// its mismatch), for at most `iterations` steps: it stops where a step no longer lowers the
+    /// mismatch.
+    fn search(
+        &self,
+        patch: &Patch,
+        x0: usize,
+        y0: usize,
+        (start, mut mismatch): ([f32; 2], Mismatch),
+        iterations: usize,
+    ) -> [f32; 2] {
+        let Some([ixx, ixy, iyy]) = patch.inverse else {
+            return start; // no texture, or an edge only: keep the estimate
+        };
         let [mut u, mut v] = start;
-        for _ in 0..self.iterations {
-            let (bx, by) = self.mismatch(x0, y0, u, v, template, gx, gy, columns);
+        let mut last = (start, f32::INFINITY);
+        for i in 0..iterations {
+            if i > 0 {
+                mismatch = self.mismatch(patch, x0, y0, [u, v]);
+            }
+            let Mismatch { b: [bx, by], ssd } = mismatch;
+            if ssd >= last.1 {
+                [u, v] = last.0; // the last step made it worse: undo it
+                break;
+            }
+            last = ([u, v], ssd);
             let du = ixx * bx + ixy * by;
             let dv = ixy * bx + iyy * by;
             u -= du;
@@ -153,60 +223,48 @@ impl<'a> PatchSearch<'a> {
         [u, v]
     }
 
-    /// Σ g·r over the patch at (x0, y0) for both gradients g, where r is the residual of the
-    /// second frame displaced by (u, v) against the template. The displacement is the same for the
-    /// whole patch, so are the bilinear weights: inside the frame every sample is four loads and
-    /// three multiply-adds, without clamping.
-    #[allow(clippy::too_many_arguments)]
-    fn mismatch(
-        &self,
-        x0: usize,
-        y0: usize,
-        u: f32,
-        v: f32,
-        template: &[f32],
-        gx: &[f32],
-        gy: &[f32],
-        columns: &mut Vec<f32>,
-    ) -> (f32, f32) {
+    /// The mismatch of the loaded patch at (x0, y0) against the second frame displaced by
+    /// (u, v). The displacement is the same for the whole patch, so are the bilinear weights:
+    /// inside the frame every sample is four loads and three multiply-adds, without clamping.
+    fn mismatch(&self, patch: &Patch, x0: usize, y0: usize, [u, v]: [f32; 2]) -> Mismatch {
         let size = self.size;
+        let Patch {
+            gx, gy, template, ..
+        } = patch;
         let (fx, fy) = (x0 as f32 + u, y0 as f32 + v);
         let (bx0, by0) = (fx.floor(), fy.floor());
         let (ax, ay) = (fx - bx0, fy - by0);
         let (w, h) = (self.i1.w, self.i1.h);
         let inside =
             bx0 >= 0.0 && by0 >= 0.0 && (bx0 as usize + size) < w && (by0 as usize + size) < h;
-        let (mut bx, mut by) = (0f32, 0f32);
-        if inside {
-            let (x, y) = (bx0 as usize, by0 as usize);
-            let data = &self.i1.data;
-            // Per-column sums, added up at the end: the row loop then has no running sum and
-            // vectorizes.
-            columns.clear();
-            columns.resize(2 * size, 0.0);
-            let (cx, cy) = columns.split_at_mut(size);
-            for dy in 0..size {
-                let top = &data[(y + dy) * w + x..(y + dy) * w + x + size + 1];
-                let bottom = &data[(y + dy + 1) * w + x..(y + dy + 1) * w + x + size + 1];
-                let k = dy * size;
-                let (t, gxr, gyr) = (&template[k..k + size], &gx[k..k + size], &gy[k..k + size]);
-                add_row_mismatch(cx, cy, [top, bottom], [ax, ay], t, [gxr, gyr]);
-            }
-            bx = cx.iter().sum();
-            by = cy.iter().sum();
-        } else {
-            let mut k = 0;
-            for dy in 0..size {
-                let y = (y0 + dy) as f32 + v;
-                for dx in 0..size {
-                    let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
-                    bx += gx[k] * r;
-                    by += gy[k] * r;
-                    k += 1;
+        let start = by0 as usize * w + bx0 as usize;
+        let (data, a, g) = (&self.i1.data, [ax, ay], [&gx[..], &gy[..]]);
+        // The common sizes inside the frame take the fast path; others sample with clamping.
+        let [bx, by, sum, squares] = match (inside, size) {
+            (true, 8) => inside_sums::<8>(data, w, start, a, template, g),
+            (true, 16) => inside_sums::<16>(data, w, start, a, template, g),
+            _ => {
+                let mut sums = [0f32; 4];
+                let mut k = 0;
+                for dy in 0..size {
+                    let y = (y0 + dy) as f32 + v;
+                    for dx in 0..size {
+                        let r = self.i1.sample((x0 + dx) as f32 + u, y) - template[k];
+                        let [bx, by, sum, squares] = &mut sums;
+                        *bx += gx[k] * r;
+                        *by += gy[k] * r;
+                        *sum += r;
+                        *squares += r * r;
+                        k += 1;
+                    }
                 }
+                sums
             }
+        };
+        Mismatch {
+            b: [bx, by],
+            ssd: squares - sum * sum / (size * size) as f32,
         }
-        (bx, by)
     }
 
     /// Blends the overlapping patches' displacements into a dense field, each weighted by the
@@ -283,31 +341,146 @@ impl<'a> PatchSearch<'a> {
     }
 }
 
-/// Adds to the column sums (cx, cy) the gradients (gx, gy) × the residual of one patch row: the
-/// row between `top` and `bottom` sampled at the offsets (ax, ay), less the template row `t`.
-/// The sums are parameters of their own, which tells the compiler that they overlap nothing
-/// else: the loop vectorizes.
-fn add_row_mismatch(
-    cx: &mut [f32],
-    cy: &mut [f32],
-    [top, bottom]: [&[f32]; 2],
+/// Σ gx·r, Σ gy·r, Σ r and Σ r² over an N×N patch inside the frame, r the residual of the
+/// second frame (`data`, `w` wide) from `start`, sampled at the offsets (ax, ay), against the
+/// template `t`, with the gradients (gx, gy): SSE2 (part of x86_64) four pixels at a time, or
+/// [`inside_sums_scalar`] elsewhere.
+fn inside_sums<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
+    a: [f32; 2],
+    t: &[f32],
+    g: [&[f32]; 2],
+) -> [f32; 4] {
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor has it.
+    #[cfg(target_arch = "x86_64")]
+    return unsafe { inside_sums_sse2::<N>(data, w, start, a, t, g) };
+    #[cfg(not(target_arch = "x86_64"))]
+    return inside_sums_scalar::<N>(data, w, start, a, t, g);
+}
+
+/// [`inside_sums`] with SSE2 vectors of four pixels; N a multiple of 4.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn inside_sums_sse2<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
     [ax, ay]: [f32; 2],
     t: &[f32],
     [gx, gy]: [&[f32]; 2],
-) {
-    let n = cx.len();
-    let (cy, t, gx, gy) = (&mut cy[..n], &t[..n], &gx[..n], &gy[..n]);
-    let (top, bottom) = (&top[..n + 1], &bottom[..n + 1]);
-    for k in 0..n {
-        let upper = top[k] + ax * (top[k + 1] - top[k]);
-        let lower = bottom[k] + ax * (bottom[k + 1] - bottom[k]);
-        let r = upper + ay * (lower - upper) - t[k];
-        cx[k] += gx[k] * r;
-        cy[k] += gy[k] * r;
+) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    const { assert!(N.is_multiple_of(4), "whole vectors of four") };
+    let (t, gx, gy) = (&t[..N * N], &gx[..N * N], &gy[..N * N]);
+    let (vax, vay) = (_mm_set1_ps(ax), _mm_set1_ps(ay));
+    let mut acc = [_mm_setzero_ps(); 4];
+    for dy in 0..N {
+        let at = start + dy * w;
+        // N + 1 values each: the pixels and their right neighbours.
+        let (top, bottom) = (&data[at..at + N + 1], &data[at + w..at + w + N + 1]);
+        let k = dy * N;
+        let (t, gx, gy) = (&t[k..k + N], &gx[k..k + N], &gy[k..k + N]);
+        for j in (0..N).step_by(4) {
+            // SAFETY: j + 4 ≤ N, so the four values from j (and from j + 1 in `top` and
+            // `bottom`, N + 1 long) lie inside the slices; unaligned loads need no alignment.
+            let (p, q, p1, q1, tj, x, y) = unsafe {
+                (
+                    _mm_loadu_ps(top.as_ptr().add(j)),
+                    _mm_loadu_ps(bottom.as_ptr().add(j)),
+                    _mm_loadu_ps(top.as_ptr().add(j + 1)),
+                    _mm_loadu_ps(bottom.as_ptr().add(j + 1)),
+                    _mm_loadu_ps(t.as_ptr().add(j)),
+                    _mm_loadu_ps(gx.as_ptr().add(j)),
+                    _mm_loadu_ps(gy.as_ptr().add(j)),
+                )
+            };
+            let upper = _mm_add_ps(p, _mm_mul_ps(vax, _mm_sub_ps(p1, p)));
+            let lower = _mm_add_ps(q, _mm_mul_ps(vax, _mm_sub_ps(q1, q)));
+            let r = _mm_sub_ps(
+                _mm_add_ps(upper, _mm_mul_ps(vay, _mm_sub_ps(lower, upper))),
+                tj,
+            );
+            acc[0] = _mm_add_ps(acc[0], _mm_mul_ps(x, r));
+            acc[1] = _mm_add_ps(acc[1], _mm_mul_ps(y, r));
+            acc[2] = _mm_add_ps(acc[2], r);
+            acc[3] = _mm_add_ps(acc[3], _mm_mul_ps(r, r));
+        }
     }
+    acc.map(|v| {
+        let mut lanes = [0f32; 4];
+        // SAFETY: `lanes` holds four f32; the store is unaligned.
+        unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), v) };
+        lanes.iter().sum()
+    })
+}
+
+/// [`inside_sums`] one pixel at a time (other targets, and the reference of the SIMD version's
+/// test).
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn inside_sums_scalar<const N: usize>(
+    data: &[f32],
+    w: usize,
+    start: usize,
+    [ax, ay]: [f32; 2],
+    t: &[f32],
+    [gx, gy]: [&[f32]; 2],
+) -> [f32; 4] {
+    let mut sums = [0f32; 4];
+    for dy in 0..N {
+        let at = start + dy * w;
+        for j in 0..N {
+            let (p, q) = (data[at + j], data[at + w + j]);
+            let upper = p + ax * (data[at + j + 1] - p);
+            let lower = q + ax * (data[at + w + j + 1] - q);
+            let k = dy * N + j;
+            let r = upper + ay * (lower - upper) - t[k];
+            sums[0] += gx[k] * r;
+            sums[1] += gy[k] * r;
+            sums[2] += r;
+            sums[3] += r * r;
+        }
+    }
+    sums
 }
 
 /// The mean of `x`.
 fn mean(x: &[f32]) -> f32 {
     x.iter().sum::<f32>() / x.len() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector kernel gives the scalar one's sums (up to the order of the additions).
+    #[test]
+    fn the_simd_patch_sums_equal_the_scalar_ones() {
+        fn check<const N: usize>() {
+            let w = 41;
+            let value = |i: usize| ((i * 7919 % 1013) as f32 / 1013.0).sin();
+            let data: Vec<f32> = (0..w * 40).map(value).collect();
+            let t: Vec<f32> = (0..N * N).map(|i| value(i + 5000)).collect();
+            let gx: Vec<f32> = (0..N * N).map(|i| value(i + 9000) - 0.5).collect();
+            let gy: Vec<f32> = (0..N * N).map(|i| value(i + 13000) - 0.5).collect();
+            for (start, a) in [
+                (0, [0.0, 0.0]),
+                (3 * w + 5, [0.25, 0.7]),
+                (11 * w + 17, [0.9, 0.1]),
+            ] {
+                let g = [&gx[..], &gy[..]];
+                let got = inside_sums::<N>(&data, w, start, a, &t, g);
+                let want = inside_sums_scalar::<N>(&data, w, start, a, &t, g);
+                for (x, y) in got.iter().zip(want) {
+                    assert!(
+                        (x - y).abs() <= 1e-4 * y.abs().max(1.0),
+                        "N={N}: {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+        check::<8>();
+        check::<16>();
+    }
 }

@@ -64,24 +64,38 @@ impl Plane {
     }
 
     /// Blur with [1 2 1]/4 each way, then keep the even pixels: coarse pixel i sits on fine 2i.
+    /// Row by row: the three fine rows blurred vertically into a buffer, then horizontally.
     fn downsample(&self) -> Plane {
         let (w, h) = (self.w.div_ceil(2), self.h.div_ceil(2));
-        let clamp_x = |x: isize| x.clamp(0, self.w as isize - 1) as usize;
+        let fw = self.w;
         let clamp_y = |y: isize| y.clamp(0, self.h as isize - 1) as usize;
-        Plane::map_rows(w, h, |y, row| {
-            let fy = 2 * y as isize;
-            let rows = [clamp_y(fy - 1), clamp_y(fy), clamp_y(fy + 1)];
-            for (x, out) in row.iter_mut().enumerate() {
-                let fx = 2 * x as isize;
-                let cols = [clamp_x(fx - 1), clamp_x(fx), clamp_x(fx + 1)];
-                let mut sum = 0.0;
-                for (ry, wy) in rows.iter().zip([1.0, 2.0, 1.0]) {
-                    let r = &self.data[ry * self.w..];
-                    sum += wy * (r[cols[0]] + 2.0 * r[cols[1]] + r[cols[2]]);
-                }
-                *out = sum / 16.0;
-            }
-        })
+        let row = |y: usize| &self.data[y * fw..(y + 1) * fw];
+        let mut out = Plane::zeros(w, h);
+        out.data
+            .par_chunks_mut(w)
+            .with_min_len(rows_per_task(w))
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; fw],
+                |column, (y, out)| {
+                    let fy = 2 * y as isize;
+                    let (a, b, c) = (row(clamp_y(fy - 1)), row(clamp_y(fy)), row(clamp_y(fy + 1)));
+                    for (((s, &a), &b), &c) in column.iter_mut().zip(a).zip(b).zip(c) {
+                        *s = a + 2.0 * b + c;
+                    }
+                    let at = |x: isize| column[x.clamp(0, fw as isize - 1) as usize];
+                    for (x, o) in out.iter_mut().enumerate() {
+                        let fx = 2 * x as isize;
+                        *o = if x > 0 && 2 * x + 1 < fw {
+                            let s = &column[2 * x - 1..2 * x + 2];
+                            (s[0] + 2.0 * s[1] + s[2]) / 16.0
+                        } else {
+                            (at(fx - 1) + 2.0 * at(fx) + at(fx + 1)) / 16.0
+                        };
+                    }
+                },
+            );
+        out
     }
 
     /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
