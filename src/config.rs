@@ -45,14 +45,15 @@ const FULL_GPU: (u32, Iterations) = (
         rest: 10,
     },
 );
-/// The `--live` preset's `--temporal-weight`: with 2 iterations a frame a heavier term holds the
-/// picture back, and 10⁴ already costs 12% of style loss on a pan (docs/TEMPORAL.md).
+/// The `--live` preset's `--temporal-weight`: with 1 or 2 iterations a frame a heavier term holds
+/// the picture back, and 10⁴ already costs 12% of style loss on a pan (docs/TEMPORAL.md, measured
+/// at 2 iterations a frame).
 const LIVE_TEMPORAL_WEIGHT: f32 = 1e3;
 /// `--tolerance` when not given, for a video's first frame and its later ones. The first frame
 /// runs its whole budget (docs/COARSE_TO_FINE.md). A warm frame stops once the loss falls by less
 /// than 0.3% over 10 iterations: on a still shot that is after the frame's new noise is absorbed,
 /// so the chain does not go on converging (brighter) frame after frame; moving clips still run
-/// their 40 (docs/TEMPORAL.md). Live's 2 iterations a frame never fill the rule's window.
+/// their 40 (docs/TEMPORAL.md). Live's 1 to 3 iterations a frame never fill the rule's window.
 const TOLERANCE: (f32, f32) = (0.0, 3e-3);
 
 /// The model, where it runs and the optimizer.
