@@ -51,28 +51,27 @@ import json, os, sys
 out, size = sys.argv[1], sys.argv[2]
 load = lambda name: json.load(open(f"{out}/{name}.json"))
 
-def curve(s):
-    """The finest level's (cost, loss terms) after each iteration, cost in full-size evaluations."""
-    full = s["width"] * s["height"]
-    cost = sum(l["evaluations"] * l["width"] * l["height"] / full for l in s.get("levels", [])[:-1])
+def along(s, level, step):
+    """The finest level's (cost, loss terms) after each iteration: the coarse levels' cost
+    (`level` of each), then the finest level's, iteration by iteration (`step` of each)."""
+    cost = sum(level(l) for l in s.get("levels", [])[:-1])
     points = [(cost, s["initial"])]
     for i in s["iterations"]:
-        cost += i["evaluations"]
+        cost += step(i)
         points.append((cost, i["loss"]))
     return points
+
+def curve(s):
+    """`along` with the cost in full-size evaluations."""
+    full = s["width"] * s["height"]
+    return along(s, lambda l: l["evaluations"] * l["width"] * l["height"] / full, lambda i: i["evaluations"])
 
 def at(points, cost):
     return [p for c, p in points if c <= cost + 1e-9][-1]
 
 def timed(s):
-    """The finest level's (seconds of optimization, loss terms) after each iteration: the coarse
-    levels' seconds, then the finest level's iteration by iteration (set-up not counted)."""
-    seconds = sum(l["seconds"] for l in s.get("levels", [])[:-1])
-    points = [(seconds, s["initial"])]
-    for i in s["iterations"]:
-        seconds += i["seconds"]
-        points.append((seconds, i["loss"]))
-    return points
+    """`along` with the cost in seconds of optimization (set-up not counted)."""
+    return along(s, lambda l: l["seconds"], lambda i: i["seconds"])
 
 def reach(points, total):
     """The first point whose total loss is at most `total`, or None."""
