@@ -19,7 +19,7 @@ pub(super) const LIVE_HELP: &str = "Keys in the window:\n  \
     R        start / stop recording the stylized stream to an MP4 (in --save-dir)\n  \
     O        show / hide the overlay (displayed fps, latency, iterations per frame)\n  \
     Esc      quit (closing the window too; a recording is finished)\n\n\
-    Without --threads, ONNX Runtime gets all cores but one: decoding and the window keep the other.\n\n\
+    Without --threads, ONNX Runtime gets every core (on a busy machine, --threads N below the cores may keep the latency lower).\n\n\
     Examples:\n  \
     stylize live --camera --live --style painting.jpg --style monet.jpg\n  \
     stylize live --camera /dev/video2 --camera-size 640x480 --camera-fps 30 --live -s painting.jpg\n  \
