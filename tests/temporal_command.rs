@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::video::{probe, style, video};
 use common::*;
 
 /// A clip in which everything moves: a 160×120 window panning 2 px per frame across a smooth
@@ -324,4 +325,96 @@ fn a_given_first_frame_is_used_as_it_is() {
         &dir.path().join("bad.json"),
     );
     assert_one_line_error(&result, 1, "is 32x24, but the frames are stylized at 64x48");
+}
+
+#[test]
+fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.mp4");
+    let stats = dir.path().join("stats.json");
+    let result = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=160x120:rate=10:duration=1",
+        ])
+        .args(["-o", out.to_str().unwrap(), "--frames", "4"])
+        .args(["--size", "64", "--levels", "2", "--iterations", "20,200"])
+        .args(["--tolerance", "0.2", "--stats", stats.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
+    assert_eq!((frames, w, h), (4, 160, 120));
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let frames = stats["frames"].as_array().unwrap();
+    let levels = frames[0]["levels"]
+        .as_array()
+        .expect("the first frame's levels");
+    let sizes: Vec<(u64, u64)> = levels
+        .iter()
+        .map(|l| (l["width"].as_u64().unwrap(), l["height"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(32, 24), (64, 48)]);
+    for frame in &frames[1..] {
+        assert!(frame.get("levels").is_none(), "{frame}");
+        assert_eq!(frame["stop"], "tolerance", "{frame}");
+        assert!(frame["iterations"].as_u64().unwrap() < 200, "{frame}");
+    }
+}
+
+/// By default the stopping rule ends the warm frames of a still shot (fresh noise, nothing moves)
+/// early, while the first frame runs its whole budget; `--tolerance 0` lets them run on.
+#[test]
+fn warm_frames_of_a_still_shot_stop_on_the_default_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let style = style(dir.path());
+    let run = |extra: &[&str]| {
+        let stats = dir.path().join("stats.json");
+        let result = video(&style)
+            .args(["--input-format", "lavfi"])
+            .arg("smptebars=size=160x120:rate=10:duration=0.4,noise=alls=20:allf=t")
+            .args(["-o", dir.path().join("out.mp4").to_str().unwrap(), "-y"])
+            .args(["--size", "32", "--iterations", "100,200"])
+            .args(["--stats", stats.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let frames = stats["frames"].as_array().unwrap().clone();
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[0]["iterations"], 100, "{}", frames[0]);
+        assert_eq!(frames[0]["stop"], "iterations", "{}", frames[0]);
+        frames[1..]
+            .iter()
+            .map(|f| {
+                (
+                    f["stop"].as_str().unwrap().to_owned(),
+                    f["iterations"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // Each warm frame stops early, most on the rule (L-BFGS may see a frame converged first).
+    let stops = run(&[]);
+    for (stop, iterations) in &stops {
+        assert!(
+            ["tolerance", "converged"].contains(&stop.as_str()),
+            "{stops:?}"
+        );
+        assert!(*iterations < 200, "{stops:?}");
+    }
+    assert!(
+        stops.iter().any(|(stop, _)| stop == "tolerance"),
+        "{stops:?}"
+    );
+    for (stop, _) in run(&["--tolerance", "0"]) {
+        assert_ne!(stop, "tolerance");
+    }
 }
