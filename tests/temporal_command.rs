@@ -28,22 +28,25 @@ fn moving_clip(dir: &Path, frames: u32) -> PathBuf {
     .save(&texture)
     .unwrap();
     let path = dir.join("moving.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-loop", "1", "-framerate", "25", "-i"])
-        .arg(&texture)
-        .args(["-vf", "crop=160:120:x='2*n':y=20,format=yuv420p"])
-        .args([
+    ffmpeg(
+        &[
+            "-loop",
+            "1",
+            "-framerate",
+            "25",
+            "-i",
+            texture.to_str().unwrap(),
+            "-vf",
+            "crop=160:120:x='2*n':y=20,format=yuv420p",
             "-frames:v",
             &frames.to_string(),
             "-c:v",
             "libx264",
             "-crf",
             "12",
-        ])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+        ],
+        &path,
+    );
     path
 }
 
@@ -85,10 +88,10 @@ fn metrics_of_a_video_against_itself_and_a_lagging_copy() {
 
     // A copy that holds every other frame twice jumps against the motion: clear flicker.
     let lagging = dir.path().join("lagging.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&clip)
-        .args([
+    ffmpeg(
+        &[
+            "-i",
+            clip.to_str().unwrap(),
             "-vf",
             "fps=12.5,fps=25",
             "-frames:v",
@@ -97,11 +100,9 @@ fn metrics_of_a_video_against_itself_and_a_lagging_copy() {
             "libx264",
             "-crf",
             "12",
-        ])
-        .arg(&lagging)
-        .status()
-        .unwrap();
-    assert!(status.success());
+        ],
+        &lagging,
+    );
     let lag = metrics(&clip, &lagging, &[]);
     assert!(
         mean_error(&lag) > 20.0 * mean_error(&same).max(1e-5),
@@ -168,15 +169,11 @@ fn metrics_refuses_videos_of_other_lengths_or_sizes() {
     let clip = moving_clip(dir.path(), 12);
     let derived = |name: &str, args: &[&str]| {
         let path = dir.path().join(name);
-        let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-i"])
-            .arg(&clip)
-            .args(args)
-            .args(["-c:v", "libx264", "-crf", "12"])
-            .arg(&path)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let input = ["-i", clip.to_str().unwrap()];
+        ffmpeg(
+            &[&input, args, &["-c:v", "libx264", "-crf", "12"]].concat(),
+            &path,
+        );
         path
     };
     let shorter = derived("shorter.mp4", &["-frames:v", "8"]);

@@ -127,20 +127,19 @@ fn ffmpeg_pipes_in_and_out() {
 fn raw_frames_on_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("frames.rgb");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
+    ffmpeg(
+        &[
             "-f",
             "lavfi",
             "-i",
             "testsrc2=size=64x48:rate=5:duration=2",
-        ])
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-y"])
-        .arg(&raw)
-        .status()
-        .unwrap();
-    assert!(status.success());
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+        ],
+        &raw,
+    );
     let out = dir.path().join("out.y4m");
     let result = video(&style(dir.path()))
         .args([
@@ -277,16 +276,21 @@ fn audio_longer_than_the_video_or_starting_before_it_is_no_damage() {
         ("early_audio.mkv", &["-itsoffset", "0.6"]),
     ];
     for (name, video_offset) in cases {
-        let made = std::process::Command::new("ffmpeg")
-            .args(["-v", "error"])
-            .args(video_offset)
-            .args(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5:duration=1"])
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=3"])
-            .args(["-c:v", "libx264", "-c:a", "libvorbis", name])
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        assert!(made.success());
+        let sources = [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:rate=5:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-c:v",
+            "libx264",
+            "-c:a",
+            "libvorbis",
+        ];
+        ffmpeg(&[video_offset, &sources].concat(), &dir.path().join(name));
         let result = video(&style)
             .args([
                 name,
@@ -336,21 +340,7 @@ fn numbered_pictures_like_ffmpeg() {
     );
     // The input's own frames, at the same size, to tell the stylized pictures from them.
     let raw = dir.path().join("raw%04d.png");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            source,
-            "-vf",
-            "scale=96:72",
-        ])
-        .arg(&raw)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    ffmpeg(&["-f", "lavfi", "-i", source, "-vf", "scale=96:72"], &raw);
     for n in 1..=5 {
         let picture = image::open(frames.join(format!("{n:04}.png")))
             .unwrap()
@@ -412,15 +402,21 @@ fn mpeg_ps_and_ogg_outputs_take_their_own_audio_codec() {
     // lavfi's sine is PCM, which neither MPEG-PS nor Ogg takes.
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let made = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=64x48:rate=5:duration=2")
-        .args(["-f", "lavfi", "-i", "sine=duration=2"])
-        .args(["-c:v", "libx264", "-c:a", "aac", "aac.mp4"])
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let sources = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=64x48:rate=5:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+    ];
+    let encoders = ["-c:v", "libx264", "-c:a", "aac"];
+    ffmpeg(
+        &[&sources[..], &encoders].concat(),
+        &dir.path().join("aac.mp4"),
+    );
     let lavfi = |sound| match sound {
         true => "testsrc2=size=64x48:rate=5:duration=2[out0];sine=duration=2[out1]",
         false => "testsrc2=size=64x48:rate=5:duration=2",

@@ -9,6 +9,18 @@ use std::process::{Command, Stdio};
 use common::video::{probe, style, video};
 use common::*;
 
+/// ffmpeg's arguments for a 4-second H.264 clip with a key frame every 5 frames, to damage.
+const H264_CLIP: [&str; 8] = [
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=size=96x64:rate=10:duration=4",
+    "-c:v",
+    "libx264",
+    "-g",
+    "5",
+];
+
 /// Runs `stylize video` on a 20-second test pattern at `size` with `iterations`, sends it Ctrl-C
 /// after 2.5 s and returns what it printed on stderr once it exited with 130. Fails if it is still
 /// running 30 s after the signal.
@@ -188,20 +200,7 @@ fn text_file_is_not_media() {
 fn truncated_video_keeps_what_decodes_and_says_what_was_lost() {
     let dir = tempfile::tempdir().unwrap();
     let full = dir.path().join("full.mkv");
-    let status = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=96x64:rate=10:duration=4",
-        ])
-        .args(["-c:v", "libx264", "-g", "5", "-y"])
-        .arg(&full)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ffmpeg(&H264_CLIP, &full);
     let bytes = std::fs::read(&full).unwrap();
     let cut = dir.path().join("cut.mkv");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -252,14 +251,7 @@ fn assert_one_warning(result: &std::process::Output, out: &Path, input: &str) ->
 fn damaged_frames_are_counted_in_one_warning() {
     let dir = tempfile::tempdir().unwrap();
     let full = dir.path().join("full.mkv");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=96x64:rate=10:duration=4")
-        .args(["-c:v", "libx264", "-g", "5", "-y"])
-        .arg(&full)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    ffmpeg(&H264_CLIP, &full);
     // Bytes flipped in a third of the way in: macroblocks the decoder patches up.
     let mut bytes = std::fs::read(&full).unwrap();
     let from = bytes.len() / 3;
@@ -303,19 +295,10 @@ fn the_output_is_never_the_input() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
     let clip = dir.path().join("clip.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
-        .arg(&clip)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    ffmpeg(
+        &["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5:duration=1"],
+        &clip,
+    );
     let kept = std::fs::read(&clip).unwrap();
     for args in [
         vec!["clip.mp4", "-o", "clip.mp4"],

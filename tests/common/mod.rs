@@ -116,3 +116,15 @@ pub fn assert_success(output: &Output) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Runs `ffmpeg -v error ARGS -y OUT` (to make a test's input) and checks that it succeeded.
+pub fn ffmpeg(args: &[&str], out: &Path) {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(args)
+        .arg("-y")
+        .arg(out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
+}
