@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::video::{probe, style, video};
+use common::video::{lavfi_video, probe, style, video};
 use common::*;
 
 const WITH_AUDIO: &str =
@@ -215,12 +215,7 @@ fn memory_stays_flat_however_long_the_video_is() {
 fn odd_output_sizes_are_cropped_to_what_the_encoder_takes() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=0.4",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=0.4")
         .args(["-o", "out.mp4", "--size", "32", "--iterations", "2,1"])
         .args(["--output-size", "81x61"])
         .current_dir(dir.path())
@@ -246,12 +241,7 @@ fn odd_output_sizes_are_cropped_to_what_the_encoder_takes() {
 fn a_gif_output_gets_the_gif_codec() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=0.6",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=0.6")
         .args(["-o", "out.gif", "--size", "32", "--iterations", "2,1"])
         .current_dir(dir.path())
         .output()

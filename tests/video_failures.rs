@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::video::{probe, style, video};
+use common::video::{lavfi_video, probe, style, video};
 use common::*;
 
 /// ffmpeg's arguments for a 4-second H.264 clip with a key frame every 5 frames, to damage.
@@ -276,12 +276,7 @@ fn damaged_frames_are_counted_in_one_warning() {
 fn unknown_flow_preset_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
         .args(["-o", "out.mp4", "--flow-preset", "slow"])
         .current_dir(dir.path())
         .output()
@@ -322,12 +317,7 @@ fn a_failed_run_leaves_what_was_at_the_output() {
     let out = dir.path().join("out.mp4");
     std::fs::write(&out, b"an earlier render").unwrap();
     // A start past the end: no frames to write.
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
         .args(["-o", "out.mp4", "--start", "100", "-y"])
         .current_dir(dir.path())
         .output()
@@ -350,12 +340,7 @@ fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
     let target = dir.path().join("earlier.mp4");
     std::fs::write(&target, b"an earlier render").unwrap();
     std::os::unix::fs::symlink("earlier.mp4", dir.path().join("out.mp4")).unwrap();
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
         .args(["-o", "out.mp4", "--start", "100", "-y"])
         .current_dir(dir.path())
         .output()
@@ -370,12 +355,7 @@ fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
 fn a_stats_file_that_cannot_be_written_is_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=1",
-        ])
+    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
         .args(["-o", "out.mp4", "--stats", "missing/stats.json"])
         .current_dir(dir.path())
         .output()
@@ -394,12 +374,7 @@ fn a_killed_run_leaves_what_was_at_the_output() {
     let style = style(dir.path());
     let out = dir.path().join("out.mp4");
     std::fs::write(&out, b"an earlier render").unwrap();
-    let mut child = video(&style)
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=64x48:rate=5:duration=60",
-        ])
+    let mut child = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=60")
         .args(["-o", "out.mp4", "--iterations", "5,5", "-y"])
         .current_dir(dir.path())
         .stderr(std::process::Stdio::null())

@@ -53,3 +53,10 @@ pub fn video(style: &Path) -> Command {
     ]);
     cmd
 }
+
+/// [`video`] on a lavfi `graph` (`--input-format lavfi`).
+pub fn lavfi_video(style: &Path, graph: &str) -> Command {
+    let mut cmd = video(style);
+    cmd.args(["--input-format", "lavfi", graph]);
+    cmd
+}
