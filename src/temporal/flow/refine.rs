@@ -62,7 +62,7 @@ impl DataTerms {
         let ix = i1wx.mean_with(i0x);
         let iy = i1wy.mean_with(i0y);
         let (ixx, ixy) = ix.gradient();
-        let (_, iyy) = iy.gradient();
+        let iyy = iy.gradient_y();
         let zeta2 = ZETA * ZETA;
         let [ix, iy, ixx, ixy, iyy] = [ix, iy, ixx, ixy, iyy].map(|p| Checker::split(grid, &p));
         let diff = |a: &Plane, b: &Plane| {
