@@ -11,6 +11,7 @@ mod checker;
 mod patch;
 mod pyramid;
 mod refine;
+mod simd;
 #[cfg(test)]
 mod tests;
 

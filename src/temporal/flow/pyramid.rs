@@ -4,6 +4,7 @@
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
+use super::simd::vectorized;
 use crate::temporal::warp::bilinear;
 
 /// A row-major w×h image of `f32`.
@@ -101,10 +102,14 @@ impl Plane {
     /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
     /// border repeated.
     pub(super) fn gradient(&self) -> (Plane, Plane) {
+        (self.gradient_x(), self.gradient_y())
+    }
+
+    /// The derivative along x of [`Plane::gradient`].
+    pub(super) fn gradient_x(&self) -> Plane {
         let (w, h) = (self.w, self.h);
-        let row = |y: usize| &self.data[y * w..(y + 1) * w];
-        let gx = Plane::map_rows(w, h, |y, out| {
-            let r = row(y);
+        Plane::map_rows(w, h, |y, out| {
+            let r = &self.data[y * w..(y + 1) * w];
             if w > 4 {
                 stencil(
                     &mut out[2..w - 2],
@@ -117,12 +122,17 @@ impl Plane {
                 out[x as usize] =
                     (at(x - 2) - 8.0 * at(x - 1) + 8.0 * at(x + 1) - at(x + 2)) / 12.0;
             }
-        });
-        let gy = Plane::map_rows(w, h, |y, out| {
+        })
+    }
+
+    /// The derivative along y of [`Plane::gradient`].
+    pub(super) fn gradient_y(&self) -> Plane {
+        let (w, h) = (self.w, self.h);
+        let row = |y: usize| &self.data[y * w..(y + 1) * w];
+        Plane::map_rows(w, h, |y, out| {
             let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
             stencil(out, [at(-2), at(-1), at(1), at(2)]);
-        });
-        (gx, gy)
+        })
     }
 
     /// The pixelwise mean of this plane and `other` (of the same size).
@@ -178,14 +188,17 @@ pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
     out
 }
 
+vectorized! {
 /// `out` = (m2 − 8·m1 + 8·p1 − p2) / 12, element by element: the five-point derivative from the
 /// samples two and one before, and one and two after.
-fn stencil(out: &mut [f32], [m2, m1, p1, p2]: [&[f32]; 4]) {
+fn stencil(out: &mut [f32], around: [&[f32]; 4]) {
+    let [m2, m1, p1, p2] = around;
     let n = out.len();
     let (m2, m1, p1, p2) = (&m2[..n], &m1[..n], &p1[..n], &p2[..n]);
     for k in 0..n {
         out[k] = (m2[k] - 8.0 * m1[k] + 8.0 * p1[k] - p2[k]) / 12.0;
     }
+}
 }
 
 /// Pixels below which splitting a pass between threads costs more than it saves.

@@ -11,6 +11,7 @@ use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterato
 
 use super::checker::{own_and_other, Checker, Grid};
 use super::pyramid::{rows_per_task, warped3, Plane};
+use super::simd::vectorized;
 use super::FlowParams;
 
 /// ε of the robust penalty Ψ(s²) = √(s² + ε²).
@@ -21,7 +22,7 @@ const ZETA: f32 = 0.1;
 const OMEGA: f32 = 1.6;
 
 /// Derivative of the robust penalty, Ψ'(s²) = 1 / (2√(s² + ε²)).
-#[inline]
+#[inline(always)]
 fn psi_prime(s2: f32) -> f32 {
     0.5 / (s2 + EPSILON * EPSILON).sqrt()
 }
@@ -61,7 +62,7 @@ impl DataTerms {
         let ix = i1wx.mean_with(i0x);
         let iy = i1wy.mean_with(i0y);
         let (ixx, ixy) = ix.gradient();
-        let (_, iyy) = iy.gradient();
+        let iyy = iy.gradient_y();
         let zeta2 = ZETA * ZETA;
         let [ix, iy, ixx, ixy, iyy] = [ix, iy, ixx, ixy, iyy].map(|p| Checker::split(grid, &p));
         let diff = |a: &Plane, b: &Plane| {
@@ -151,6 +152,7 @@ impl Edges {
     }
 }
 
+vectorized! {
 /// Ψ' of one row's forward differences: the pixels' (u, v) in `own`, those of their right and
 /// lower neighbours in `right` and `down`.
 fn psi_row(out: &mut [f32], own: [&[f32]; 2], right: [&[f32]; 2], down: [&[f32]; 2]) {
@@ -163,7 +165,9 @@ fn psi_row(out: &mut [f32], own: [&[f32]; 2], right: [&[f32]; 2], down: [&[f32];
         out[k] = psi_prime(ux * ux + uy * uy + vx * vx + vy * vy);
     }
 }
+}
 
+vectorized! {
 /// One row's edge weights: `half` × (Ψ' of the pixel + Ψ' of its right or lower neighbour).
 fn edges_row(
     right: &mut [f32],
@@ -179,6 +183,7 @@ fn edges_row(
         right[k] = half * (own[k] + next[k]);
         down[k] = half * (own[k] + below[k]);
     }
+}
 }
 
 /// The linear equations of the pixels' increments (du, dv) within a fixed-point iteration:
@@ -255,6 +260,7 @@ impl System {
     }
 }
 
+vectorized! {
 /// The equations of one row's pixels, from their data `terms` (in the order of [`DataTerms`]),
 /// increments (du, dv), edge `weights` (left, right, up, down) and the level's `flow` (u, then
 /// v: the pixels' own, then their left, right, upper and lower neighbours'). Each output is a
@@ -268,11 +274,12 @@ fn equations_row(
     inv_u: &mut [f32],
     inv_v: &mut [f32],
     terms: [&[f32]; 11],
-    [du, dv]: [&[f32]; 2],
+    incr: [&[f32]; 2],
     weights: [&[f32]; 4],
-    [u, v]: [[&[f32]; 5]; 2],
+    flow: [[&[f32]; 5]; 2],
     params: &FlowParams,
 ) {
+    let ([du, dv], [u, v]) = (incr, flow);
     let n = a12.len();
     let (cu, cv, inv_u, inv_v) = (&mut cu[..n], &mut cv[..n], &mut inv_u[..n], &mut inv_v[..n]);
     let [ix, iy, iz, ixx, ixy, iyy, ixz, iyz, nb, ngx, ngy] = terms.map(|t| &t[..n]);
@@ -301,6 +308,7 @@ fn equations_row(
         inv_u[k] = 1.0 / (a11 + sum);
         inv_v[k] = 1.0 / (a22 + sum);
     }
+}
 }
 
 /// Variational refinement (as in DIS, after Brox et al. 2004): about the current flow (u, v),
@@ -389,6 +397,7 @@ fn sor_half_sweep(
         });
 }
 
+vectorized! {
 /// The SOR update of one row's increments from its equations `eq` (a12, cu, cv, inv_u, inv_v),
 /// edge `weights` and the neighbours' increments (du, then dv; left, right, up, down).
 fn sor_row(
@@ -396,8 +405,9 @@ fn sor_row(
     dv: &mut [f32],
     eq: [&[f32]; 5],
     weights: [&[f32]; 4],
-    [nu, nv]: [[&[f32]; 4]; 2],
+    around: [[&[f32]; 4]; 2],
 ) {
+    let [nu, nv] = around;
     let n = du.len();
     let dv = &mut dv[..n];
     let [a12, cu, cv, inv_u, inv_v] = eq.map(|t| &t[..n]);
@@ -414,4 +424,5 @@ fn sor_row(
         du[k] = new_u;
         dv[k] = old_v + OMEGA * (new_v - old_v);
     }
+}
 }
