@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use common::video::{lavfi_video, probe, style, video};
 use common::*;
@@ -276,11 +276,11 @@ fn damaged_frames_are_counted_in_one_warning() {
 fn unknown_flow_preset_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
-        .args(["-o", "out.mp4", "--flow-preset", "slow"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let result = on_pattern(
+        dir.path(),
+        &style,
+        &["-o", "out.mp4", "--flow-preset", "slow"],
+    );
     assert_one_line_error(&result, 2, "not a flow preset");
     assert_eq!(files_in(dir.path()), ["style.png"]);
 }
@@ -317,11 +317,11 @@ fn a_failed_run_leaves_what_was_at_the_output() {
     let out = dir.path().join("out.mp4");
     std::fs::write(&out, b"an earlier render").unwrap();
     // A start past the end: no frames to write.
-    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
-        .args(["-o", "out.mp4", "--start", "100", "-y"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let result = on_pattern(
+        dir.path(),
+        &style,
+        &["-o", "out.mp4", "--start", "100", "-y"],
+    );
     assert_one_line_error(&result, 1, "no video frames");
     assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
     let mut left = files_in(dir.path());
@@ -340,11 +340,11 @@ fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
     let target = dir.path().join("earlier.mp4");
     std::fs::write(&target, b"an earlier render").unwrap();
     std::os::unix::fs::symlink("earlier.mp4", dir.path().join("out.mp4")).unwrap();
-    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
-        .args(["-o", "out.mp4", "--start", "100", "-y"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let result = on_pattern(
+        dir.path(),
+        &style,
+        &["-o", "out.mp4", "--start", "100", "-y"],
+    );
     assert_one_line_error(&result, 1, "no video frames");
     let link = std::fs::read_link(dir.path().join("out.mp4")).expect("still a link");
     assert_eq!(link, Path::new("earlier.mp4"));
@@ -355,11 +355,11 @@ fn a_failed_run_leaves_a_link_at_the_output_and_what_it_points_to() {
 fn a_stats_file_that_cannot_be_written_is_refused_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    let result = lavfi_video(&style, "testsrc2=size=64x48:rate=5:duration=1")
-        .args(["-o", "out.mp4", "--stats", "missing/stats.json"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let result = on_pattern(
+        dir.path(),
+        &style,
+        &["-o", "out.mp4", "--stats", "missing/stats.json"],
+    );
     assert_one_line_error(
         &result,
         1,
@@ -391,4 +391,13 @@ fn a_killed_run_leaves_what_was_at_the_output() {
     child.wait().unwrap();
     assert!(partial(), "the render never started writing");
     assert_eq!(std::fs::read(&out).unwrap(), b"an earlier render");
+}
+
+/// `stylize video` in `dir` on a one-second test pattern, with `args`.
+fn on_pattern(dir: &Path, style: &Path, args: &[&str]) -> Output {
+    lavfi_video(style, "testsrc2=size=64x48:rate=5:duration=1")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
