@@ -235,11 +235,7 @@ fn auto_device_falls_back_to_the_cpu_with_one_notice() {
         .args(["--size", "32", "--iterations", "1"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let notices = stderr.lines().filter(|l| l.starts_with("note: ")).count();
     assert_eq!(notices, 1, "{stderr}");

@@ -23,11 +23,7 @@ fn stylizes_with_the_tiny_model_and_writes_stats() {
         ])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     assert!(
         result.stderr.is_empty(),
         "--quiet printed: {}",
@@ -122,11 +118,7 @@ fn original_colors_keeps_the_content_chroma() {
             .args(extra)
             .output()
             .unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        assert_success(&result);
         image::open(out).unwrap().to_rgb8()
     };
     let content_img = image::open(&content).unwrap().to_rgb8();
@@ -162,11 +154,7 @@ fn real_vgg19_transfers_style_at_a_small_size() {
         .args(["--levels", "1", "--stats", stats.to_str().unwrap(), "-q"])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     let start = stats["initial"]["style"].as_f64().unwrap();
     let end = stats["iterations"].as_array().unwrap().last().unwrap()["loss"]["style"]
@@ -222,11 +210,7 @@ fn device_engine_paints_the_same_picture_as_the_host_engine() {
             .args(["--stats", stats.to_str().unwrap()])
             .output()
             .unwrap();
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        assert_success(&result);
         let stats: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
         (image::open(&out).unwrap().to_rgb8(), stats)

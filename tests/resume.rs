@@ -51,11 +51,7 @@ fn frames(path: &Path) -> Vec<String> {
         .args(["-f", "framemd5", "-"])
         .output()
         .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))

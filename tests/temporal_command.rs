@@ -340,11 +340,7 @@ fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
         .args(["--tolerance", "0.2", "--stats", stats.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
     assert_eq!((frames, w, h), (4, 160, 120));
     let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();

@@ -26,11 +26,7 @@ fn lavfi_video_with_sound_keeps_frames_rate_duration_and_audio() {
         .args(["--size", "48", "--iterations", "4,2"])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     let (frames, duration, w, h, rate) = probe(&out, "v").expect("a video stream");
     assert_eq!((frames, w, h, rate.as_str()), (50, 160, 120, "25/1"));
     assert!((duration - 2.0).abs() <= 0.04, "video duration {duration}");
@@ -64,11 +60,7 @@ fn output_size_frames_and_no_audio() {
         .args(["--frames", "7", "--no-audio"])
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
     assert_eq!((frames, w, h), (7, 96, 72));
     assert!(
@@ -166,11 +158,7 @@ fn raw_frames_on_stdin() {
         .stdin(std::fs::File::open(&raw).unwrap())
         .output()
         .unwrap();
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    assert_success(&result);
     assert_eq!(probe(&out, "v").expect("video").0, 10);
 }
 
