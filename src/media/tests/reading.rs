@@ -136,13 +136,7 @@ fn range_selects_frames_and_restarts_the_clock() {
 #[test]
 fn pipe_containers_nut_y4m_and_raw() {
     let dir = tempfile::tempdir().unwrap();
-    let nut = dir.path().join("clip.nut");
-    transcode(
-        lavfi(CLIP_WITH_SOUND),
-        nut.to_str().unwrap(),
-        Some("nut"),
-        |_| {},
-    );
+    let nut = nut_clip(dir.path());
     let p = probe(&nut);
     assert_eq!(video_of(&p).packets, 25);
     assert!(audio_of(&p).is_some(), "nut takes the PCM as it is");
@@ -221,13 +215,7 @@ fn pipes_in_and_out() {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     let dir = tempfile::tempdir().unwrap();
-    let nut = dir.path().join("clip.nut");
-    transcode(
-        lavfi(CLIP_WITH_SOUND),
-        nut.to_str().unwrap(),
-        Some("nut"),
-        |_| {},
-    );
+    let nut = nut_clip(dir.path());
     let bytes = std::fs::read(&nut).unwrap();
 
     // In: a non-seekable pipe, as stdin would be.
@@ -265,4 +253,16 @@ fn pipes_in_and_out() {
         .unwrap()
         .to_string();
     assert!(err.contains("pipes take nut, matroska or mpegts"), "{err}");
+}
+
+/// The clip with sound in NUT, written in `dir`.
+fn nut_clip(dir: &Path) -> std::path::PathBuf {
+    let nut = dir.join("clip.nut");
+    transcode(
+        lavfi(CLIP_WITH_SOUND),
+        nut.to_str().unwrap(),
+        Some("nut"),
+        |_| {},
+    );
+    nut
 }
