@@ -2,7 +2,7 @@
 # The first video frame coarse to fine (docs/COARSE_TO_FINE.md, "The first video frame at 256 px"):
 # the sample pair through `stylize image` at SIZE (256), as `stylize video` paints its first frame,
 # real VGG19, CPU, THREADS (2), `--tolerance 0`: one scale with 1,000 L-BFGS iterations (today's
-# video default) against 3 levels sharing BUDGETS (1000 700 600 500) by `stylize::split`.
+# video default) against 3 levels sharing BUDGETS (1000 800 700 600 500) by `stylize::split`.
 # Prints each run's cost in full-size evaluations (an evaluation at a level costs its share of the
 # pixels) ÷ the single scale's, its final losses ÷ the single scale's, where it reaches the single
 # scale's final total loss, and each level's seconds per evaluation (they depend on the load).
@@ -21,7 +21,7 @@ run() { # NAME ARGS...
   "$stylize" image .cache/samples/photo.jpg --style .cache/samples/painting.jpg -o "$out/$name.png" \
     --size "$size" --threads "${THREADS:-2}" --device cpu -q --tolerance 0 --stats "$out/$name.json" "$@"
 }
-budgets=(${BUDGETS:-1000 700 600 500})
+budgets=(${BUDGETS:-1000 800 700 600 500})
 run single --levels 1 --iterations 1000
 for b in "${budgets[@]}"; do
   run "levels3-$b" --levels 3 --iterations "$b"
