@@ -10,13 +10,14 @@
 # Usage: scripts/temporal.sh [compare] [drift]   (default: both). Writes .cache/temporal/*, prints
 # the tables and, with DOCS=1, writes docs/temporal_strip.png and docs/temporal_drift.png.
 # SIZE, FRAMES, ITERATIONS and TEMPORAL_WEIGHT change the comparison's settings, DRIFT_SIZE the
-# drift run's; REUSE=1 keeps a finished drift stylization; STYLIZE names the binary (target/release/stylize).
+# drift run's, DRIFT_ARGS adds options to it (e.g. `--levels 3`); WORK is the folder (.cache/temporal);
+# REUSE=1 keeps a finished drift stylization; STYLIZE names the binary (target/release/stylize).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ ${NO_SETUP:-} == 1 ]] || scripts/setup.sh
 parts=("$@")
 ((${#parts[@]})) || parts=(compare drift)
-work=.cache/temporal
+work=${WORK:-.cache/temporal}
 mkdir -p "$work"
 stylize=${STYLIZE:-target/release/stylize}
 style=.cache/samples/painting.jpg
@@ -94,15 +95,16 @@ print(f'| {name} | \`{opts}\` | {float(err):.3e} | {ratio(err, be)} | {ratio(err
 }
 
 drift() {
-  local size=${DRIFT_SIZE:-128} frames=300 iterations=${DRIFT_ITERATIONS:-1000,40}
+  local size=${DRIFT_SIZE:-128} frames=300 iterations=${DRIFT_ITERATIONS:-1000,40} extra=${DRIFT_ARGS:-}
   # A static camera: the sample photograph, 320×200, with fresh sensor noise in every frame.
   [[ ${REUSE:-} == 1 && -s $work/static.mp4 ]] || ffmpeg -v error -y -loop 1 -framerate 25 -i .cache/samples/photo.jpg \
     -vf "scale=320:200:force_original_aspect_ratio=increase,crop=320:200,noise=alls=8:allf=t,format=yuv420p" \
     -frames:v "$frames" -c:v libx264 -crf 16 "$work/static.mp4"
   # REUSE=1 keeps a finished stylization (it takes a while) and redoes only the figures.
   if [[ ${REUSE:-} != 1 || ! -s $work/static.json ]]; then
+    # shellcheck disable=SC2086
     "$stylize" video "$work/static.mp4" --style "$style" -o "$work/static-out.mp4" --size "$size" \
-      --iterations "$iterations" --device cpu -q --stats "$work/static.json"
+      --iterations "$iterations" --device cpu -q --stats "$work/static.json" $extra
   fi
   "$stylize" metrics --original "$work/static.mp4" --stylized "$work/static-out.mp4" --size "$size" \
     --style "$style" --device cpu --json >"$work/static-metrics.json"
@@ -113,7 +115,7 @@ drift() {
 [x]palettegen[p];[y][p]paletteuse=dither=sierra2_4a" -frames:v 1 "$work/drift.png"
   [[ ${DOCS:-} != 1 ]] || cp "$work/drift.png" docs/temporal_drift.png
   echo "A static camera: the sample photograph (320×200) with fresh noise in every frame (\`noise=alls=8:allf=t\`),"
-  echo "$frames frames, stylized with \`--iterations $iterations\` (\`--init prev-warped\`, the default temporal weight and warm frames' stopping rule)"
+  echo "$frames frames, stylized with \`--iterations $iterations${extra:+ $extra}\` (\`--init prev-warped\`, the default temporal weight and warm frames' stopping rule)"
   echo "at \`--size $size\`. Mean colour of the output frames (RGB, 0–255); style loss as the stylizer"
   echo "ends each frame (before encoding, \`--stats\`) and as \`stylize metrics\` measures the encoded"
   echo "output; frames 1–50 against 251–300."
