@@ -180,8 +180,8 @@ pub struct Level {
 /// Optimizes `image` (at the coarsest level's size) level by level, each starting from the last
 /// one's result by [`refine_start`], with the optimizer's state reset between levels.
 /// `on_iteration` gets the level's index with each iteration and may end the run (the current
-/// level ends where it is and its result is brought to the finest size the same way). Returns the image at
-/// the finest size and each level's outcome (up to the one that ended the run).
+/// level ends where it is and its result is brought to the finest size the same way). Returns
+/// the image at the finest size and each level's outcome (up to the one that ended the run).
 pub fn coarse_to_fine(
     model: &mut Model,
     levels: &[Level],
