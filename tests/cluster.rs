@@ -84,21 +84,19 @@ fn a_worker_refuses_another_input_other_settings_and_a_bad_segment() {
     let tail = OutputTail::of(&worker("copy.mp4", &[], "1"));
     assert!(tail.ok, "{}", tail.stderr);
     // Another input (a frame longer).
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
+    ffmpeg(
+        &[
             "-f",
             "lavfi",
             "-i",
             "testsrc2=size=128x72:rate=10:duration=4.1",
-        ])
-        .args(["-c:v", "libx264", "-g", "10"])
-        .arg(d.join("other.mp4"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+            "-c:v",
+            "libx264",
+            "-g",
+            "10",
+        ],
+        &d.join("other.mp4"),
+    );
     assert_one_line_error(&worker("other.mp4", &[], "0"), 2, "made for another input");
     assert_one_line_error(
         &worker("clip.mp4", &["--style-weight", "7"], "0"),
@@ -297,31 +295,27 @@ fn a_scene_cut_near_the_share_is_preferred_to_a_key_frame() {
     let dir = setup();
     let d = dir.path();
     // Two shots of 2 s (frames 0-19 and 20-39), key frames every 7 frames and none at the cut.
-    let made = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
+    ffmpeg(
+        &[
             "-f",
             "lavfi",
             "-i",
             "testsrc2=size=128x72:rate=10:duration=2",
-        ])
-        .args([
             "-f",
             "lavfi",
             "-i",
             "mandelbrot=size=128x72:rate=10,trim=duration=2",
-        ])
-        .args([
             "-filter_complex",
             "[0:v][1:v]concat=n=2:v=1:a=0,format=yuv420p",
-        ])
-        .args(["-c:v", "libx264", "-g", "7", "-sc_threshold", "0"])
-        .arg(d.join("shots.mp4"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+            "-c:v",
+            "libx264",
+            "-g",
+            "7",
+            "-sc_threshold",
+            "0",
+        ],
+        &d.join("shots.mp4"),
+    );
     let with = |subcommand: &str, more: &[&str]| {
         stylize()
             .arg(subcommand)

@@ -121,13 +121,11 @@ fn spread(image: &RgbImage) -> f64 {
 /// The first frame of the raw test pattern, scaled like the window scales it.
 fn raw_pattern(dir: &Path, width: u32, height: u32) -> RgbImage {
     let path = dir.join("pattern.png");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", SOURCE])
-        .args(["-frames:v", "1", "-vf", &format!("scale={width}:{height}")])
-        .arg(&path)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
+    let scale = format!("scale={width}:{height}");
+    ffmpeg(
+        &["-f", "lavfi", "-i", SOURCE, "-frames:v", "1", "-vf", &scale],
+        &path,
+    );
     image::open(&path).unwrap().to_rgb8()
 }
 

@@ -12,17 +12,27 @@ pub const FRAMES: usize = 40;
 /// A test folder with the clip (testsrc2 and a tone, H.264 and AAC in MP4) and a style image.
 pub fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let made = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("testsrc2=size=128x72:rate=10:duration=4")
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=4"])
-        .args([
-            "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", "-c:a", "aac",
-        ])
-        .arg(dir.path().join("clip.mp4"))
-        .status()
-        .unwrap();
-    assert!(made.success());
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=128x72:rate=10:duration=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=4",
+            "-c:v",
+            "libx264",
+            "-g",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ],
+        &dir.path().join("clip.mp4"),
+    );
     write_style(&dir.path().join("style.png"), 64, 64);
     dir
 }
