@@ -213,6 +213,21 @@ fn signal(child: &std::process::Child, name: &str) {
     assert!(sent.success());
 }
 
+/// Sends SIGTERM to `child`, checks that it ended with 130, and returns how long it took to end
+/// and what it printed on stderr (`stderr`).
+fn terminate(
+    mut child: std::process::Child,
+    stderr: std::thread::JoinHandle<String>,
+) -> (Duration, String) {
+    let sent = Instant::now();
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    let took = sent.elapsed();
+    let stderr = stderr.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    (took, stderr)
+}
+
 /// Whether ffprobe decodes at least one video frame of `path`, without errors.
 fn plays(path: &Path) -> bool {
     let out = Command::new("ffprobe")
@@ -284,15 +299,10 @@ fn long_render_at(
 #[test]
 fn sigterm_ends_a_long_evaluation_within_a_second_or_two() {
     let c = Case::new();
-    let (mut child, stderr) = long_render(&c);
+    let (child, stderr) = long_render(&c);
     // Well inside the first frame's first evaluations.
     std::thread::sleep(Duration::from_secs(1));
-    let sent = Instant::now();
-    signal(&child, "TERM");
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    let stderr = stderr.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (took, stderr) = terminate(child, stderr);
     // About one second is measured (an operator of the evaluation, then the frame written and the
     // file finished); a shared CPU gets some slack. Acted on only between iterations, it took 24 s.
     assert!(took < Duration::from_secs(3), "took {took:?}: {stderr}");
@@ -308,14 +318,9 @@ fn sigterm_ends_a_long_evaluation_within_a_second_or_two() {
 fn sigterm_ends_a_long_feature_run_within_a_second_or_two() {
     let c = Case::new();
     // At 512 pixels the first frame's content features alone take a second or more.
-    let (mut child, stderr) = long_render_at(&c, "512", "stylizing");
+    let (child, stderr) = long_render_at(&c, "512", "stylizing");
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    signal(&child, "TERM");
-    let status = child.wait().unwrap();
-    let took = sent.elapsed();
-    let stderr = stderr.join().unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (took, stderr) = terminate(child, stderr);
     // Acted on only after the features, the optimization would begin (and say so) first.
     assert!(
         !stderr.contains("optimizing"),
