@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::media_flags::{self, with_flag};
+use super::media_flags::with_flag;
+use super::video::{self, Opened};
 use super::Finished;
 use crate::cli::{SegmentChoice, UsageError, VideoArgs};
 use crate::config;
@@ -65,31 +66,19 @@ pub(super) fn run(args: &VideoArgs, plan_path: &Path, choice: SegmentChoice) -> 
     plan.clear(dir, k)?;
 
     let media = &args.render.media;
-    let mut input = media_flags::open_input(&args.input, media)?;
-    let info = input.video().clone();
+    // Only the first segment starts from `--first-frame`: the others start on their warm-up.
+    let Opened {
+        mut input,
+        info,
+        mut stylizer,
+        ..
+    } = video::open(args, &engine, &style, &frames, k == 0)?;
     let tb = info.time_base;
-    let (width, height) = crate::picture::longest_side(info.width, info.height, args.render.size);
-    input.set_output_size(width, height)?;
     input.seek_before(segment.warmup_pts as f64 * f64::from(tb) - SEEK_MARGIN);
-    let model = super::load_model(&engine)?;
-    let (mut stylizer, _) = super::frame_stylizer(
-        model,
-        &engine,
-        &style,
-        &frames,
-        (info.width, info.height),
-        false,
-    )?;
-    if let (Some(path), 0) = (&args.render.first_frame, k) {
-        stylizer.start_from(super::first_frame(path, (width, height), args.render.size)?);
-    }
 
     let (out_w, out_h) = args.render.output_size.unwrap_or((info.width, info.height));
     let settings = config::encoder(media, &info, (out_w, out_h));
-    let streams = match media.no_audio {
-        true => Vec::new(),
-        false => input.streams().to_vec(),
-    };
+    let streams = video::kept_streams(media, &input);
     let url = part.to_string_lossy().into_owned();
     let format = media.format.as_deref();
     let mut output = FileSink::create(&url, (out_w, out_h), || {

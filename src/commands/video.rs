@@ -10,9 +10,9 @@ use anyhow::{bail, Result};
 
 use super::media_flags::{self, with_flag};
 use super::Finished;
-use crate::cli::VideoArgs;
-use crate::config;
-use crate::media::Output;
+use crate::cli::{MediaArgs, VideoArgs};
+use crate::config::{self, Engine, Frames, Style};
+use crate::media::{Input, Output, StreamInfo, VideoInfo};
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
 use crate::preview;
 use crate::progress::Progress;
@@ -20,7 +20,7 @@ use crate::render::{Segments, WorkFolder};
 use crate::sink::{FileSink, FrameSink, Tee, Window};
 use crate::source::{MediaSource, Skip};
 use crate::stats::{self, EngineFigures, FrameLog, FrameStats, PipelineFigures, VideoStats};
-use crate::stylize::Iteration;
+use crate::stylize::{FrameStylizer, Iteration};
 
 pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     if let (Some(plan), Some(segment)) = (&args.cluster.plan, args.cluster.segment) {
@@ -60,16 +60,12 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     let (done, trailing) = (checkpoint.frames, checkpoint.trailing_packets);
 
     let media = &args.render.media;
-    let mut input = media_flags::open_input(&args.input, media)?;
-    let info = input.video().clone();
-    let (width, height) = crate::picture::longest_side(info.width, info.height, args.render.size);
-    input.set_output_size(width, height)?;
-    let model = super::load_model(&engine)?;
-    let size = (info.width, info.height);
-    let (mut stylizer, _) = super::frame_stylizer(model, &engine, &style, &frames, size, false)?;
-    if let Some(path) = &args.render.first_frame {
-        stylizer.start_from(super::first_frame(path, (width, height), args.render.size)?);
-    }
+    let Opened {
+        input,
+        info,
+        size: (width, height),
+        mut stylizer,
+    } = open(args, &engine, &style, &frames, true)?;
     let flow_after = restored.map(|state| {
         stylizer.resume(state.stylized, done);
         state.content
@@ -82,10 +78,7 @@ pub(super) fn run(args: &VideoArgs) -> Result<Finished> {
     };
     // Created last, so that nothing is written when anything before fails.
     let settings = config::encoder(media, &info, (out_w, out_h));
-    let streams = match media.no_audio {
-        true => Vec::new(),
-        false => input.streams().to_vec(),
-    };
+    let streams = kept_streams(media, &input);
     let format = media.format.clone();
     let create = move |url: &str| {
         Output::create(url, format.as_deref(), settings.clone(), &streams).map_err(with_flag)
@@ -243,4 +236,48 @@ fn check_input(report: &pipeline::Report, written: u64, input: &str, shown: &str
         "warning: {lost} of '{input}' {were} damaged or missing ({problem}); {shown} has {written} frames"
     );
     Ok(())
+}
+
+/// What a render works with: its input, opened and scaled to the processing size; the input's
+/// video stream; that size; and the frame stylizer, started from `--first-frame` when `first` is
+/// set. Made the same way for a whole render and for each cluster segment, so that they agree.
+pub(super) struct Opened {
+    pub input: Input,
+    pub info: VideoInfo,
+    pub size: (u32, u32),
+    pub stylizer: FrameStylizer,
+}
+
+/// Opens the render of `args` (see [`Opened`]).
+pub(super) fn open(
+    args: &VideoArgs,
+    engine: &Engine,
+    style: &Style,
+    frames: &Frames,
+    first: bool,
+) -> Result<Opened> {
+    let mut input = media_flags::open_input(&args.input, &args.render.media)?;
+    let info = input.video().clone();
+    let (width, height) = crate::picture::longest_side(info.width, info.height, args.render.size);
+    input.set_output_size(width, height)?;
+    let model = super::load_model(engine)?;
+    let frame = (info.width, info.height);
+    let (mut stylizer, _) = super::frame_stylizer(model, engine, style, frames, frame, false)?;
+    if let (Some(path), true) = (&args.render.first_frame, first) {
+        stylizer.start_from(super::first_frame(path, (width, height), args.render.size)?);
+    }
+    Ok(Opened {
+        input,
+        info,
+        size: (width, height),
+        stylizer,
+    })
+}
+
+/// The input's other streams that the output keeps: all of them, or none with `--no-audio`.
+pub(super) fn kept_streams(media: &MediaArgs, input: &Input) -> Vec<StreamInfo> {
+    match media.no_audio {
+        true => Vec::new(),
+        false => input.streams().to_vec(),
+    }
 }
