@@ -18,9 +18,9 @@ pub struct Joined {
 }
 
 /// Joins `segments` (files of one container, with the same streams, video at `frame_rate`
-/// frames a second, else at the first segment's average rate) into `destination`, in the container named `format` or guessed
-/// from the destination's name. What was at the destination stays as it was until the joined
-/// file is complete.
+/// frames a second, else at the average rate of the segment with the most streams) into
+/// `destination`, in the container named `format` or guessed from the destination's name. What
+/// was at the destination stays as it was until the joined file is complete.
 pub fn join(
     segments: &[PathBuf],
     destination: &Path,
