@@ -238,8 +238,7 @@ pub fn video(args: &VideoArgs) -> Result<(Engine, Style, Frames)> {
 }
 
 /// The engine, style and frame settings of a render.
-pub fn render(render: &RenderArgs, quiet: bool) -> Result<(Engine, Style, Frames)> {
-    let args = render;
+pub fn render(args: &RenderArgs, quiet: bool) -> Result<(Engine, Style, Frames)> {
     let model_dir = model::resolve_dir(args.engine.model.as_deref());
     let threads = threads(&args.engine);
     Ok((
