@@ -2,7 +2,8 @@
 # The prepared benchmark of the CUDA path (issue 10) for the lent GPU machine: one run prints a
 # markdown table of stylize's figures (every figure a median, from `--stats`) next to a PyTorch
 # reference of the same loss measured in the same run (scripts/torch_reference.py), the TF32 vs
-# fp32 comparison with the two pictures side by side, and the out-of-memory check.
+# fp32 comparison with the two pictures side by side, the live loop without a window (issue 13) and
+# the out-of-memory check.
 #
 # On the device machine (../shared/gpu/README.md has the recipe; about 4-5 minutes of device time
 # with today's figures, under 8 minutes at worst):
@@ -61,11 +62,13 @@ if [ "$QUICK" = 1 ]; then
   MODEL=${MODEL:-$MODELS/tiny}
   W1=64 H1=48 IT1=5 SIZE2=96 IT2=5
   VW1=64 VH1=36 VF1=4 VS1=128:80 VW2=128 VH2=72 VF2=3 VS2=192:120 VIT=3,4
+  LIVE_ARGS=(--model "$MODELS/tiny" --size 64 --iterations 3,1) LF=20
   T_EVALS=3 T_ITERS=5 T_WARMUP=1
 else
   MODEL=${MODEL:-$MODELS/vgg19}
   W1=512 H1=384 IT1=100 SIZE2=1024 IT2=100
   VW1=640 VH1=360 VF1=8 VS1=1280:800 VW2=1280 VH2=720 VF2=5 VS2=1920:1200 VIT=20,40
+  LIVE_ARGS=(--model "$MODELS/vgg19-live") LF=300   # the --live preset's size and budget for the device
   T_EVALS=20 T_ITERS=50 T_WARMUP=3
 fi
 PRECISIONS=fp32; [ "${DEVICE%%:*}" = cuda ] && PRECISIONS=fp32,tf32
@@ -200,6 +203,24 @@ def video(name, path, label, proc_seconds):
          f"{sci(loss.get('total'))} (style {sci(loss.get('style'))})",
          f"{r['engine']}, {precision}, median of {len(warm)} warm frames"])
 
+def live(name, path, label, proc_seconds):
+    s = load(path)
+    frames = s.get("frames") or []
+    warm = frames[1:] or frames
+    per_frame = med([f["stylize_ms"] / 1e3 for f in warm])
+    evals = med([f["evaluations"] for f in warm])
+    loss = (warm[-1].get("loss") or {}) if warm else {}
+    r = dict(kind="live", name=name, width=s.get("processing_width"), height=s.get("processing_height"),
+             device=s.get("device"), displayed_frames=s.get("displayed_frames"), decoded_frames=s.get("decoded_frames"),
+             displayed_fps=s.get("displayed_fps"), latency_ms_median=s.get("latency_ms_median"),
+             latency_ms_p95=s.get("latency_ms_p95"), stylize_per_frame=per_frame, evaluations_per_frame=evals,
+             iterations_per_frame=s.get("iterations_per_frame"), loss=loss, process_seconds=proc_seconds)
+    record(r)
+    row([name, f"{r['width']}×{r['height']}",
+         f"{ms(per_frame)} stylizing a frame; {r['displayed_fps']:.1f} fps shown, latency {r['latency_ms_median']:.0f} ms (p95 {r['latency_ms_p95']:.0f})",
+         "—", "—", f"{sci(evals)} a frame", "—", f"{sci(loss.get('total'))} (style {sci(loss.get('style'))})",
+         f"{r['device']}, {r['iterations_per_frame']} it a frame, {r['displayed_frames']} of {r['decoded_frames']} frames shown"])
+
 def torch(path, proc_seconds):
     t = load(path)
     checks = open(os.environ["CHECKS"], "w")
@@ -254,6 +275,11 @@ def final():
             out.append(f"- {v['name']}: a warm frame {ms(v['wall_per_frame'])}{targets.get((v['width'], v['height']), '')}, "
                        f"inside ONNX Runtime {pct(v['ort_share'])} (target ≥ 85%), "
                        f"host↔device {nbytes(v['transfer_bytes_per_iteration'])} an iteration")
+    for v in rs:
+        if v["kind"] == "live" and v.get("displayed_fps"):
+            out.append(f"- {v['name']}: {v['displayed_fps']:.1f} fps shown of a 30 fps input (target ≥ 30), latency median "
+                       f"{v['latency_ms_median']:.0f} ms, p95 {v['latency_ms_p95']:.0f} ms (target ≤ 100 ms); "
+                       f"stylizing {ms(v['stylize_per_frame'])} a frame")
     print("\n".join(out))
 
 kind = sys.argv[1]
@@ -261,6 +287,8 @@ if kind == "image":
     image(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
 elif kind == "video":
     video(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+elif kind == "live":
+    live(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
 elif kind == "torch":
     torch(sys.argv[2], float(sys.argv[3]))
 elif kind == "final":
@@ -377,6 +405,13 @@ fi
 run_row image "image L-BFGS" "--size $SIZE2" "$(prec_label '')" "$WORK/i2.json" -- \
   "$STYLIZE" image "$PHOTO" -s "$PAINTING" --size $SIZE2 --iterations $IT2 \
   "${MODEL_ARGS[@]}" "${ENGINE_ARGS[@]}" --stats "$WORK/i2.json" -o "$WORK/i2.png"
+# The live loop (issue 13) without a window, as the device has no display: `live --live` with the
+# device's preset (on CUDA 640 px, 10 iterations, then 3 a frame), a pan over the photograph played
+# at 30 fps; the latest frame wins, so a loop slower than the input drops frames.
+lgraph="movie=$PHOTO,scale=$VS1,loop=loop=$((LF * 3 / 2 - 1)):size=1,setpts=N/30/TB,crop=$VW1:$VH1:x='n*2':y=$((VH1 / 4)),format=yuv420p"
+run_row live "live --live, no window" "${VW1}×${VH1}" "" "$WORK/live.json" -- \
+  "$STYLIZE" live --input-format lavfi "$lgraph" -s "$PAINTING" --live --no-window --frames $LF \
+  "${LIVE_ARGS[@]}" --device "$DEVICE" -q --stats "$WORK/live.json"
 for spec in "1 $VW1 $VH1 $VF1 $VS1" "2 $VW2 $VH2 $VF2 $VS2"; do
   set -- $spec
   n=$1 vw=$2 vh=$3 frames=$4 scaled=$5

@@ -128,6 +128,8 @@ pub struct Live {
     iterations_given: bool,
     /// Stop after this many displayed frames.
     pub frame_limit: Option<u64>,
+    /// Whether the frames are shown in a window (else only timed).
+    pub window: bool,
     pub save_dir: PathBuf,
     pub stats: Option<PathBuf>,
     pub quiet: bool,
@@ -226,6 +228,7 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
         size_given: args.size.is_some(),
         iterations_given: args.iterations.is_some(),
         frame_limit: args.frames,
+        window: !args.no_window,
         save_dir: args.save_dir.clone(),
         stats: args.report.stats.clone(),
         quiet: args.report.quiet,

@@ -340,6 +340,45 @@ fn without_a_display_one_line_says_so() {
 }
 
 #[test]
+fn no_window_times_the_live_loop_without_a_display() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats_path = dir.path().join("stats.json");
+    let out = live_outside_x(dir.path())
+        .args([
+            "--input-format",
+            "lavfi",
+            SOURCE,
+            "--no-window",
+            "--frames",
+            "6",
+        ])
+        .args(["--size", "48", "--iterations", "4,2", "-q", "--stats"])
+        .arg(&stats_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+    assert_eq!(stats["displayed_frames"], 6);
+    let frames = stats["frames"].as_array().unwrap();
+    // Shown in order, each after its own stylizing: a latency no shorter than the work.
+    let at: Vec<f64> = frames
+        .iter()
+        .map(|f| f["shown_at"].as_f64().unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    for frame in frames {
+        let latency = frame["latency_ms"].as_f64().unwrap();
+        assert!(latency >= frame["stylize_ms"].as_f64().unwrap(), "{frame}");
+    }
+    assert!(stats["displayed_fps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn without_a_camera_one_line_says_which() {
     let dir = tempfile::tempdir().unwrap();
     let out = live_outside_x(dir.path())

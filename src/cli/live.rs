@@ -70,6 +70,11 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub frames: Option<u64>,
 
+    /// Stylize without a window or keys, each frame counted as shown when it is ready: times the
+    /// live loop where there is no display (a GPU server), with --frames and --stats.
+    #[arg(long)]
+    pub no_window: bool,
+
     /// Where screenshots (S) and recordings (R) are saved.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub save_dir: PathBuf,

@@ -1,4 +1,5 @@
-//! `stylize live`: a camera or any video stylized in a window as it plays, steered with the keys.
+//! `stylize live`: a camera or any video stylized in a window as it plays, steered with the keys
+//! (or, with `--no-window`, only timed).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -12,17 +13,19 @@ use crate::cli::LiveArgs;
 use crate::config::{self, Source};
 use crate::pipeline::{self, EndedBy, Schedule, Stylized};
 use crate::sink::window::{lock, Controls, Steering};
-use crate::sink::Window;
+use crate::sink::{FrameSink, ShownLog, Unshown, Window};
 use crate::source::{FrameSource, MediaSource, Paced};
 use crate::stats::{self, LiveStats};
 
 pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
     let started = Instant::now();
-    crate::preview::check_display()?;
     if let Some(path) = &args.report.stats {
         stats::check(path)?;
     }
     let live = config::live(args)?;
+    if live.window {
+        crate::preview::check_display()?;
+    }
     let quiet = live.quiet;
     let (mut input, shown) = media_flags::open_live(&live.source)?;
     let info = input.video().clone();
@@ -53,7 +56,15 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
         record_size: (info.width, info.height),
     };
     let hold = live.frame_limit.is_none();
-    let mut window = Window::live((info.width, info.height), steering, hold, quiet)?;
+    let mut window = match live.window {
+        true => Some(Window::live(size, steering, hold, quiet)?),
+        false => None,
+    };
+    let mut unshown = Unshown(ShownLog::default());
+    let sink: &mut dyn FrameSink = match &mut window {
+        Some(window) => window,
+        None => &mut unshown,
+    };
 
     let interrupt = Arc::new(AtomicBool::new(false));
     super::install_interrupt_handler(interrupt.clone(), quiet)?;
@@ -92,10 +103,13 @@ pub(super) fn run(args: &LiveArgs) -> Result<Finished> {
             let stylized = Stylized::new(&image, frame, iterations, seconds)?;
             Ok(Some(stylized.with_loss(evaluations, loss)))
         },
-        &mut window,
+        sink,
         &settings,
     )?;
-    let shown_frames = window.shown();
+    let shown_frames = match &window {
+        Some(window) => window.shown(),
+        None => unshown.0.frames(),
+    };
     let interrupted = report.ended == EndedBy::Interrupt;
     if shown_frames.is_empty() && !interrupted {
         if let Some(problem) = report.input.problem() {

@@ -1,11 +1,13 @@
 //! Where stylized frames go: anything behind [`FrameSink`] — an encoder ([`Encoder`]), a folder of
-//! numbered images ([`ImageSequence`]), either as a render's output ([`FileSink`]), the preview window ([`Window`]), a recording
+//! numbered images ([`ImageSequence`]), either as a render's output ([`FileSink`]), the preview
+//! window ([`Window`]) or none ([`Unshown`]: a live view timed, not shown), a recording
 //! ([`Recorder`]) — or several at once ([`Tee`]). The pipeline only sees the trait.
 
 mod encoder;
 mod file;
 mod images;
 mod recorder;
+mod shown;
 pub mod window;
 
 use anyhow::Result;
@@ -14,6 +16,7 @@ pub use encoder::Encoder;
 pub use file::FileSink;
 pub use images::ImageSequence;
 pub use recorder::Recorder;
+pub use shown::{ShownFrame, ShownLog, Unshown};
 pub use window::Window;
 
 use crate::media::InputPacket;

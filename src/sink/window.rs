@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use serde::Serialize;
 
+use super::shown::{ShownFrame, ShownLog};
 use super::{Flow, FrameSink, Recorder};
 use crate::media::RgbFrame;
-use crate::model::LossTerms;
 use crate::pipeline::Stylized;
 use crate::preview::{Action, Preview, KEYS_LINE};
 use crate::progress;
@@ -55,23 +54,6 @@ pub struct Steering {
     pub record_size: (u32, u32),
 }
 
-/// One displayed frame, for a live view's `--stats`.
-#[derive(Clone, Debug, Serialize)]
-pub struct ShownFrame {
-    pub frame: u64,
-    /// Seconds since the window opened.
-    pub shown_at: f64,
-    /// From capture to display.
-    pub latency_ms: f64,
-    pub iterations: usize,
-    /// Loss-and-gradient evaluations those iterations took.
-    pub evaluations: usize,
-    pub stylize_ms: f64,
-    /// The loss terms the frame ended at.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loss: Option<LossTerms>,
-}
-
 /// The window sink: a render watched, or a live view steered.
 pub struct Window {
     preview: Preview,
@@ -80,7 +62,7 @@ pub struct Window {
     hold: bool,
     quiet: bool,
     last: Option<(RgbFrame, RgbFrame)>,
-    shown: Vec<ShownFrame>,
+    shown: ShownLog,
     /// When the frames of the last two seconds were shown (the live figure of fps).
     recent: Vec<Instant>,
     recorder: Option<(Recorder, PathBuf)>,
@@ -88,7 +70,6 @@ pub struct Window {
     ended: bool,
     /// Whether a frame was just drawn (the window then handled its events already).
     drawn: bool,
-    started: Instant,
 }
 
 impl Window {
@@ -102,13 +83,12 @@ impl Window {
             hold,
             quiet,
             last: None,
-            shown: Vec::new(),
+            shown: ShownLog::default(),
             recent: Vec::new(),
             recorder: None,
             screenshots: 0,
             ended: false,
             drawn: false,
-            started: Instant::now(),
         }
     }
 
@@ -132,7 +112,7 @@ impl Window {
 
     /// The frames shown so far.
     pub fn shown(&self) -> &[ShownFrame] {
-        &self.shown
+        self.shown.frames()
     }
 
     /// Applies a key's action; says whether the window needs drawing again, or to stop.
@@ -234,13 +214,13 @@ impl Window {
     fn lines(&self, fps: f64, latency_ms: Option<f64>) -> Vec<String> {
         let view = self.preview.view.name();
         let Some(steering) = &self.steering else {
-            let count = self.shown.len();
-            let rate = count as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+            let count = self.shown.frames().len();
+            let rate = count as f64 / self.shown.seconds().max(1e-3);
             return vec![format!("{count} frames  {rate:.1} fps  {view}")];
         };
         let controls = *lock(&steering.controls);
         let mut lines = Vec::new();
-        if let Some(last) = self.shown.last() {
+        if let Some(last) = self.shown.frames().last() {
             let latency = latency_ms.unwrap_or(last.latency_ms);
             let iterations = last.iterations;
             lines.push(format!(
@@ -282,16 +262,7 @@ impl FrameSink for Window {
             }
             _ => 0.0,
         };
-        let latency_ms = frame.captured.elapsed().as_secs_f64() * 1000.0;
-        self.shown.push(ShownFrame {
-            frame: frame.frame.index,
-            shown_at: self.started.elapsed().as_secs_f64(),
-            latency_ms,
-            iterations: frame.iterations,
-            evaluations: frame.evaluations,
-            stylize_ms: frame.seconds * 1000.0,
-            loss: frame.loss,
-        });
+        let latency_ms = self.shown.record(frame);
         let lines = self.lines(fps, Some(latency_ms));
         self.preview.show(&frame.frame, &frame.original, &lines)?;
         self.drawn = true;

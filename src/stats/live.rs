@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::sink::window::ShownFrame;
+use crate::sink::ShownFrame;
 
 /// The figures of a live run.
 #[derive(Serialize)]
