@@ -191,15 +191,14 @@ pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Resu
         bail!("flow parameters: patch size and stride must be at least 1");
     }
     let levels = level_count(w, h, params);
-    let pa = pyramid(Plane::from_view(a), levels);
-    let pb = pyramid(Plane::from_view(b), levels);
     let finest = params.finest_level.min(levels - 1);
+    let pa = pyramid(a, levels, finest);
+    let pb = pyramid(b, levels, finest);
 
     let mut field: Option<(Plane, Plane)> = None;
-    for level in (finest..levels).rev() {
-        let (i0, i1) = (&pa[level], &pb[level]);
+    for (i0, i1) in pa.iter().zip(&pb).rev() {
         let (mut u, mut v) = match field.take() {
-            Some((u, v)) => (upsample(&u, i0.w, i0.h), upsample(&v, i0.w, i0.h)),
+            Some((u, v)) => (upsample(&u, i0.w, i0.h, 2), upsample(&v, i0.w, i0.h, 2)),
             None => (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
         };
         let (i0x, i0y) = i0.gradient();
@@ -212,9 +211,12 @@ pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Resu
         field = Some((u, v));
     }
     let (mut u, mut v) = field.expect("at least one level");
-    for level in (0..finest).rev() {
-        let (lw, lh) = (pa[level].w, pa[level].h);
-        (u, v) = (upsample(&u, lw, lh), upsample(&v, lw, lh));
+    if finest > 0 {
+        // Straight to full size in one bilinear pass: the same field as doubling level by level.
+        (u, v) = (
+            upsample(&u, w, h, 1 << finest),
+            upsample(&v, w, h, 1 << finest),
+        );
     }
     Ok(Flow {
         u: u.into_array(),

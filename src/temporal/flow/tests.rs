@@ -3,17 +3,30 @@
 use super::pyramid::{upsample, Plane};
 
 #[test]
-fn upsampling_equals_bilinear_sampling_at_half_steps() {
+fn upsampling_equals_bilinear_sampling_scaled() {
     let mut coarse = Plane::zeros(7, 5);
     for (i, v) in coarse.data.iter_mut().enumerate() {
         *v = (i * 37 % 11) as f32 * 0.37 - 2.0;
     }
-    for (w, h) in [(14, 10), (13, 9)] {
-        let fine = upsample(&coarse, w, h);
+    // Exact sizes, odd ones, and grids reaching past the coarse edge or stopping short of it.
+    for (factor, w, h) in [
+        (2, 14, 10),
+        (2, 13, 9),
+        (4, 25, 17),
+        (4, 28, 20),
+        (4, 30, 23),
+        (2, 9, 6),
+    ] {
+        let fine = upsample(&coarse, w, h, factor);
+        let f = factor as f32;
         for y in 0..h {
             for x in 0..w {
-                let want = 2.0 * coarse.sample(x as f32 / 2.0, y as f32 / 2.0);
-                assert_eq!(fine.at(x, y), want, "({x}, {y}) of {w}×{h}");
+                let want = f * coarse.sample(x as f32 / f, y as f32 / f);
+                let got = fine.at(x, y);
+                assert!(
+                    (got - want).abs() <= 1e-5 * f,
+                    "({x}, {y}) of {w}×{h}: {got} vs {want}"
+                );
             }
         }
     }
