@@ -53,17 +53,27 @@ impl Patch {
     /// The patch of `search`'s first frame at (x0, y0).
     fn new(search: &PatchSearch, x0: usize, y0: usize) -> Patch {
         let (size, w) = (search.size, search.i0.w);
-        let (mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0f32, 0f32, 0f32, 0f32, 0f32);
+        // Σ gx, Σ gy, Σ gx², Σ gx·gy, Σ gy², in four lanes that the compiler keeps in vectors.
+        let mut lanes = [[0f32; 4]; 5];
+        let mut add = |a: &[f32], b: &[f32]| {
+            for l in 0..a.len() {
+                let (a, b) = (a[l], b[l]);
+                for (s, x) in lanes.iter_mut().zip([a, b, a * a, a * b, b * b]) {
+                    s[l] += x;
+                }
+            }
+        };
         for y in y0..y0 + size {
             let r = y * w + x0..y * w + x0 + size;
-            for (&a, &b) in search.i0x.data[r.clone()].iter().zip(&search.i0y.data[r]) {
-                sx += a;
-                sy += b;
-                sxx += a * a;
-                sxy += a * b;
-                syy += b * b;
+            let (gx, gy) = (&search.i0x.data[r.clone()], &search.i0y.data[r]);
+            let (gx4, gy4) = (gx.chunks_exact(4), gy.chunks_exact(4));
+            let (rx, ry) = (gx4.remainder(), gy4.remainder());
+            for (a, b) in gx4.zip(gy4) {
+                add(a, b);
             }
+            add(rx, ry);
         }
+        let [sx, sy, sxx, sxy, syy] = lanes.map(|s| s.iter().sum::<f32>());
         let n = (size * size) as f32;
         let (mx, my) = (sx / n, sy / n);
         let (hxx, hxy, hyy) = (sxx - sx * mx, sxy - sx * my, syy - sy * my);

@@ -1,6 +1,8 @@
 //! The image pyramid of the flow: row-major planes of intensities, their sampling, gradients,
 //! halving and doubling.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -196,10 +198,9 @@ fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
                 // Inside (0 < x < fw / 2) the three fine pixels 2x − 1, 2x, 2x + 1 exist.
                 let end = fw / 2;
                 if end > 1 {
-                    let pairs = column[1..2 * end - 1].chunks_exact(2);
-                    let next = column[3..2 * end].iter().step_by(2);
-                    for ((o, p), &n) in out[1..end].iter_mut().zip(pairs).zip(next) {
-                        *o = (p[0] + 2.0 * p[1] + n) * k;
+                    let (c, o) = (&column[1..2 * end], &mut out[1..end]);
+                    for (i, o) in o.iter_mut().enumerate() {
+                        *o = (c[2 * i] + 2.0 * c[2 * i + 1] + c[2 * i + 2]) * k;
                     }
                 }
                 let at = |x: isize| column[x.clamp(0, fw as isize - 1) as usize];
@@ -251,8 +252,9 @@ pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Pla
     let scale = factor as f32;
     // Fractions 0, 1/factor, …: exact for a power of two.
     let steps: Vec<f32> = (0..factor).map(|j| j as f32 / scale).collect();
-    let mut out = Plane::zeros(w, h);
-    out.data
+    // Written row by row without zeroing first: the full-size field is the largest plane.
+    let mut data = Vec::with_capacity(w * h);
+    data.spare_capacity_mut()[..w * h]
         .par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
         .enumerate()
@@ -273,25 +275,27 @@ pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Pla
                 }
             },
         );
-    out
+    // SAFETY: the capacity holds w·h values, and every one of the h rows of w was written above.
+    unsafe { data.set_len(w * h) };
+    Plane { w, h, data }
 }
 
 /// `out`, a fine row, sampled from the coarse row `mid` that is `factor` times shorter: runs of
 /// `factor` pixels between coarse c and c + 1 (at the fractions `steps`), then the edge.
 #[inline(always)]
-fn sample_row(out: &mut [f32], mid: &[f32], steps: &[f32], factor: usize) {
+fn sample_row(out: &mut [MaybeUninit<f32>], mid: &[f32], steps: &[f32], factor: usize) {
     let cw = mid.len();
     let steps = &steps[..factor];
     let done = factor * (cw - 1).min(out.len() / factor);
     for (o, pair) in out.chunks_exact_mut(factor).zip(mid.windows(2)) {
         let (p, d) = (pair[0], pair[1] - pair[0]);
         for (o, &f) in o.iter_mut().zip(steps) {
-            *o = p + f * d;
+            o.write(p + f * d);
         }
     }
     for (x, o) in out.iter_mut().enumerate().skip(done) {
         let c0 = (x / factor).min(cw - 1);
         let (p, q) = (mid[c0], mid[(c0 + 1).min(cw - 1)]);
-        *o = p + steps[x % factor] * (q - p);
+        o.write(p + steps[x % factor] * (q - p));
     }
 }
