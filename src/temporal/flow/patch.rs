@@ -230,7 +230,7 @@ impl<'a> PatchSearch<'a> {
         let (size, w, h) = (self.size, self.i1.w, self.i1.h);
         let (x0, y0) = (patch.x0, patch.y0);
         let (fx, fy) = (x0 as f32 + u, y0 as f32 + v);
-        let (bx0, by0) = (fx.floor(), fy.floor());
+        let (bx0, by0) = (floor(fx), floor(fy));
         let a = [fx - bx0, fy - by0];
         let inside =
             bx0 >= 0.0 && by0 >= 0.0 && (bx0 as usize + size) < w && (by0 as usize + size) < h;
@@ -308,7 +308,7 @@ impl<'a> PatchSearch<'a> {
         let n = sw.len();
         let i0 = &self.i0.data[y * w + x0..y * w + x0 + n];
         let (fx, fy) = (x0 as f32 + pu, y as f32 + pv);
-        let (bx, by) = (fx.floor(), fy.floor());
+        let (bx, by) = (floor(fx), floor(fy));
         let (ax, ay) = (fx - bx, fy - by);
         let mut add = |k: usize, sample: f32| {
             let weight = 1.0 / (sample - i0[k]).abs().max(1.0);
@@ -351,11 +351,15 @@ impl Window {
 
     /// Takes the pixels of `plane` from (x, y) (whole numbers).
     fn fill(&mut self, plane: &Plane, x: f32, y: f32) {
-        let clamp = |p: f32, n: usize| p.clamp(0.0, (n - 1) as f32) as usize;
+        // Far outside, `as` saturates: still outside.
+        let (x, y) = (x as isize, y as isize);
+        let clamp = |p: isize, d: usize, n: usize| {
+            p.saturating_add(d as isize).clamp(0, n as isize - 1) as usize
+        };
         for (dy, row) in self.data.chunks_exact_mut(self.side).enumerate() {
-            let src = clamp(y + dy as f32, plane.h) * plane.w;
+            let src = &plane.data[clamp(y, dy, plane.h) * plane.w..][..plane.w];
             for (dx, o) in row.iter_mut().enumerate() {
-                *o = plane.data[src + clamp(x + dx as f32, plane.w)];
+                *o = src[clamp(x, dx, plane.w)];
             }
         }
     }
@@ -462,6 +466,22 @@ fn patch_sums_any(
     sums
 }
 
+/// ⌊x⌋ without the library call that `f32::floor` makes where the processor's baseline has no
+/// rounding instruction (x86_64's). Beyond 2²³ every `f32` is a whole number already.
+#[inline]
+fn floor(x: f32) -> f32 {
+    if x.abs() < 8_388_608.0 {
+        let t = x as i32 as f32;
+        if t > x {
+            t - 1.0
+        } else {
+            t
+        }
+    } else {
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,6 +514,17 @@ mod tests {
         }
         check::<8>();
         check::<16>();
+    }
+
+    /// The floor without the library agrees with the library's.
+    #[test]
+    fn floor_agrees_with_the_library() {
+        for x in [
+            -3.5f32, -3.0, -0.25, -0.0, 0.0, 0.75, 2.0, 7.999, 1e7, -1e7, 3e9, -3e9,
+        ] {
+            assert_eq!(floor(x), x.floor(), "{x}");
+        }
+        assert!(floor(f32::NAN).is_nan());
     }
 
     /// A window over the frame's edge holds the pixels at the clamped positions.

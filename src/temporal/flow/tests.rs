@@ -1,6 +1,6 @@
 //! Tests of the flow's internals.
 
-use super::pyramid::{upsample, Plane};
+use super::pyramid::{halve_row, upsample, Plane};
 
 #[test]
 fn upsampling_equals_bilinear_sampling_scaled() {
@@ -28,6 +28,21 @@ fn upsampling_equals_bilinear_sampling_scaled() {
                     "({x}, {y}) of {w}×{h}: {got} vs {want}"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn halving_a_row_blurs_every_other_sample() {
+    for n in [1, 3, 4, 5, 9, 16] {
+        let c: Vec<f32> = (0..2 * n + 1)
+            .map(|i| ((i * 29 % 13) as f32).sin())
+            .collect();
+        let mut out = vec![0.0; n];
+        halve_row(&mut out, &c, 0.5);
+        for (i, &o) in out.iter().enumerate() {
+            let want = (c[2 * i] + 2.0 * c[2 * i + 1] + c[2 * i + 2]) * 0.5;
+            assert!((o - want).abs() <= 1e-6, "{i} of {n}: {o} vs {want}");
         }
     }
 }
