@@ -53,27 +53,30 @@ impl Patch {
     /// The patch of `search`'s first frame at (x0, y0).
     fn new(search: &PatchSearch, x0: usize, y0: usize) -> Patch {
         let (size, w) = (search.size, search.i0.w);
-        // Σ gx, Σ gy, Σ gx², Σ gx·gy, Σ gy², in four lanes that the compiler keeps in vectors.
-        let mut lanes = [[0f32; 4]; 5];
-        let mut add = |a: &[f32], b: &[f32]| {
-            for l in 0..a.len() {
-                let (a, b) = (a[l], b[l]);
-                for (s, x) in lanes.iter_mut().zip([a, b, a * a, a * b, b * b]) {
-                    s[l] += x;
-                }
-            }
+        // Σ gx, Σ gy, Σ gx², Σ gx·gy, Σ gy², each in four lanes that the compiler keeps in a
+        // vector.
+        let [mut sx, mut sy, mut sxx, mut sxy, mut syy] = [[0f32; 4]; 5];
+        let mut add = |l: usize, a: f32, b: f32| {
+            sx[l] += a;
+            sy[l] += b;
+            sxx[l] += a * a;
+            sxy[l] += a * b;
+            syy[l] += b * b;
         };
         for y in y0..y0 + size {
             let r = y * w + x0..y * w + x0 + size;
             let (gx, gy) = (&search.i0x.data[r.clone()], &search.i0y.data[r]);
-            let (gx4, gy4) = (gx.chunks_exact(4), gy.chunks_exact(4));
-            let (rx, ry) = (gx4.remainder(), gy4.remainder());
-            for (a, b) in gx4.zip(gy4) {
-                add(a, b);
+            let ((gx4, rx), (gy4, ry)) = (gx.as_chunks::<4>(), gy.as_chunks::<4>());
+            for (a, b) in gx4.iter().zip(gy4) {
+                for l in 0..4 {
+                    add(l, a[l], b[l]);
+                }
             }
-            add(rx, ry);
+            for (l, (&a, &b)) in rx.iter().zip(ry).enumerate() {
+                add(l, a, b);
+            }
         }
-        let [sx, sy, sxx, sxy, syy] = lanes.map(|s| s.iter().sum::<f32>());
+        let [sx, sy, sxx, sxy, syy] = [sx, sy, sxx, sxy, syy].map(|s| s.iter().sum::<f32>());
         let n = (size * size) as f32;
         let (mx, my) = (sx / n, sy / n);
         let (hxx, hxy, hyy) = (sxx - sx * mx, sxy - sx * my, syy - sy * my);
@@ -394,29 +397,35 @@ fn patch_sums_sse2<const N: usize>(
 ) -> [f32; 4] {
     use std::arch::x86_64::*;
     const { assert!(N.is_multiple_of(4), "whole vectors of four") };
+    // The last rows read: the second frame's N + 1 values of row N, the template's N of row
+    // N − 1. Checked once here, so that the loop needs no checks.
+    assert!(
+        data.len() >= N * stride + N + 1 && stride > N,
+        "the second frame's patch"
+    );
+    assert!([t, gx, gy].iter().all(|p| p.len() >= (N - 1) * w + N) && w >= N);
     let (vax, vay) = (_mm_set1_ps(ax), _mm_set1_ps(ay));
     let mut acc = [_mm_setzero_ps(); 4];
     for dy in 0..N {
-        let at = dy * stride;
-        // N + 1 values each: the pixels and their right neighbours.
-        let (top, bottom) = (
-            &data[at..at + N + 1],
-            &data[at + stride..at + stride + N + 1],
-        );
-        let k = dy * w;
-        let (t, gx, gy) = (&t[k..k + N], &gx[k..k + N], &gy[k..k + N]);
+        let (at, k) = (dy * stride, dy * w);
         for j in (0..N).step_by(4) {
-            // SAFETY: j + 4 ≤ N, so the four values from j (and from j + 1 in `top` and
-            // `bottom`, N + 1 long) lie inside the slices; unaligned loads need no alignment.
+            // SAFETY: dy < N and j + 4 ≤ N, so the values read lie within the bounds asserted
+            // above: from `at + j` to `at + stride + j + 5` ≤ N·stride + N + 1 in `data`, from
+            // `k + j` to `k + j + 4` ≤ (N − 1)·w + N in the others; unaligned loads need no
+            // alignment.
             let (p, q, p1, q1, tj, x, y) = unsafe {
+                let (top, bottom) = (
+                    data.as_ptr().add(at + j),
+                    data.as_ptr().add(at + stride + j),
+                );
                 (
-                    _mm_loadu_ps(top.as_ptr().add(j)),
-                    _mm_loadu_ps(bottom.as_ptr().add(j)),
-                    _mm_loadu_ps(top.as_ptr().add(j + 1)),
-                    _mm_loadu_ps(bottom.as_ptr().add(j + 1)),
-                    _mm_loadu_ps(t.as_ptr().add(j)),
-                    _mm_loadu_ps(gx.as_ptr().add(j)),
-                    _mm_loadu_ps(gy.as_ptr().add(j)),
+                    _mm_loadu_ps(top),
+                    _mm_loadu_ps(bottom),
+                    _mm_loadu_ps(top.add(1)),
+                    _mm_loadu_ps(bottom.add(1)),
+                    _mm_loadu_ps(t.as_ptr().add(k + j)),
+                    _mm_loadu_ps(gx.as_ptr().add(k + j)),
+                    _mm_loadu_ps(gy.as_ptr().add(k + j)),
                 )
             };
             let upper = _mm_add_ps(p, _mm_mul_ps(vax, _mm_sub_ps(p1, p)));
