@@ -400,7 +400,7 @@ fn patch_sums_sse2<const N: usize>(
     // The last rows read: the second frame's N + 1 values of row N, the template's N of row
     // N − 1. Checked once here, so that the loop needs no checks.
     assert!(
-        data.len() >= N * stride + N + 1 && stride > N,
+        data.len() > N * stride + N && stride > N,
         "the second frame's patch"
     );
     assert!([t, gx, gy].iter().all(|p| p.len() >= (N - 1) * w + N) && w >= N);
