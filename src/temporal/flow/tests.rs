@@ -46,3 +46,20 @@ fn halving_a_row_blurs_every_other_sample() {
         }
     }
 }
+
+#[test]
+fn both_ways_on_shared_pyramids_equals_two_flows() {
+    let (h, w) = (72, 96);
+    let frame = |dx: f32| {
+        ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+            0.5 + 0.4 * ((x as f32 - dx) * 0.3).sin() * (y as f32 * 0.23).cos()
+        })
+    };
+    let (a, b) = (frame(0.0), frame(1.5));
+    for preset in super::FlowPreset::ALL {
+        let params = preset.params();
+        let (ab, ba) = super::flows_both_ways(a.view(), b.view(), &params).unwrap();
+        assert_eq!(ab, super::flow(a.view(), b.view(), &params).unwrap());
+        assert_eq!(ba, super::flow(b.view(), a.view(), &params).unwrap());
+    }
+}
