@@ -70,11 +70,11 @@ pub struct Motion {
 }
 
 /// The backward flow from `cur` (frame t) to `prev` (frame t−1) and its reliability weights, from
-/// the grayscale content frames (see [`luma`]). The forward and backward flows run in parallel.
+/// the grayscale content frames (see [`luma`]). The forward and backward flows run in parallel,
+/// on one pyramid of each frame.
 pub fn motion(prev: ArrayView2<f32>, cur: ArrayView2<f32>, params: &FlowParams) -> Result<Motion> {
-    let (backward, forward) = rayon::join(|| flow(cur, prev, params), || flow(prev, cur, params));
-    let backward = backward?;
-    let weights = reliability(&backward, &forward?)?;
+    let (backward, forward) = flow::flows_both_ways(cur, prev, params)?;
+    let weights = reliability(&backward, &forward)?;
     Ok(Motion { backward, weights })
 }
 

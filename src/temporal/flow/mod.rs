@@ -174,6 +174,30 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
 /// each pixel x of `a`, the displacement w(x) such that `a(x)` ≈ `b(x + w(x))`.
 pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Result<Flow> {
+    let (pa, pb, finest) = pyramids(a, b, params)?;
+    Ok(flow_between(&pa, &pb, (a.dim(), finest), params))
+}
+
+/// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame.
+pub(super) fn flows_both_ways(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    params: &FlowParams,
+) -> Result<(Flow, Flow)> {
+    let (pa, pb, finest) = pyramids(a, b, params)?;
+    Ok(rayon::join(
+        || flow_between(&pa, &pb, (a.dim(), finest), params),
+        || flow_between(&pb, &pa, (a.dim(), finest), params),
+    ))
+}
+
+/// The pyramids of `a` and `b` from the finest level searched, and that level, once the frames
+/// and settings are checked.
+fn pyramids(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    params: &FlowParams,
+) -> Result<(Vec<Plane>, Vec<Plane>, usize)> {
     if a.dim() != b.dim() {
         bail!(
             "cannot compute optical flow between frames of {}x{} and {}x{} pixels",
@@ -191,15 +215,23 @@ pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Resu
         bail!("flow parameters: patch size and stride must be at least 1");
     }
     let levels = level_count(w, h, params);
-    let pa = pyramid(Plane::from_view(a), levels);
-    let pb = pyramid(Plane::from_view(b), levels);
     let finest = params.finest_level.min(levels - 1);
+    let (pa, pb) = rayon::join(|| pyramid(a, levels, finest), || pyramid(b, levels, finest));
+    Ok((pa, pb, finest))
+}
 
+/// The flow from the frame of pyramid `pa` to that of `pb` (their levels from `finest`, of frames
+/// `(h, w)`), coarse to fine.
+fn flow_between(
+    pa: &[Plane],
+    pb: &[Plane],
+    ((h, w), finest): ((usize, usize), usize),
+    params: &FlowParams,
+) -> Flow {
     let mut field: Option<(Plane, Plane)> = None;
-    for level in (finest..levels).rev() {
-        let (i0, i1) = (&pa[level], &pb[level]);
+    for (i0, i1) in pa.iter().zip(pb).rev() {
         let (mut u, mut v) = match field.take() {
-            Some((u, v)) => (upsample(&u, i0.w, i0.h), upsample(&v, i0.w, i0.h)),
+            Some((u, v)) => (upsample(&u, i0.w, i0.h, 2), upsample(&v, i0.w, i0.h, 2)),
             None => (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
         };
         let (i0x, i0y) = i0.gradient();
@@ -212,14 +244,17 @@ pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Resu
         field = Some((u, v));
     }
     let (mut u, mut v) = field.expect("at least one level");
-    for level in (0..finest).rev() {
-        let (lw, lh) = (pa[level].w, pa[level].h);
-        (u, v) = (upsample(&u, lw, lh), upsample(&v, lw, lh));
+    if finest > 0 {
+        // Straight to full size in one bilinear pass: the same field as doubling level by level.
+        (u, v) = (
+            upsample(&u, w, h, 1 << finest),
+            upsample(&v, w, h, 1 << finest),
+        );
     }
-    Ok(Flow {
+    Flow {
         u: u.into_array(),
         v: v.into_array(),
-    })
+    }
 }
 
 /// Pyramid levels: halve while the coarser image still holds two patches each way.

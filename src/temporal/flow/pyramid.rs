@@ -1,6 +1,8 @@
 //! The image pyramid of the flow: row-major planes of intensities, their sampling, gradients,
 //! halving and doubling.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
@@ -27,15 +29,13 @@ impl Plane {
         }
     }
 
-    pub(super) fn from_view(a: ArrayView2<f32>) -> Plane {
+    /// The image `a` in the flow's intensity scale.
+    fn from_view(a: ArrayView2<f32>) -> Plane {
         let (h, w) = a.dim();
         Plane {
             w,
             h,
-            data: match a.as_slice() {
-                Some(s) => s.iter().map(|&x| x * INTENSITY_SCALE).collect(),
-                None => a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
-            },
+            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
         }
     }
 
@@ -62,41 +62,6 @@ impl Plane {
     #[inline]
     pub(super) fn sample(&self, x: f32, y: f32) -> f32 {
         bilinear(&self.data, self.w, self.h, x, y)
-    }
-
-    /// Blur with [1 2 1]/4 each way, then keep the even pixels: coarse pixel i sits on fine 2i.
-    /// Row by row: the three fine rows blurred vertically into a buffer, then horizontally.
-    fn downsample(&self) -> Plane {
-        let (w, h) = (self.w.div_ceil(2), self.h.div_ceil(2));
-        let fw = self.w;
-        let clamp_y = |y: isize| y.clamp(0, self.h as isize - 1) as usize;
-        let row = |y: usize| &self.data[y * fw..(y + 1) * fw];
-        let mut out = Plane::zeros(w, h);
-        out.data
-            .par_chunks_mut(w)
-            .with_min_len(rows_per_task(w))
-            .enumerate()
-            .for_each_init(
-                || vec![0f32; fw],
-                |column, (y, out)| {
-                    let fy = 2 * y as isize;
-                    let (a, b, c) = (row(clamp_y(fy - 1)), row(clamp_y(fy)), row(clamp_y(fy + 1)));
-                    for (((s, &a), &b), &c) in column.iter_mut().zip(a).zip(b).zip(c) {
-                        *s = a + 2.0 * b + c;
-                    }
-                    let at = |x: isize| column[x.clamp(0, fw as isize - 1) as usize];
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let fx = 2 * x as isize;
-                        *o = if x > 0 && 2 * x + 1 < fw {
-                            let s = &column[2 * x - 1..2 * x + 2];
-                            (s[0] + 2.0 * s[1] + s[2]) / 16.0
-                        } else {
-                            (at(fx - 1) + 2.0 * at(fx) + at(fx + 1)) / 16.0
-                        };
-                    }
-                },
-            );
-        out
     }
 
     /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
@@ -209,52 +174,167 @@ pub(super) fn rows_per_task(w: usize) -> usize {
     (PIXELS_PER_TASK / w.max(1)).max(1)
 }
 
-/// `base` and its successive halvings, finest first: `levels` planes in all.
-pub(super) fn pyramid(base: Plane, levels: usize) -> Vec<Plane> {
-    let mut pyramid = vec![base];
-    while pyramid.len() < levels {
-        let next = pyramid[pyramid.len() - 1].downsample();
-        pyramid.push(next);
-    }
-    pyramid
+/// The `fw`×`fh` image `fine` blurred with [1 2 1]/4 each way and multiplied by `scale`, at its
+/// even pixels: coarse pixel i sits on fine 2i. Row by row: the three fine rows blurred
+/// vertically into a buffer, then horizontally.
+fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
+    let (w, h) = (fw.div_ceil(2), fh.div_ceil(2));
+    let clamp_y = |y: isize| y.clamp(0, fh as isize - 1) as usize;
+    let row = |y: usize| &fine[y * fw..(y + 1) * fw];
+    let k = scale / 16.0;
+    let mut out = Plane::zeros(w, h);
+    out.data
+        .par_chunks_mut(w)
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each_init(
+            || vec![0f32; fw],
+            |column, (y, out)| {
+                let fy = 2 * y as isize;
+                let (a, b, c) = (row(clamp_y(fy - 1)), row(clamp_y(fy)), row(clamp_y(fy + 1)));
+                for (((s, &a), &b), &c) in column.iter_mut().zip(a).zip(b).zip(c) {
+                    *s = a + 2.0 * b + c;
+                }
+                // Inside (0 < x < fw / 2) the three fine pixels 2x − 1, 2x, 2x + 1 exist.
+                let end = fw / 2;
+                if end > 1 {
+                    halve_row(&mut out[1..end], &column[1..2 * end], k);
+                }
+                let at = |x: isize| column[x.clamp(0, fw as isize - 1) as usize];
+                for x in std::iter::once(0).chain(end.max(1)..w) {
+                    let fx = 2 * x as isize;
+                    out[x] = (at(fx - 1) + 2.0 * at(fx) + at(fx + 1)) * k;
+                }
+            },
+        );
+    out
 }
 
-/// A flow component from the next coarser level, sampled onto a w×h grid and doubled. Fine pixel
-/// x sits on coarse x/2: even pixels take a coarse value, odd ones the mean of two (bilinear
-/// sampling at half steps, without its general arithmetic).
-pub(super) fn upsample(coarse: &Plane, w: usize, h: usize) -> Plane {
-    let cw = coarse.w;
+/// `out[i]` = (c[2i] + 2·c[2i + 1] + c[2i + 2]) · k: the [1 2 1] blur of `c` at every other
+/// sample (`c` holds 2·len + 1 values). SSE2 (part of x86_64) four outputs at a time, the rest one
+/// by one.
+pub(super) fn halve_row(out: &mut [f32], c: &[f32], k: f32) {
+    let n = out.len();
+    let c = &c[..2 * n + 1];
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor has it.
+    let done = unsafe { halve_row_sse2(out, c, k) };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for (i, o) in out.iter_mut().enumerate().skip(done) {
+        *o = (c[2 * i] + 2.0 * c[2 * i + 1] + c[2 * i + 2]) * k;
+    }
+}
+
+/// The first outputs of [`halve_row`], in blocks of four; returns how many it wrote.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn halve_row_sse2(out: &mut [f32], c: &[f32], k: f32) -> usize {
+    use std::arch::x86_64::*;
+    let (n, vk, two) = (out.len(), _mm_set1_ps(k), _mm_set1_ps(2.0));
+    let mut i = 0;
+    // Block i reads c[2i..2i + 9), inside `c` (2n + 1 long) while i + 4 ≤ n.
+    while i + 4 <= n {
+        let p = c[2 * i..2 * i + 9].as_ptr();
+        // SAFETY: the nine values from 2i lie inside `c` (sliced just above), the four from i
+        // inside `out`; unaligned loads and stores need no alignment.
+        unsafe {
+            let (a, b) = (_mm_loadu_ps(p), _mm_loadu_ps(p.add(4)));
+            let (e, f) = (_mm_loadu_ps(p.add(1)), _mm_loadu_ps(p.add(5)));
+            let even = _mm_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm_shuffle_ps::<0b11_01_11_01>(a, b);
+            let next = _mm_shuffle_ps::<0b11_01_11_01>(e, f);
+            let sum = _mm_add_ps(_mm_add_ps(even, next), _mm_mul_ps(two, odd));
+            _mm_storeu_ps(out.as_mut_ptr().add(i), _mm_mul_ps(sum, vk));
+        }
+        i += 4;
+    }
+    i
+}
+
+/// The levels `finest..levels` of the pyramid of `image` (level 0: `image` itself, in the flow's
+/// intensity scale; each next one its halving), finest first; `finest` < `levels`. A finer level
+/// than `finest` is made only as the source of the next halving, and the full-size one not at
+/// all: the first halving reads `image` and scales it at once.
+pub(super) fn pyramid(image: ArrayView2<f32>, levels: usize, finest: usize) -> Vec<Plane> {
+    let (h, w) = image.dim();
+    let mut pyramid = Vec::with_capacity(levels - finest);
+    let mut current = if finest == 0 {
+        Plane::from_view(image)
+    } else {
+        let image = image.as_standard_layout();
+        let data = image.as_slice().expect("a standard layout is contiguous");
+        downsample(data, w, h, INTENSITY_SCALE)
+    };
+    let mut level = usize::from(finest > 0);
+    loop {
+        let next =
+            (level + 1 < levels).then(|| downsample(&current.data, current.w, current.h, 1.0));
+        if level >= finest {
+            pyramid.push(current);
+        }
+        match next {
+            Some(next) => current = next,
+            None => return pyramid,
+        }
+        level += 1;
+    }
+}
+
+/// A flow component of a coarser level, `factor` (a power of two) times smaller, bilinearly
+/// sampled onto a w×h grid and multiplied by `factor`: fine pixel x sits on coarse x/factor,
+/// beyond the last coarse pixel the edge repeats. Row by row: the two coarse rows around the fine
+/// one blended into a buffer, then that buffer sampled along the row.
+pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Plane {
+    let (cw, ch) = (coarse.w, coarse.h);
     let row = |r: usize| &coarse.data[r * cw..(r + 1) * cw];
-    Plane::map_rows(w, h, |y, out| {
-        let r0 = (y / 2).min(coarse.h - 1);
-        let r1 = if y % 2 == 1 {
-            (r0 + 1).min(coarse.h - 1)
-        } else {
-            r0
-        };
-        upsample_row(out, row(r0), row(r1));
-    })
+    let scale = factor as f32;
+    // Fractions 0, 1/factor, …: exact for a power of two.
+    let steps: Vec<f32> = (0..factor).map(|j| j as f32 / scale).collect();
+    // Written row by row without zeroing first: the full-size field is the largest plane.
+    let mut data = Vec::with_capacity(w * h);
+    data.spare_capacity_mut()[..w * h]
+        .par_chunks_mut(w)
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each_init(
+            || vec![0f32; cw],
+            |mid, (y, out)| {
+                let r0 = (y / factor).min(ch - 1);
+                let (a, b) = (row(r0), row((r0 + 1).min(ch - 1)));
+                let fy = steps[y % factor];
+                for ((m, &p), &q) in mid.iter_mut().zip(a).zip(b) {
+                    *m = scale * (p + fy * (q - p));
+                }
+                // The common factors with a constant run length, which the compiler unrolls.
+                match factor {
+                    2 => sample_row(out, mid, &steps, 2),
+                    4 => sample_row(out, mid, &steps, 4),
+                    _ => sample_row(out, mid, &steps, factor),
+                }
+            },
+        );
+    // SAFETY: the capacity holds w·h values, and every one of the h rows of w was written above.
+    unsafe { data.set_len(w * h) };
+    Plane { w, h, data }
 }
 
-/// One row of [`upsample`] between the coarse rows `a` and `b` (the same row where the fine row
-/// sits on one): horizontal halves first, then vertical, as bilinear sampling does them.
-fn upsample_row(out: &mut [f32], a: &[f32], b: &[f32]) {
-    let lerp = |p: f32, q: f32| p + 0.5 * (q - p);
-    let cw = a.len();
-    // Pairs of fine pixels (2c, 2c + 1) whose coarse c + 1 exists: no clamping.
-    let n = (out.len() / 2).min(cw - 1);
-    let (a0, a1, b0, b1) = (&a[..n], &a[1..n + 1], &b[..n], &b[1..n + 1]);
-    let pairs = out
-        .chunks_exact_mut(2)
-        .zip(a0.iter().zip(a1))
-        .zip(b0.iter().zip(b1));
-    for ((o, (&p, &q)), (&r, &s)) in pairs {
-        o[0] = 2.0 * lerp(p, r);
-        o[1] = 2.0 * lerp(lerp(p, q), lerp(r, s));
+/// `out`, a fine row, sampled from the coarse row `mid` that is `factor` times shorter: runs of
+/// `factor` pixels between coarse c and c + 1 (at the fractions `steps`), then the edge.
+#[inline(always)]
+fn sample_row(out: &mut [MaybeUninit<f32>], mid: &[f32], steps: &[f32], factor: usize) {
+    let cw = mid.len();
+    let steps = &steps[..factor];
+    let done = factor * (cw - 1).min(out.len() / factor);
+    for (o, pair) in out.chunks_exact_mut(factor).zip(mid.windows(2)) {
+        let (p, d) = (pair[0], pair[1] - pair[0]);
+        for (o, &f) in o.iter_mut().zip(steps) {
+            o.write(p + f * d);
+        }
     }
-    for (x, o) in out.iter_mut().enumerate().skip(2 * n) {
-        let c0 = (x / 2).min(cw - 1);
-        let c1 = if x % 2 == 1 { (c0 + 1).min(cw - 1) } else { c0 };
-        *o = 2.0 * lerp(lerp(a[c0], a[c1]), lerp(b[c0], b[c1]));
+    for (x, o) in out.iter_mut().enumerate().skip(done) {
+        let c0 = (x / factor).min(cw - 1);
+        let (p, q) = (mid[c0], mid[(c0 + 1).min(cw - 1)]);
+        o.write(p + steps[x % factor] * (q - p));
     }
 }
