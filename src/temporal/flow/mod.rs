@@ -17,7 +17,7 @@ mod tests;
 
 use patch::PatchSearch;
 use pyramid::{pyramid, upsample, Plane};
-use refine::refine;
+use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
 /// (x + u, y + v) in the second.
@@ -171,9 +171,27 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
     }
 }
 
+/// The buffers of [`flow_with`], kept from one call to the next (as OpenCV's DIS object keeps
+/// its own) so that a stream of frames does not allocate them again: one per flow running at a
+/// time.
+#[derive(Default)]
+pub struct FlowWorkspace {
+    refine: RefineWorkspace,
+}
+
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
 /// each pixel x of `a`, the displacement w(x) such that `a(x)` ≈ `b(x + w(x))`.
 pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Result<Flow> {
+    flow_with(a, b, params, &mut FlowWorkspace::default())
+}
+
+/// [`flow`] in the buffers of `workspace`.
+pub fn flow_with(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    params: &FlowParams,
+    workspace: &mut FlowWorkspace,
+) -> Result<Flow> {
     if a.dim() != b.dim() {
         bail!(
             "cannot compute optical flow between frames of {}x{} and {}x{} pixels",
@@ -208,7 +226,16 @@ pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Resu
             let patches = search.run(&u, &v);
             (u, v) = search.densify(&patches);
         }
-        refine(i0, i1, &i0x, &i0y, &mut u, &mut v, params);
+        refine(
+            i0,
+            i1,
+            &i0x,
+            &i0y,
+            &mut u,
+            &mut v,
+            params,
+            &mut workspace.refine,
+        );
         field = Some((u, v));
     }
     let (mut u, mut v) = field.expect("at least one level");
