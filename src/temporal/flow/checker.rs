@@ -96,16 +96,23 @@ pub(super) struct Checker {
 }
 
 impl Checker {
-    /// Makes room for `grid`, keeping the planes' memory (they may stay longer, from a larger
-    /// level: the grid's slots are the first [`Grid::slots`]), and zeroes the slots that no pixel
-    /// owns (the padding, which pixels at the frame's edges read as their neighbours beyond it).
-    /// The pixels' own slots keep whatever they held: every pass writes them before they are read.
-    pub(super) fn fit(&mut self, grid: Grid) {
-        let s = grid.stride;
-        for (c, plane) in self.colour.iter_mut().enumerate() {
+    /// Makes room for `grid`, keeping the planes' memory: they may stay longer, from a larger
+    /// level (the grid's slots are the first [`Grid::slots`]). Nothing is cleared: every pass
+    /// writes the pixels' own slots before they are read.
+    pub(super) fn size(&mut self, grid: Grid) {
+        for plane in &mut self.colour {
             if plane.len() < grid.slots() {
                 plane.resize(grid.slots(), 0.0);
             }
+        }
+    }
+
+    /// [`Checker::size`], with the slots that no pixel owns zeroed: the padding, which the
+    /// pixels at the frame's edges read as their neighbours beyond it.
+    pub(super) fn fit(&mut self, grid: Grid) {
+        self.size(grid);
+        let s = grid.stride;
+        for (c, plane) in self.colour.iter_mut().enumerate() {
             plane[..s].fill(0.0);
             plane[(grid.h + 1) * s..grid.slots()].fill(0.0);
             for y in 0..grid.h {
@@ -118,21 +125,22 @@ impl Checker {
 
     /// Makes room for `grid`, with every slot 0.
     pub(super) fn clear(&mut self, grid: Grid) {
-        self.fit(grid);
+        self.size(grid);
         for plane in &mut self.colour {
             plane[..grid.slots()].fill(0.0);
         }
     }
 
     /// Makes room for `grid`, with `f` of the values of `planes` (row-major, of the grid's size) at
-    /// every pixel: row y's even pixels are of colour y % 2 and its odd ones of the other.
+    /// every pixel: row y's even pixels are of colour y % 2 and its odd ones of the other. The
+    /// padding is left as it was ([`Checker::fit`] first where it is read).
     pub(super) fn split_map<const N: usize>(
         &mut self,
         grid: Grid,
         planes: [&Plane; N],
         f: impl Fn([f32; N]) -> f32 + Sync,
     ) {
-        self.fit(grid);
+        self.size(grid);
         let [red, black] = &mut self.colour;
         (grid.rows_mut(red), grid.rows_mut(black))
             .into_par_iter()
@@ -160,15 +168,26 @@ impl Checker {
 
     /// Adds every pixel's value to `plane` (row-major, of the grid's size).
     pub(super) fn add_to(&self, grid: Grid, plane: &mut Plane) {
-        for (c, values) in self.colour.iter().enumerate() {
-            for y in 0..grid.h {
-                let row = &mut plane.data[y * grid.w..(y + 1) * grid.w];
-                let own = grid.own(values, c, y);
-                for (p, d) in row[Grid::first(y, c)..].iter_mut().step_by(2).zip(own) {
-                    *p += d;
+        plane
+            .data
+            .par_chunks_mut(grid.w)
+            .with_min_len(rows_per_task(grid.w))
+            .enumerate()
+            .for_each(|(y, row)| {
+                // Row y's even pixels are of colour y % 2, its odd ones of the other.
+                let (c, o) = (y % 2, 1 - y % 2);
+                let (even, odd) = (
+                    grid.own(&self.colour[c], c, y),
+                    grid.own(&self.colour[o], o, y),
+                );
+                for (pair, (e, d)) in row.chunks_exact_mut(2).zip(even.iter().zip(odd)) {
+                    pair[0] += e;
+                    pair[1] += d;
                 }
-            }
-        }
+                if grid.w % 2 == 1 {
+                    row[grid.w - 1] += even[grid.w / 2];
+                }
+            });
     }
 }
 
@@ -208,6 +227,7 @@ mod tests {
                     0.0
                 }
             };
+            split.fit(grid);
             split.split_map(grid, [&plane], |[x]| x);
             for y in 0..h {
                 for c in 0..2 {

@@ -208,7 +208,7 @@ struct System {
 }
 
 impl System {
-    fn fit(&mut self, grid: Grid) {
+    fn size(&mut self, grid: Grid) {
         for q in [
             &mut self.a12,
             &mut self.cu,
@@ -216,7 +216,7 @@ impl System {
             &mut self.inv_u,
             &mut self.inv_v,
         ] {
-            q.fit(grid);
+            q.size(grid);
         }
     }
 
@@ -370,15 +370,17 @@ pub(super) fn refine(
         system,
     } = workspace;
     data.update(grid, i0, i1, i0x, i0y, u, v);
-    u0.split_map(grid, [u], |[x]| x);
-    v0.split_map(grid, [v], |[x]| x);
+    for (q, plane) in [(&mut *u0, &*u), (&mut *v0, &*v)] {
+        q.fit(grid);
+        q.split_map(grid, [plane], |[x]| x);
+    }
     du.clear(grid);
     dv.clear(grid);
     for q in [&mut *uf, &mut *vf] {
-        q.fit(grid);
+        q.size(grid);
     }
     edges.fit(grid);
-    system.fit(grid);
+    system.size(grid);
     let n = grid.slots();
     for _ in 0..params.refine_iterations {
         // The flow with the increments so far, which the weights are taken at.
