@@ -154,11 +154,11 @@ impl Checker {
                 };
                 let row = planes.map(|p| &p.data[y * grid.w..(y + 1) * grid.w]);
                 let half = grid.w / 2;
-                let pairs = row.map(|r| &r[..2 * half]);
+                let pairs = row.map(|r| r.as_chunks::<2>().0);
                 let (even_row, odd_row) = (&mut even[1..=half], &mut odd[1..=half]);
                 for k in 0..half {
-                    even_row[k] = f(pairs.map(|r| r[2 * k]));
-                    odd_row[k] = f(pairs.map(|r| r[2 * k + 1]));
+                    even_row[k] = f(pairs.map(|p| p[k][0]));
+                    odd_row[k] = f(pairs.map(|p| p[k][1]));
                 }
                 if grid.w % 2 == 1 {
                     even[half + 1] = f(row.map(|r| r[grid.w - 1]));
