@@ -321,11 +321,12 @@ fn equations_row(
 }
 }
 
-/// The refinement's buffers, kept from one level and one flow to the next as OpenCV's DIS object
-/// keeps its own: each call sizes them to its level and writes every pixel's slot before reading
-/// it, so nothing is allocated or cleared again but the increments and the padding.
+/// The refinement's checkerboards, kept from one level and one flow to the next as OpenCV's DIS
+/// object keeps its buffers: each call sizes them to its level (allocating only beyond the
+/// largest level so far) and writes every pixel's slot before reading it, so that only the
+/// increments and the padding are cleared.
 #[derive(Default)]
-pub(crate) struct RefineWorkspace {
+pub(super) struct RefineWorkspace {
     data: DataTerms,
     /// The level's flow, and the flow with the current increments.
     u0: Checker,
