@@ -56,7 +56,7 @@ use anyhow::Result;
 use ndarray::{Array2, ArrayView2, ArrayView4};
 
 pub use consistency::warping_error;
-pub use flow::{flow, luma, Flow, FlowParams, FlowPreset};
+pub use flow::{flow, flow_with, luma, Flow, FlowParams, FlowPreset, FlowWorkspace};
 pub use reliability::reliability;
 pub use warp::{warp, Warped};
 
@@ -73,7 +73,17 @@ pub struct Motion {
 /// the grayscale content frames (see [`luma`]). The forward and backward flows run in parallel,
 /// on one pyramid of each frame.
 pub fn motion(prev: ArrayView2<f32>, cur: ArrayView2<f32>, params: &FlowParams) -> Result<Motion> {
-    let (backward, forward) = flow::flows_both_ways(cur, prev, params)?;
+    motion_with(prev, cur, params, &mut Default::default())
+}
+
+/// [`motion`] in the buffers of `workspaces`: the backward flow's and the forward flow's.
+pub fn motion_with(
+    prev: ArrayView2<f32>,
+    cur: ArrayView2<f32>,
+    params: &FlowParams,
+    workspaces: &mut [FlowWorkspace; 2],
+) -> Result<Motion> {
+    let (backward, forward) = flow::flows_both_ways(cur, prev, params, workspaces)?;
     let weights = reliability(&backward, &forward)?;
     Ok(Motion { backward, weights })
 }
@@ -83,6 +93,7 @@ pub fn motion(prev: ArrayView2<f32>, cur: ArrayView2<f32>, params: &FlowParams) 
 pub struct MotionTracker {
     params: FlowParams,
     previous: Option<Array2<f32>>,
+    workspaces: [FlowWorkspace; 2],
 }
 
 impl MotionTracker {
@@ -91,6 +102,7 @@ impl MotionTracker {
         MotionTracker {
             params,
             previous: None,
+            workspaces: Default::default(),
         }
     }
 
@@ -106,7 +118,10 @@ impl MotionTracker {
     pub fn next(&mut self, frame: ArrayView4<f32>) -> Result<Option<Motion>> {
         let current = luma(frame)?;
         let found = match self.previous.as_ref().filter(|p| p.dim() == current.dim()) {
-            Some(previous) => Some(motion(previous.view(), current.view(), &self.params)?),
+            Some(previous) => {
+                let (p, c) = (previous.view(), current.view());
+                Some(motion_with(p, c, &self.params, &mut self.workspaces)?)
+            }
             None => None,
         };
         self.previous = Some(current);

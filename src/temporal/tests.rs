@@ -379,3 +379,24 @@ fn spatial_propagation_helps_the_coarse_search() {
     println!("EPE translation (9.4, -6.3), ultrafast without and with propagation: {errors:?}");
     assert!(errors[1] < 0.9 * errors[0], "{errors:?}");
 }
+
+/// One workspace serving frames of several sizes in turn, as `MotionTracker`'s do from frame to
+/// frame and the flow does from level to level, gives the very fields of fresh buffers: nothing
+/// a larger frame left in it shows through.
+#[test]
+fn a_reused_workspace_gives_the_fields_of_a_fresh_one() {
+    let texture = Texture::new(5);
+    let a = texture.render(|x, y| (x, y));
+    let b = texture.render(rotation(-1.5));
+    let params = FlowPreset::Quality.params();
+    let mut workspace = FlowWorkspace::default();
+    for (h, w) in [(H, W), (H - 7, W - 13), (H / 2 + 1, W / 2 - 3), (H, W)] {
+        let (a, b) = (
+            a.slice(ndarray::s![..h, ..w]),
+            b.slice(ndarray::s![..h, ..w]),
+        );
+        let fresh = flow(a, b, &params).unwrap();
+        let reused = flow_with(a, b, &params, &mut workspace).unwrap();
+        assert!(fresh == reused, "{w}×{h}: the fields differ");
+    }
+}

@@ -48,9 +48,9 @@ impl Grid {
         n > 0 && Self::first(y, c) + 2 * (n - 1) == self.w - 1
     }
 
-    /// A plane of one colour, all zeros.
-    pub(super) fn plane(&self) -> Vec<f32> {
-        vec![0.0; (self.h + 2) * self.stride]
+    /// The slots of a plane of one colour.
+    pub(super) fn slots(&self) -> usize {
+        (self.h + 2) * self.stride
     }
 
     /// The pixels of colour `c` in row `y` of `plane` (a plane of that colour).
@@ -89,23 +89,59 @@ impl Grid {
 }
 
 /// A quantity over a level in the red–black layout of [`Grid`]: `colour[c]` holds the pixels of
-/// colour c.
+/// colour c. Kept from one level and one flow to the next (see [`Checker::fit`]).
+#[derive(Default)]
 pub(super) struct Checker {
     pub(super) colour: [Vec<f32>; 2],
 }
 
 impl Checker {
-    pub(super) fn zeros(grid: Grid) -> Checker {
-        Checker {
-            colour: [grid.plane(), grid.plane()],
+    /// Makes room for `grid`, keeping the planes' memory: they may stay longer, from a larger
+    /// level (the grid's slots are the first [`Grid::slots`]). Nothing is cleared: every pass
+    /// writes the pixels' own slots before they are read.
+    pub(super) fn size(&mut self, grid: Grid) {
+        for plane in &mut self.colour {
+            if plane.len() < grid.slots() {
+                plane.resize(grid.slots(), 0.0);
+            }
         }
     }
 
-    /// The pixels of `plane` (row-major, of the grid's size), split by colour: row y's even
-    /// pixels are of colour y % 2 and its odd ones of the other.
-    pub(super) fn split(grid: Grid, plane: &Plane) -> Checker {
-        let mut out = Checker::zeros(grid);
-        let [red, black] = &mut out.colour;
+    /// [`Checker::size`], with the slots that no pixel owns zeroed: the padding, which the
+    /// pixels at the frame's edges read as their neighbours beyond it.
+    pub(super) fn fit(&mut self, grid: Grid) {
+        self.size(grid);
+        let s = grid.stride;
+        for (c, plane) in self.colour.iter_mut().enumerate() {
+            plane[..s].fill(0.0);
+            plane[(grid.h + 1) * s..grid.slots()].fill(0.0);
+            for y in 0..grid.h {
+                let row = &mut plane[(y + 1) * s..(y + 2) * s];
+                row[0] = 0.0;
+                row[1 + grid.len(y, c)..].fill(0.0);
+            }
+        }
+    }
+
+    /// Makes room for `grid`, with every slot 0.
+    pub(super) fn clear(&mut self, grid: Grid) {
+        self.size(grid);
+        for plane in &mut self.colour {
+            plane[..grid.slots()].fill(0.0);
+        }
+    }
+
+    /// Makes room for `grid`, with `f` of the values of `planes` (row-major, of the grid's size) at
+    /// every pixel: row y's even pixels are of colour y % 2 and its odd ones of the other. The
+    /// padding is left as it was ([`Checker::fit`] first where it is read).
+    pub(super) fn split_map<const N: usize>(
+        &mut self,
+        grid: Grid,
+        planes: [&Plane; N],
+        f: impl Fn([f32; N]) -> f32 + Sync,
+    ) {
+        self.size(grid);
+        let [red, black] = &mut self.colour;
         (grid.rows_mut(red), grid.rows_mut(black))
             .into_par_iter()
             .with_min_len(rows_per_task(grid.w))
@@ -116,46 +152,42 @@ impl Checker {
                 } else {
                     (black, red)
                 };
-                let src = &plane.data[y * grid.w..(y + 1) * grid.w];
-                for ((e, o), pair) in even[1..]
-                    .iter_mut()
-                    .zip(&mut odd[1..])
-                    .zip(src.chunks_exact(2))
-                {
-                    *e = pair[0];
-                    *o = pair[1];
+                let row = planes.map(|p| &p.data[y * grid.w..(y + 1) * grid.w]);
+                let half = grid.w / 2;
+                let pairs = row.map(|r| r.as_chunks::<2>().0);
+                let (even_row, odd_row) = (&mut even[1..=half], &mut odd[1..=half]);
+                for k in 0..half {
+                    even_row[k] = f(pairs.map(|p| p[k][0]));
+                    odd_row[k] = f(pairs.map(|p| p[k][1]));
                 }
                 if grid.w % 2 == 1 {
-                    even[grid.w / 2 + 1] = src[grid.w - 1];
+                    even[half + 1] = f(row.map(|r| r[grid.w - 1]));
                 }
             });
-        out
-    }
-
-    /// `f` of `a` and `b`, slot by slot.
-    pub(super) fn zip_map(a: &Checker, b: &Checker, f: impl Fn(f32, f32) -> f32) -> Checker {
-        Checker {
-            colour: [0, 1].map(|c| {
-                a.colour[c]
-                    .iter()
-                    .zip(&b.colour[c])
-                    .map(|(&a, &b)| f(a, b))
-                    .collect()
-            }),
-        }
     }
 
     /// Adds every pixel's value to `plane` (row-major, of the grid's size).
     pub(super) fn add_to(&self, grid: Grid, plane: &mut Plane) {
-        for (c, values) in self.colour.iter().enumerate() {
-            for y in 0..grid.h {
-                let row = &mut plane.data[y * grid.w..(y + 1) * grid.w];
-                let own = grid.own(values, c, y);
-                for (p, d) in row[Grid::first(y, c)..].iter_mut().step_by(2).zip(own) {
-                    *p += d;
+        plane
+            .data
+            .par_chunks_mut(grid.w)
+            .with_min_len(rows_per_task(grid.w))
+            .enumerate()
+            .for_each(|(y, row)| {
+                // Row y's even pixels are of colour y % 2, its odd ones of the other.
+                let (c, o) = (y % 2, 1 - y % 2);
+                let (even, odd) = (
+                    grid.own(&self.colour[c], c, y),
+                    grid.own(&self.colour[o], o, y),
+                );
+                for (pair, (e, d)) in row.chunks_exact_mut(2).zip(even.iter().zip(odd)) {
+                    pair[0] += e;
+                    pair[1] += d;
                 }
-            }
-        }
+                if grid.w % 2 == 1 {
+                    row[grid.w - 1] += even[grid.w / 2];
+                }
+            });
     }
 }
 
@@ -175,9 +207,12 @@ mod tests {
 
     /// Split into the red–black layout, every pixel finds itself and, as its neighbours, the
     /// pixels next to it in the frame (0 beyond it); added back, the split is the plane again.
+    /// One checker serves every size in turn, as a workspace's does from level to level, so
+    /// what a larger size left in it must not show beyond the frame.
     #[test]
     fn the_red_black_layout_finds_the_adjacent_pixels() {
-        for (w, h) in [(6, 4), (7, 5), (1, 3), (2, 1), (5, 2)] {
+        let mut split = Checker::default();
+        for (w, h) in [(6, 4), (7, 5), (1, 3), (2, 1), (5, 2), (9, 7), (4, 3)] {
             let grid = Grid::new(w, h);
             let plane = Plane {
                 w,
@@ -192,7 +227,8 @@ mod tests {
                     0.0
                 }
             };
-            let split = Checker::split(grid, &plane);
+            split.fit(grid);
+            split.split_map(grid, [&plane], |[x]| x);
             for y in 0..h {
                 for c in 0..2 {
                     let own = grid.own(&split.colour[c], c, y);

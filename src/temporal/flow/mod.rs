@@ -17,7 +17,7 @@ mod tests;
 
 use patch::PatchSearch;
 use pyramid::{pyramid, upsample, Plane};
-use refine::refine;
+use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
 /// (x + u, y + v) in the second.
@@ -171,23 +171,44 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
     }
 }
 
+/// The buffers of [`flow_with`], kept from one call to the next (as OpenCV's DIS object keeps
+/// its own) so that a stream of frames does not allocate them again: one per flow running at a
+/// time.
+#[derive(Default)]
+pub struct FlowWorkspace {
+    refine: RefineWorkspace,
+}
+
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
 /// each pixel x of `a`, the displacement w(x) such that `a(x)` ≈ `b(x + w(x))`.
 pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Result<Flow> {
-    let (pa, pb, finest) = pyramids(a, b, params)?;
-    Ok(flow_between(&pa, &pb, (a.dim(), finest), params))
+    flow_with(a, b, params, &mut FlowWorkspace::default())
 }
 
-/// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame.
+/// [`flow`] in the buffers of `workspace`.
+pub fn flow_with(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    params: &FlowParams,
+    workspace: &mut FlowWorkspace,
+) -> Result<Flow> {
+    let (pa, pb, finest) = pyramids(a, b, params)?;
+    Ok(flow_between(&pa, &pb, (a.dim(), finest), params, workspace))
+}
+
+/// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame, in
+/// the buffers of `workspaces` (the first flow's, the second's).
 pub(super) fn flows_both_ways(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     params: &FlowParams,
+    workspaces: &mut [FlowWorkspace; 2],
 ) -> Result<(Flow, Flow)> {
     let (pa, pb, finest) = pyramids(a, b, params)?;
+    let [wa, wb] = workspaces;
     Ok(rayon::join(
-        || flow_between(&pa, &pb, (a.dim(), finest), params),
-        || flow_between(&pb, &pa, (a.dim(), finest), params),
+        || flow_between(&pa, &pb, (a.dim(), finest), params, wa),
+        || flow_between(&pb, &pa, (a.dim(), finest), params, wb),
     ))
 }
 
@@ -221,12 +242,13 @@ fn pyramids(
 }
 
 /// The flow from the frame of pyramid `pa` to that of `pb` (their levels from `finest`, of frames
-/// `(h, w)`), coarse to fine.
+/// `(h, w)`), coarse to fine, in the buffers of `workspace`.
 fn flow_between(
     pa: &[Plane],
     pb: &[Plane],
     ((h, w), finest): ((usize, usize), usize),
     params: &FlowParams,
+    workspace: &mut FlowWorkspace,
 ) -> Flow {
     let mut field: Option<(Plane, Plane)> = None;
     for (i0, i1) in pa.iter().zip(pb).rev() {
@@ -240,7 +262,16 @@ fn flow_between(
             let patches = search.run(&u, &v);
             (u, v) = search.densify(&patches);
         }
-        refine(i0, i1, &i0x, &i0y, &mut u, &mut v, params);
+        refine(
+            i0,
+            i1,
+            &i0x,
+            &i0y,
+            &mut u,
+            &mut v,
+            params,
+            &mut workspace.refine,
+        );
         field = Some((u, v));
     }
     let (mut u, mut v) = field.expect("at least one level");

@@ -28,6 +28,7 @@ fn psi_prime(s2: f32) -> f32 {
 }
 
 /// Every pixel's data terms, linearized about the level's flow, with their normalizations.
+#[derive(Default)]
 struct DataTerms {
     /// Ix, Iy, Iz: brightness constancy.
     ix: Checker,
@@ -48,7 +49,9 @@ struct DataTerms {
 impl DataTerms {
     /// The derivatives of the mean of `i0` and `i1` warped back by (u, v), and the differences
     /// of the two.
-    fn new(
+    #[allow(clippy::too_many_arguments)]
+    fn update(
+        &mut self,
         grid: Grid,
         i0: &Plane,
         i1: &Plane,
@@ -56,7 +59,7 @@ impl DataTerms {
         i0y: &Plane,
         u: &Plane,
         v: &Plane,
-    ) -> Self {
+    ) {
         let (i1x, i1y) = i1.gradient();
         let [i1w, i1wx, i1wy] = warped3([i1, &i1x, &i1y], u, v);
         let ix = i1wx.mean_with(i0x);
@@ -64,24 +67,29 @@ impl DataTerms {
         let (ixx, ixy) = ix.gradient();
         let iyy = iy.gradient_y();
         let zeta2 = ZETA * ZETA;
-        let [ix, iy, ixx, ixy, iyy] = [ix, iy, ixx, ixy, iyy].map(|p| Checker::split(grid, &p));
-        let diff = |a: &Plane, b: &Plane| {
-            let (a, b) = (Checker::split(grid, a), Checker::split(grid, b));
-            Checker::zip_map(&a, &b, |a, b| a - b)
-        };
-        let norm = |a, b| Checker::zip_map(a, b, |a, b| 1.0 / (a * a + b * b + zeta2));
-        DataTerms {
-            nb: norm(&ix, &iy),
-            ngx: norm(&ixx, &ixy),
-            ngy: norm(&ixy, &iyy),
-            iz: diff(&i1w, i0),
-            ixz: diff(&i1wx, i0x),
-            iyz: diff(&i1wy, i0y),
-            ix,
-            iy,
-            ixx,
-            ixy,
-            iyy,
+        let d = self;
+        for (out, plane) in [
+            (&mut d.ix, &ix),
+            (&mut d.iy, &iy),
+            (&mut d.ixx, &ixx),
+            (&mut d.ixy, &ixy),
+            (&mut d.iyy, &iyy),
+        ] {
+            out.split_map(grid, [plane], |[x]| x);
+        }
+        for (out, a, b) in [
+            (&mut d.iz, &i1w, i0),
+            (&mut d.ixz, &i1wx, i0x),
+            (&mut d.iyz, &i1wy, i0y),
+        ] {
+            out.split_map(grid, [a, b], |[a, b]| a - b);
+        }
+        for (out, a, b) in [
+            (&mut d.nb, &ix, &iy),
+            (&mut d.ngx, &ixx, &ixy),
+            (&mut d.ngy, &ixy, &iyy),
+        ] {
+            out.split_map(grid, [a, b], |[a, b]| 1.0 / (a * a + b * b + zeta2));
         }
     }
 }
@@ -89,6 +97,7 @@ impl DataTerms {
 /// The smoothness term's weights at the current flow: α × the mean of Ψ'(|∇u|² + |∇v|²) at the
 /// two ends of each edge, per pixel for the edge to its right and the edge below it (0 where the
 /// frame ends).
+#[derive(Default)]
 struct Edges {
     /// Ψ'(|∇(u + du)|² + |∇(v + dv)|²) per pixel, by forward differences.
     psi: Checker,
@@ -97,11 +106,9 @@ struct Edges {
 }
 
 impl Edges {
-    fn zeros(grid: Grid) -> Edges {
-        Edges {
-            psi: Checker::zeros(grid),
-            right: Checker::zeros(grid),
-            down: Checker::zeros(grid),
+    fn fit(&mut self, grid: Grid) {
+        for q in [&mut self.psi, &mut self.right, &mut self.down] {
+            q.fit(grid);
         }
     }
 
@@ -189,6 +196,7 @@ fn edges_row(
 /// The linear equations of the pixels' increments (du, dv) within a fixed-point iteration:
 /// `du = inv_u · (cu + Σ wₙ duₙ − a12 dv)` and `dv = inv_v · (cv + Σ wₙ dvₙ − a12 du)`, with the
 /// weights wₙ of [`Edges`].
+#[derive(Default)]
 struct System {
     a12: Checker,
     /// The data term's constant and the smoothness pull of the level's flow, for u and v.
@@ -200,13 +208,15 @@ struct System {
 }
 
 impl System {
-    fn zeros(grid: Grid) -> System {
-        System {
-            a12: Checker::zeros(grid),
-            cu: Checker::zeros(grid),
-            cv: Checker::zeros(grid),
-            inv_u: Checker::zeros(grid),
-            inv_v: Checker::zeros(grid),
+    fn size(&mut self, grid: Grid) {
+        for q in [
+            &mut self.a12,
+            &mut self.cu,
+            &mut self.cv,
+            &mut self.inv_u,
+            &mut self.inv_v,
+        ] {
+            q.size(grid);
         }
     }
 
@@ -311,10 +321,30 @@ fn equations_row(
 }
 }
 
+/// The refinement's checkerboards, kept from one level and one flow to the next as OpenCV's DIS
+/// object keeps its buffers: each call sizes them to its level (allocating only beyond the
+/// largest level so far) and writes every pixel's slot before reading it, so that only the
+/// increments and the padding are cleared.
+#[derive(Default)]
+pub(super) struct RefineWorkspace {
+    data: DataTerms,
+    /// The level's flow, and the flow with the current increments.
+    u0: Checker,
+    v0: Checker,
+    uf: Checker,
+    vf: Checker,
+    /// The increments (du, dv).
+    du: Checker,
+    dv: Checker,
+    edges: Edges,
+    system: System,
+}
+
 /// Variational refinement (as in DIS, after Brox et al. 2004): about the current flow (u, v),
 /// solves for an increment that lowers
 /// δ·Ψ(brightness) + γ·Ψ(gradient) + α·Ψ(|∇u|² + |∇v|²), by fixed-point iterations on the robust
 /// weights and red–black SOR on the linear system.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn refine(
     i0: &Plane,
     i1: &Plane,
@@ -323,30 +353,58 @@ pub(super) fn refine(
     u: &mut Plane,
     v: &mut Plane,
     params: &FlowParams,
+    workspace: &mut RefineWorkspace,
 ) {
     if params.refine_iterations == 0 || i0.w < 2 || i0.h < 2 {
         return;
     }
     let grid = Grid::new(i0.w, i0.h);
-    let data = DataTerms::new(grid, i0, i1, i0x, i0y, u, v);
-    let (u0, v0) = (Checker::split(grid, u), Checker::split(grid, v));
-    let (mut uf, mut vf) = (Checker::split(grid, u), Checker::split(grid, v));
-    let (mut du, mut dv) = (Checker::zeros(grid), Checker::zeros(grid));
-    let mut edges = Edges::zeros(grid);
-    let mut system = System::zeros(grid);
+    let RefineWorkspace {
+        data,
+        u0,
+        v0,
+        uf,
+        vf,
+        du,
+        dv,
+        edges,
+        system,
+    } = workspace;
+    data.update(grid, i0, i1, i0x, i0y, u, v);
+    for (q, plane) in [(&mut *u0, &*u), (&mut *v0, &*v)] {
+        q.fit(grid);
+        q.split_map(grid, [plane], |[x]| x);
+    }
+    du.clear(grid);
+    dv.clear(grid);
+    for q in [&mut *uf, &mut *vf] {
+        q.size(grid);
+    }
+    edges.fit(grid);
+    system.size(grid);
+    let n = grid.slots();
     for _ in 0..params.refine_iterations {
-        edges.update(grid, &uf, &vf, params.alpha);
+        // The flow with the increments so far, which the weights are taken at.
         for c in 0..2 {
-            system.update(grid, c, &data, &edges, (&u0, &v0), (&du, &dv), params);
+            add(
+                &u0.colour[c][..n],
+                &du.colour[c][..n],
+                &mut uf.colour[c][..n],
+            );
+            add(
+                &v0.colour[c][..n],
+                &dv.colour[c][..n],
+                &mut vf.colour[c][..n],
+            );
+        }
+        edges.update(grid, uf, vf, params.alpha);
+        for c in 0..2 {
+            system.update(grid, c, data, edges, (u0, v0), (du, dv), params);
         }
         for _ in 0..params.sor_iterations {
             for c in 0..2 {
-                sor_half_sweep(grid, c, &system, &edges, &mut du, &mut dv);
+                sor_half_sweep(grid, c, system, edges, du, dv);
             }
-        }
-        for c in 0..2 {
-            add(&u0.colour[c], &du.colour[c], &mut uf.colour[c]);
-            add(&v0.colour[c], &dv.colour[c], &mut vf.colour[c]);
         }
     }
     du.add_to(grid, u);

@@ -58,7 +58,8 @@ fn both_ways_on_shared_pyramids_equals_two_flows() {
     let (a, b) = (frame(0.0), frame(1.5));
     for preset in super::FlowPreset::ALL {
         let params = preset.params();
-        let (ab, ba) = super::flows_both_ways(a.view(), b.view(), &params).unwrap();
+        let (ab, ba) =
+            super::flows_both_ways(a.view(), b.view(), &params, &mut Default::default()).unwrap();
         assert_eq!(ab, super::flow(a.view(), b.view(), &params).unwrap());
         assert_eq!(ba, super::flow(b.view(), a.view(), &params).unwrap());
     }
