@@ -138,25 +138,26 @@ pub fn resize(image: ArrayView4<f32>, size: (usize, usize)) -> Array4<f32> {
 /// equal cost, iterations at the coarse levels lower the style loss, those at the finest the
 /// content loss). What rounding leaves over goes to the finest.
 pub fn split(iterations: usize, levels: usize) -> Vec<usize> {
-    shares(iterations, levels, 2)
+    shares(iterations, levels, [2, 1, 2])
 }
 
-/// How a video's first frame shares its `iterations` among `levels` levels: as [`split`], but
-/// three shares for the finest level. A still shot's warm frames creep towards the minimum of the
-/// full-size loss, so the first frame has to end near it (measured in docs/COARSE_TO_FINE.md).
+/// How a video's first frame shares its `iterations` among `levels` levels: six shares for the
+/// coarsest level, three for each between, four for the finest (399, 199, 267 of 865 for three).
+/// A still shot's warm frames creep back to where the full-size loss leads them, less from a first
+/// frame whose coarse levels ran longer (measured in docs/COARSE_TO_FINE.md).
 pub fn split_first_frame(iterations: usize, levels: usize) -> Vec<usize> {
-    shares(iterations, levels, 3)
+    shares(iterations, levels, [6, 3, 4])
 }
 
-/// `iterations` shared among `levels` levels: two shares for the coarsest, one for each level
-/// between, `finest` for the finest (all of them for a single level); rounding's rest to the finest.
-fn shares(iterations: usize, levels: usize, finest: usize) -> Vec<usize> {
+/// `iterations` shared among `levels` levels by `[coarsest, between, finest]` shares (a single
+/// level takes them all); what rounding leaves over goes to the finest.
+fn shares(iterations: usize, levels: usize, [coarsest, between, finest]: [usize; 3]) -> Vec<usize> {
     let levels = levels.max(1);
     let shares: Vec<usize> = (0..levels)
         .map(|l| match l {
             _ if l == levels - 1 => finest,
-            0 => 2,
-            _ => 1,
+            0 => coarsest,
+            _ => between,
         })
         .collect();
     let total: usize = shares.iter().sum();
@@ -343,7 +344,7 @@ mod tests {
             assert_eq!(shares.iter().sum::<usize>(), 601);
         }
         assert_eq!(split_first_frame(1000, 1), [1000]);
-        assert_eq!(split_first_frame(500, 2), [200, 300]);
-        assert_eq!(split_first_frame(600, 3), [200, 100, 300]);
+        assert_eq!(split_first_frame(500, 2), [300, 200]);
+        assert_eq!(split_first_frame(865, 3), [399, 199, 267]);
     }
 }
