@@ -2,7 +2,9 @@
 # The first video frame coarse to fine (docs/COARSE_TO_FINE.md, "The first video frame at 256 px"):
 # the sample pair through `stylize image` at SIZE (256), as `stylize video` paints its first frame,
 # real VGG19, CPU, THREADS (2), `--tolerance 0`: one scale with 1,000 L-BFGS iterations (today's
-# video default) against 3 levels sharing BUDGETS (1000 800 700 600 500) by `stylize::split`.
+# video default) against 3 levels sharing BUDGETS (1000 800 700 600 500; `BUDGETS=` for none) by
+# `stylize::split`, and against SPLITS (none unless given), each one count per level, coarse to fine
+# (e.g. SPLITS="200,100,300 200,300").
 # Prints each run's cost in full-size evaluations (an evaluation at a level costs its share of the
 # pixels) ÷ the single scale's, its final losses ÷ the single scale's, where it reaches the single
 # scale's final total loss, and each level's seconds per evaluation (they depend on the load).
@@ -21,14 +23,19 @@ run() { # NAME ARGS...
   "$stylize" image .cache/samples/photo.jpg --style .cache/samples/painting.jpg -o "$out/$name.png" \
     --size "$size" --threads "${THREADS:-2}" --device cpu -q --tolerance 0 --stats "$out/$name.json" "$@"
 }
-budgets=(${BUDGETS:-1000 800 700 600 500})
+budgets=(${BUDGETS-1000 800 700 600 500})
+splits=(${SPLITS:-})
 run single --levels 1 --iterations 1000
 for b in "${budgets[@]}"; do
   run "levels3-$b" --levels 3 --iterations "$b"
 done
-.venv/bin/python - "$out" "${budgets[@]}" <<'PY'
+for s in "${splits[@]}"; do
+  run "split-${s//,/-}" --iterations "$s"
+done
+BUDGETS="${budgets[*]}" SPLITS="${splits[*]}" .venv/bin/python - "$out" <<'PY'
 import json, os, sys
-out, budgets = sys.argv[1], sys.argv[2:]
+out = sys.argv[1]
+budgets, splits = os.environ["BUDGETS"].split(), os.environ["SPLITS"].split()
 load = lambda name: json.load(open(f"{out}/{name}.json"))
 
 def curve(s):
@@ -54,6 +61,7 @@ print()
 print("| run | iterations (coarse → fine) | evaluations by level | cost | cost ratio | total | style | content | reached | at equal cost: total | seconds | s per evaluation by level |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 runs = [("one scale", "single")] + [(f"3 levels, {b}", f"levels3-{b}") for b in budgets]
+runs += [(f"{s.count(',') + 1} levels, {s.replace(',', ', ')}", f"split-{s.replace(',', '-')}") for s in splits]
 for label, name in runs:
     if not os.path.exists(f"{out}/{name}.json"):
         continue

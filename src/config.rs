@@ -10,7 +10,7 @@ use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
     OptimArgs, OptimizerChoice, OverwriteArgs, PlanArgs, PrecisionChoice, RenderArgs,
     SegmentChoice, StyleArgs, TemporalArgs, UsageError, VideoArgs, DEFAULT_TEMPORAL_WEIGHT,
-    TOLERANCE_WINDOW, VIDEO_LEVELS,
+    LIVE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 use crate::files::Overwrite;
 use crate::media::{VideoInfo, VideoSettings};
@@ -221,6 +221,7 @@ pub fn live(args: &LiveArgs) -> Result<Live> {
             &args.temporal,
             args.size.unwrap_or(size),
             args.iterations.unwrap_or(iterations),
+            LIVE_LEVELS,
             FlowPreset::Fast,
             true,
         ),
@@ -258,6 +259,7 @@ pub fn render(args: &RenderArgs, quiet: bool) -> Result<(Engine, Style, Frames)>
             &args.temporal,
             args.size,
             args.iterations,
+            VIDEO_LEVELS,
             FlowPreset::Quality,
             false,
         ),
@@ -388,12 +390,14 @@ pub fn tolerance(budget: &BudgetArgs, default: f32) -> Option<Tolerance> {
     })
 }
 
-/// Frame settings from the budget and temporal flags, at `size` with `iterations`.
+/// Frame settings from the budget and temporal flags, at `size` with `iterations` and the first
+/// frame on `default_levels` unless `--levels` is given.
 fn frames(
     budget: &BudgetArgs,
     temporal: &TemporalArgs,
     size: u32,
     iterations: Iterations,
+    default_levels: usize,
     default_flow: FlowPreset,
     carry_curvature: bool,
 ) -> Frames {
@@ -401,7 +405,7 @@ fn frames(
         size,
         iterations,
         levels: budget.levels.map(|n| n as usize),
-        default_levels: VIDEO_LEVELS,
+        default_levels,
         tolerance: (
             tolerance(budget, TOLERANCE.0),
             tolerance(budget, TOLERANCE.1),
@@ -539,5 +543,13 @@ mod tests {
             let frames = told.frames_on(backend);
             assert_eq!((frames.size, frames.iterations.rest), (200, 1));
         }
+    }
+
+    #[test]
+    fn a_cold_live_start_keeps_one_level_unless_told() {
+        let preset = live_of(&["--model", "models/tiny"]).frames_on(Backend::Cpu);
+        assert_eq!((preset.levels, preset.default_levels), (None, LIVE_LEVELS));
+        let told = live_of(&["--model", "models/tiny", "--levels", "2"]).frames_on(Backend::Cpu);
+        assert_eq!(told.levels, Some(2));
     }
 }

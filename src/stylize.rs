@@ -9,7 +9,9 @@ mod still;
 mod stopping;
 
 pub use handover::Handover;
-pub use pyramid::{coarse_to_fine, level_sizes, max_levels, resize, split, Level, TooSmall};
+pub use pyramid::{
+    coarse_to_fine, level_sizes, max_levels, resize, split, split_first_frame, Level, TooSmall,
+};
 pub use solver::{optimize, EngineChoice, Iteration, Outcome, Solver};
 pub use still::{plan, style_size, StillStart, StillStyle};
 pub use stopping::{optimize_within, Budget, Stop, Tolerance};

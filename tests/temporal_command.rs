@@ -360,6 +360,40 @@ fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
     }
 }
 
+/// By default the first frame runs coarse to fine on three levels, its iterations shared 6, 3, 4
+/// (docs/COARSE_TO_FINE.md), each to the end of its share; warm frames run at full size.
+#[test]
+fn first_frame_defaults_to_three_levels_weighted_to_the_coarsest() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let result = video(&style(dir.path()))
+        .args([
+            "--input-format",
+            "lavfi",
+            "testsrc2=size=160x120:rate=10:duration=1",
+        ])
+        .args(["-o", dir.path().join("out.mp4").to_str().unwrap()])
+        .args(["--frames", "2", "--size", "128", "--iterations", "26,5"])
+        .args(["--stats", stats.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_success(&result);
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let frames = stats["frames"].as_array().unwrap();
+    let levels: Vec<(u64, u64, u64)> = frames[0]["levels"]
+        .as_array()
+        .expect("the first frame's levels")
+        .iter()
+        .map(|l| {
+            assert_eq!(l["stop"], "iterations", "{l}");
+            let field = |k: &str| l[k].as_u64().unwrap();
+            (field("width"), field("height"), field("iterations"))
+        })
+        .collect();
+    assert_eq!(levels, [(32, 24, 12), (64, 48, 6), (128, 96, 8)]);
+    assert!(frames[1].get("levels").is_none(), "{}", frames[1]);
+}
+
 /// By default the stopping rule ends the warm frames of a still shot (fresh noise, nothing moves)
 /// early, while the first frame runs its whole budget; `--tolerance 0` lets them run on.
 #[test]

@@ -18,7 +18,7 @@ pub use shared::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, MediaArgs, OptimArgs,
     OptimizerChoice, OverwriteArgs, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs,
     DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS,
-    TOLERANCE_WINDOW, VIDEO_LEVELS,
+    LIVE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 pub use video::{Iterations, RenderArgs, SegmentArgs, SegmentChoice, VideoArgs};
 

@@ -55,11 +55,11 @@ pub struct RenderArgs {
     #[arg(long, value_name = "WxH", value_parser = parse_size)]
     pub output_size: Option<(u32, u32)>,
 
-    /// Optimizer iterations: FIRST,REST gives the first frame FIRST and every later frame REST.
-    /// A first frame close to convergence, and later frames that stop once their loss flattens
-    /// (--tolerance), keep a still scene from creeping over hundreds of frames (docs/TEMPORAL.md);
-    /// 100,40 is a quicker look.
-    #[arg(long, default_value = "1000,40", value_name = "N|FIRST,REST")]
+    /// Optimizer iterations: FIRST,REST gives the first frame FIRST (shared among its --levels,
+    /// 6, 3 and 4 shares for three) and every later frame REST. A first frame close to convergence,
+    /// and later frames that stop once their loss flattens (--tolerance), keep a still scene from
+    /// creeping over hundreds of frames (docs/TEMPORAL.md); 100,40 is a quicker look.
+    #[arg(long, default_value = "865,40", value_name = "N|FIRST,REST")]
     pub iterations: Iterations,
 
     /// The stylized first frame, given instead of optimized: an image of the processing size

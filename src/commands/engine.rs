@@ -134,7 +134,7 @@ pub(super) fn frame_stylizer(
     };
     let cold = frames.tolerance.0;
     let schedule = Schedule {
-        first: stylize::split(frames.iterations.first as usize, sizes.len())
+        first: stylize::split_first_frame(frames.iterations.first as usize, sizes.len())
             .into_iter()
             .map(|iterations| Budget {
                 iterations,

@@ -138,9 +138,27 @@ pub fn resize(image: ArrayView4<f32>, size: (usize, usize)) -> Array4<f32> {
 /// equal cost, iterations at the coarse levels lower the style loss, those at the finest the
 /// content loss). What rounding leaves over goes to the finest.
 pub fn split(iterations: usize, levels: usize) -> Vec<usize> {
+    shares(iterations, levels, [2, 1, 2])
+}
+
+/// How a video's first frame shares its `iterations` among `levels` levels: six shares for the
+/// coarsest level, three for each between, four for the finest (399, 199, 267 of 865 for three).
+/// A still shot's warm frames creep back to where the full-size loss leads them, less from a first
+/// frame whose coarse levels ran longer (measured in docs/COARSE_TO_FINE.md).
+pub fn split_first_frame(iterations: usize, levels: usize) -> Vec<usize> {
+    shares(iterations, levels, [6, 3, 4])
+}
+
+/// `iterations` shared among `levels` levels by `[coarsest, between, finest]` shares (a single
+/// level takes them all); what rounding leaves over goes to the finest.
+fn shares(iterations: usize, levels: usize, [coarsest, between, finest]: [usize; 3]) -> Vec<usize> {
     let levels = levels.max(1);
     let shares: Vec<usize> = (0..levels)
-        .map(|l| if l == 0 || l == levels - 1 { 2 } else { 1 })
+        .map(|l| match l {
+            _ if l == levels - 1 => finest,
+            0 => coarsest,
+            _ => between,
+        })
         .collect();
     let total: usize = shares.iter().sum();
     let mut split: Vec<usize> = shares.iter().map(|s| iterations * s / total).collect();
@@ -321,5 +339,12 @@ mod tests {
         assert_eq!(split(300, 2), [150, 150]);
         assert_eq!(split(300, 3), [120, 60, 120]);
         assert_eq!(split(1000, 4), [333, 166, 166, 335]);
+        for levels in 1..=5 {
+            let shares = split_first_frame(601, levels);
+            assert_eq!(shares.iter().sum::<usize>(), 601);
+        }
+        assert_eq!(split_first_frame(1000, 1), [1000]);
+        assert_eq!(split_first_frame(500, 2), [300, 200]);
+        assert_eq!(split_first_frame(865, 3), [399, 199, 267]);
     }
 }
