@@ -324,26 +324,45 @@ fn a_given_first_frame_is_used_as_it_is() {
     assert_one_line_error(&result, 1, "is 32x24, but the frames are stylized at 64x48");
 }
 
-#[test]
-fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out.mp4");
-    let stats = dir.path().join("stats.json");
-    let result = video(&style(dir.path()))
+/// `stylize video` of a second of FFmpeg's test pattern (160×120, 10 fps) into `dir`/out.mp4 with
+/// `args`; its `--stats`, once it succeeded.
+fn on_test_pattern(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let stats = dir.join("stats.json");
+    let result = video(&style(dir))
         .args([
             "--input-format",
             "lavfi",
             "testsrc2=size=160x120:rate=10:duration=1",
         ])
-        .args(["-o", out.to_str().unwrap(), "--frames", "4"])
-        .args(["--size", "64", "--levels", "2", "--iterations", "20,200"])
-        .args(["--tolerance", "0.2", "--stats", stats.to_str().unwrap()])
+        .args(["-o", dir.join("out.mp4").to_str().unwrap()])
+        .args(args)
+        .args(["--stats", stats.to_str().unwrap()])
         .output()
         .unwrap();
     assert_success(&result);
-    let (frames, _, w, h, _) = probe(&out, "v").expect("a video stream");
+    serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap()
+}
+
+#[test]
+fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = on_test_pattern(
+        dir.path(),
+        &[
+            "--frames",
+            "4",
+            "--size",
+            "64",
+            "--levels",
+            "2",
+            "--iterations",
+            "20,200",
+            "--tolerance",
+            "0.2",
+        ],
+    );
+    let (frames, _, w, h, _) = probe(&dir.path().join("out.mp4"), "v").expect("a video stream");
     assert_eq!((frames, w, h), (4, 160, 120));
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     let frames = stats["frames"].as_array().unwrap();
     let levels = frames[0]["levels"]
         .as_array()
@@ -365,20 +384,10 @@ fn first_frame_runs_coarse_to_fine_and_warm_frames_stop_on_tolerance() {
 #[test]
 fn first_frame_defaults_to_three_levels_weighted_to_the_coarsest() {
     let dir = tempfile::tempdir().unwrap();
-    let stats = dir.path().join("stats.json");
-    let result = video(&style(dir.path()))
-        .args([
-            "--input-format",
-            "lavfi",
-            "testsrc2=size=160x120:rate=10:duration=1",
-        ])
-        .args(["-o", dir.path().join("out.mp4").to_str().unwrap()])
-        .args(["--frames", "2", "--size", "128", "--iterations", "26,5"])
-        .args(["--stats", stats.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_success(&result);
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let stats = on_test_pattern(
+        dir.path(),
+        &["--frames", "2", "--size", "128", "--iterations", "26,5"],
+    );
     let frames = stats["frames"].as_array().unwrap();
     let levels: Vec<(u64, u64, u64)> = frames[0]["levels"]
         .as_array()
