@@ -43,17 +43,6 @@ impl Plane {
         Array2::from_shape_vec((self.h, self.w), self.data).expect("a plane holds w·h values")
     }
 
-    /// A plane of the same size whose rows are filled in parallel by `f(y, row)`.
-    pub(super) fn map_rows(w: usize, h: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
-        let mut out = Plane::zeros(w, h);
-        out.data
-            .par_chunks_mut(w)
-            .with_min_len(rows_per_task(w))
-            .enumerate()
-            .for_each(|(y, row)| f(y, row));
-        out
-    }
-
     #[cfg(test)]
     pub(super) fn at(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.w + x]
@@ -72,9 +61,27 @@ impl Plane {
 
     /// The derivative along x of [`Plane::gradient`].
     pub(super) fn gradient_x(&self) -> Plane {
-        let (w, h) = (self.w, self.h);
-        Plane::map_rows(w, h, |y, out| {
-            let r = &self.data[y * w..(y + 1) * w];
+        let mut out = Plane::zeros(self.w, self.h);
+        gradient_x_into(&self.data, self.w, &mut out.data);
+        out
+    }
+
+    /// The derivative along y of [`Plane::gradient`].
+    pub(super) fn gradient_y(&self) -> Plane {
+        let mut out = Plane::zeros(self.w, self.h);
+        gradient_y_into(&self.data, self.w, &mut out.data);
+        out
+    }
+}
+
+/// `out` = the derivative along x of the `w`-wide row-major image `image` (as
+/// [`Plane::gradient`]), rows in parallel.
+pub(super) fn gradient_x_into(image: &[f32], w: usize, out: &mut [f32]) {
+    out.par_chunks_mut(w)
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, out)| {
+            let r = &image[y * w..(y + 1) * w];
             if w > 4 {
                 stencil(
                     &mut out[2..w - 2],
@@ -87,70 +94,21 @@ impl Plane {
                 out[x as usize] =
                     (at(x - 2) - 8.0 * at(x - 1) + 8.0 * at(x + 1) - at(x + 2)) / 12.0;
             }
-        })
-    }
-
-    /// The derivative along y of [`Plane::gradient`].
-    pub(super) fn gradient_y(&self) -> Plane {
-        let (w, h) = (self.w, self.h);
-        let row = |y: usize| &self.data[y * w..(y + 1) * w];
-        Plane::map_rows(w, h, |y, out| {
-            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
-            stencil(out, [at(-2), at(-1), at(1), at(2)]);
-        })
-    }
-
-    /// The pixelwise mean of this plane and `other` (of the same size).
-    pub(super) fn mean_with(&self, other: &Plane) -> Plane {
-        Plane {
-            w: self.w,
-            h: self.h,
-            data: self
-                .data
-                .iter()
-                .zip(&other.data)
-                .map(|(a, b)| 0.5 * (a + b))
-                .collect(),
-        }
-    }
+        });
 }
 
-/// Three planes of one size, each sampled at (x + u, y + v) for every pixel (bilinear, the
-/// position clamped to the frame): the same weights serve all three.
-pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
-    let (w, h) = (u.w, u.h);
-    let mut out = [(); 3].map(|_| Plane::zeros(w, h));
-    let [a, b, c] = &mut out;
-    (
-        a.data.par_chunks_mut(w),
-        b.data.par_chunks_mut(w),
-        c.data.par_chunks_mut(w),
-    )
-        .into_par_iter()
+/// `out` = the derivative along y of the `w`-wide row-major image `image` (as
+/// [`Plane::gradient`]), rows in parallel.
+pub(super) fn gradient_y_into(image: &[f32], w: usize, out: &mut [f32]) {
+    let h = image.len() / w;
+    let row = |y: usize| &image[y * w..(y + 1) * w];
+    out.par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
         .enumerate()
-        .for_each(|(y, (ra, rb, rc))| {
-            let (ur, vr) = (&u.data[y * w..(y + 1) * w], &v.data[y * w..(y + 1) * w]);
-            for x in 0..w {
-                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
-                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
-                let (x0, y0) = (px as usize, py as usize);
-                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
-                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
-                let x1 = (x0 + 1).min(w - 1);
-                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
-                let sample = |p: &Plane| {
-                    let d = &p.data;
-                    let top = d[i00] + fx * (d[i01] - d[i00]);
-                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
-                    top + fy * (bottom - top)
-                };
-                ra[x] = sample(planes[0]);
-                rb[x] = sample(planes[1]);
-                rc[x] = sample(planes[2]);
-            }
+        .for_each(|(y, out)| {
+            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
+            stencil(out, [at(-2), at(-1), at(1), at(2)]);
         });
-    out
 }
 
 vectorized! {

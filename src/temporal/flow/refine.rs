@@ -8,9 +8,10 @@
 //! vectorizes (after OpenCV's `VariationalRefinement` and its `RedBlackBuffer`).
 
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSliceMut;
 
 use super::checker::{own_and_other, Checker, Grid};
-use super::pyramid::{rows_per_task, warped3, Plane};
+use super::pyramid::{gradient_x_into, gradient_y_into, rows_per_task, Plane};
 use super::simd::vectorized;
 use super::FlowParams;
 
@@ -44,6 +45,33 @@ struct DataTerms {
     nb: Checker,
     ngx: Checker,
     ngy: Checker,
+    /// The same terms row-major, before their split, and i1's gradient.
+    rows: Rows,
+}
+
+/// Row-major planes of the data terms, kept across levels and calls: each holds the values of
+/// the largest level so far, of which a level uses the first w·h.
+#[derive(Default)]
+struct Rows {
+    i1x: Vec<f32>,
+    i1y: Vec<f32>,
+    ix: Vec<f32>,
+    iy: Vec<f32>,
+    iz: Vec<f32>,
+    ixz: Vec<f32>,
+    iyz: Vec<f32>,
+    ixx: Vec<f32>,
+    ixy: Vec<f32>,
+    iyy: Vec<f32>,
+}
+
+/// The first `n` values of `buffer`, which grows (zero-filled) only past its longest length so
+/// far: the caller writes all `n` before reading them.
+fn room(buffer: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if buffer.len() < n {
+        buffer.resize(n, 0.0);
+    }
+    &mut buffer[..n]
 }
 
 impl DataTerms {
@@ -60,38 +88,92 @@ impl DataTerms {
         u: &Plane,
         v: &Plane,
     ) {
-        let (i1x, i1y) = i1.gradient();
-        let [i1w, i1wx, i1wy] = warped3([i1, &i1x, &i1y], u, v);
-        let ix = i1wx.mean_with(i0x);
-        let iy = i1wy.mean_with(i0y);
-        let (ixx, ixy) = ix.gradient();
-        let iyy = iy.gradient_y();
+        let (w, n) = (grid.w, grid.w * grid.h);
+        let r = &mut self.rows;
+        let (i1x, i1y) = (room(&mut r.i1x, n), room(&mut r.i1y, n));
+        gradient_x_into(&i1.data, w, i1x);
+        gradient_y_into(&i1.data, w, i1y);
+        let [ix, iy, iz, ixz, iyz] =
+            [&mut r.ix, &mut r.iy, &mut r.iz, &mut r.ixz, &mut r.iyz].map(|b| room(b, n));
+        warp_terms(
+            [i0, i0x, i0y].map(|p| &p.data[..]),
+            [&i1.data, i1x, i1y],
+            (u, v),
+            [ix, iy, iz, ixz, iyz],
+        );
+        let [ixx, ixy, iyy] = [&mut r.ixx, &mut r.ixy, &mut r.iyy].map(|b| room(b, n));
+        gradient_x_into(&r.ix[..n], w, ixx);
+        gradient_y_into(&r.ix[..n], w, ixy);
+        gradient_y_into(&r.iy[..n], w, iyy);
+        let [ix, iy, iz, ixz, iyz, ixx, ixy, iyy] =
+            [&r.ix, &r.iy, &r.iz, &r.ixz, &r.iyz, &r.ixx, &r.ixy, &r.iyy].map(|b| &b[..n]);
         let zeta2 = ZETA * ZETA;
-        let d = self;
         for (out, plane) in [
-            (&mut d.ix, &ix),
-            (&mut d.iy, &iy),
-            (&mut d.ixx, &ixx),
-            (&mut d.ixy, &ixy),
-            (&mut d.iyy, &iyy),
+            (&mut self.ix, ix),
+            (&mut self.iy, iy),
+            (&mut self.iz, iz),
+            (&mut self.ixx, ixx),
+            (&mut self.ixy, ixy),
+            (&mut self.iyy, iyy),
+            (&mut self.ixz, ixz),
+            (&mut self.iyz, iyz),
         ] {
             out.split_map(grid, [plane], |[x]| x);
         }
         for (out, a, b) in [
-            (&mut d.iz, &i1w, i0),
-            (&mut d.ixz, &i1wx, i0x),
-            (&mut d.iyz, &i1wy, i0y),
-        ] {
-            out.split_map(grid, [a, b], |[a, b]| a - b);
-        }
-        for (out, a, b) in [
-            (&mut d.nb, &ix, &iy),
-            (&mut d.ngx, &ixx, &ixy),
-            (&mut d.ngy, &ixy, &iyy),
+            (&mut self.nb, ix, iy),
+            (&mut self.ngx, ixx, ixy),
+            (&mut self.ngy, ixy, iyy),
         ] {
             out.split_map(grid, [a, b], |[a, b]| 1.0 / (a * a + b * b + zeta2));
         }
     }
+}
+
+/// The data terms that need i1 warped back by the flow (u, v), row-major, in one pass: with
+/// `frame0` = (i0, i0x, i0y) and `frame1` = (i1, i1x, i1y) sampled bilinearly at (x + u, y + v)
+/// (clamped to the frame) as (w1, w1x, w1y), `out` = (Ix, Iy, Iz, Ixz, Iyz) =
+/// ((w1x + i0x) / 2, (w1y + i0y) / 2, w1 − i0, w1x − i0x, w1y − i0y).
+fn warp_terms(
+    frame0: [&[f32]; 3],
+    frame1: [&[f32]; 3],
+    (u, v): (&Plane, &Plane),
+    out: [&mut [f32]; 5],
+) {
+    let (w, h) = (u.w, u.h);
+    let [ix, iy, iz, ixz, iyz] = out.map(|o| o.par_chunks_mut(w));
+    (ix, iy, iz, ixz, iyz)
+        .into_par_iter()
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, (ix, iy, iz, ixz, iyz))| {
+            let span = y * w..(y + 1) * w;
+            let (ur, vr) = (&u.data[span.clone()], &v.data[span.clone()]);
+            let [a, ax, ay] = frame0.map(|p| &p[span.clone()]);
+            let [f1, f1x, f1y] = frame1;
+            let (ix, iy, iz) = (&mut ix[..w], &mut iy[..w], &mut iz[..w]);
+            let (ixz, iyz) = (&mut ixz[..w], &mut iyz[..w]);
+            for x in 0..w {
+                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
+                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
+                let (x0, y0) = (px as usize, py as usize);
+                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
+                let x1 = (x0 + 1).min(w - 1);
+                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                let sample = |d: &[f32]| {
+                    let top = d[i00] + fx * (d[i01] - d[i00]);
+                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
+                    top + fy * (bottom - top)
+                };
+                let (s, sx, sy) = (sample(f1), sample(f1x), sample(f1y));
+                ix[x] = 0.5 * (sx + ax[x]);
+                iy[x] = 0.5 * (sy + ay[x]);
+                iz[x] = s - a[x];
+                ixz[x] = sx - ax[x];
+                iyz[x] = sy - ay[x];
+            }
+        });
 }
 
 /// The smoothness term's weights at the current flow: α × the mean of Ψ'(|∇u|² + |∇v|²) at the
@@ -373,7 +455,7 @@ pub(super) fn refine(
     data.update(grid, i0, i1, i0x, i0y, u, v);
     for (q, plane) in [(&mut *u0, &*u), (&mut *v0, &*v)] {
         q.fit(grid);
-        q.split_map(grid, [plane], |[x]| x);
+        q.split_map(grid, [&plane.data], |[x]| x);
     }
     du.clear(grid);
     dv.clear(grid);
