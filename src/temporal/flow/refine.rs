@@ -194,24 +194,33 @@ impl Edges {
         }
     }
 
-    /// The weights at the flow (u, v).
-    fn update(&mut self, grid: Grid, u: &Checker, v: &Checker, alpha: f32) {
+    /// The weights at the flow (u + du, v + dv): the level's flow `flow` and the increments
+    /// `incr`, added where they are read.
+    fn update(&mut self, grid: Grid, flow: [&Checker; 2], incr: [&Checker; 2], alpha: f32) {
         for c in 0..2 {
             grid.rows_mut(&mut self.psi.colour[c])
                 .with_min_len(rows_per_task(grid.w))
                 .enumerate()
                 .for_each(|(y, row)| {
-                    let own = [&u.colour[c], &v.colour[c]].map(|p| grid.own(p, c, y));
-                    let [_, ur, _, ud] = grid.neighbours(&u.colour[1 - c], c, y);
-                    let [_, vr, _, vd] = grid.neighbours(&v.colour[1 - c], c, y);
+                    // (u, du) then (v, dv): own values, right and lower neighbours.
+                    let parts = [flow[0], incr[0], flow[1], incr[1]];
+                    let own = parts.map(|q| grid.own(&q.colour[c], c, y));
+                    let around = parts.map(|q| grid.neighbours(&q.colour[1 - c], c, y));
+                    let right = around.map(|[_, r, _, _]| r);
                     // The last row has no lower neighbour: its vertical differences are 0.
-                    let down = if y + 1 < grid.h { [ud, vd] } else { own };
+                    let down = if y + 1 < grid.h {
+                        around.map(|[_, _, _, d]| d)
+                    } else {
+                        own
+                    };
                     let out = &mut row[1..1 + own[0].len()];
-                    psi_row(out, own, [ur, vr], down);
+                    psi_row(out, own, right, down);
                     if grid.ends_row(y, c) {
                         // Nor has the last column a right neighbour.
                         let k = out.len() - 1;
-                        let (uy, vy) = (down[0][k] - own[0][k], down[1][k] - own[1][k]);
+                        let at = |q: [&[f32]; 4]| [q[0][k] + q[1][k], q[2][k] + q[3][k]];
+                        let ([u, v], [ud, vd]) = (at(own), at(down));
+                        let (uy, vy) = (ud - u, vd - v);
                         out[k] = psi_prime(uy * uy + vy * vy);
                     }
                 });
@@ -242,15 +251,17 @@ impl Edges {
 }
 
 vectorized! {
-/// Ψ' of one row's forward differences: the pixels' (u, v) in `own`, those of their right and
-/// lower neighbours in `right` and `down`.
-fn psi_row(out: &mut [f32], own: [&[f32]; 2], right: [&[f32]; 2], down: [&[f32]; 2]) {
+/// Ψ' of one row's forward differences of the flow plus increments: (u, du, v, dv) of the
+/// pixels in `own`, of their right and lower neighbours in `right` and `down`.
+fn psi_row(out: &mut [f32], own: [&[f32]; 4], right: [&[f32]; 4], down: [&[f32]; 4]) {
     let n = out.len();
-    let ([u, v], [ur, vr], [ud, vd]) = (own, right, down);
-    let (u, v, ur, vr, ud, vd) = (&u[..n], &v[..n], &ur[..n], &vr[..n], &ud[..n], &vd[..n]);
+    let [u, du, v, dv] = own.map(|t| &t[..n]);
+    let [ur, dur, vr, dvr] = right.map(|t| &t[..n]);
+    let [ud, dud, vd, dvd] = down.map(|t| &t[..n]);
     for k in 0..n {
-        let (ux, vx) = (ur[k] - u[k], vr[k] - v[k]);
-        let (uy, vy) = (ud[k] - u[k], vd[k] - v[k]);
+        let (u, v) = (u[k] + du[k], v[k] + dv[k]);
+        let (ux, vx) = (ur[k] + dur[k] - u, vr[k] + dvr[k] - v);
+        let (uy, vy) = (ud[k] + dud[k] - u, vd[k] + dvd[k] - v);
         out[k] = psi_prime(ux * ux + uy * uy + vx * vx + vy * vy);
     }
 }
@@ -300,55 +311,6 @@ impl System {
         ] {
             q.size(grid);
         }
-    }
-
-    /// The equations of the pixels of colour `c` about the level's flow (u, v) with the current
-    /// increments (du, dv).
-    #[allow(clippy::too_many_arguments)]
-    fn update(
-        &mut self,
-        grid: Grid,
-        c: usize,
-        data: &DataTerms,
-        edges: &Edges,
-        (u, v): (&Checker, &Checker),
-        (du, dv): (&Checker, &Checker),
-        params: &FlowParams,
-    ) {
-        let o = 1 - c;
-        (
-            grid.rows_mut(&mut self.a12.colour[c]),
-            grid.rows_mut(&mut self.cu.colour[c]),
-            grid.rows_mut(&mut self.cv.colour[c]),
-            grid.rows_mut(&mut self.inv_u.colour[c]),
-            grid.rows_mut(&mut self.inv_v.colour[c]),
-        )
-            .into_par_iter()
-            .with_min_len(rows_per_task(grid.w))
-            .enumerate()
-            .for_each(|(y, (a12, cu, cv, inv_u, inv_v))| {
-                let own = grid.pixels(c, y);
-                let n = grid.len(y, c);
-                let (a12, cu, cv) = (&mut a12[1..1 + n], &mut cu[1..1 + n], &mut cv[1..1 + n]);
-                let (inv_u, inv_v) = (&mut inv_u[1..1 + n], &mut inv_v[1..1 + n]);
-                let d = data;
-                let terms = [
-                    &d.ix, &d.iy, &d.iz, &d.ixx, &d.ixy, &d.iyy, &d.ixz, &d.iyz, &d.nb, &d.ngx,
-                    &d.ngy,
-                ]
-                .map(&own);
-                let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
-                let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
-                let weights = [wl, own(&edges.right), wu, own(&edges.down)];
-                let flow = [u, v].map(|q| {
-                    let [l, r, up, down] = grid.neighbours(&q.colour[o], c, y);
-                    [own(q), l, r, up, down]
-                });
-                let incr = [own(du), own(dv)];
-                equations_row(
-                    a12, cu, cv, inv_u, inv_v, terms, incr, weights, flow, params,
-                );
-            });
     }
 }
 
@@ -410,11 +372,9 @@ fn equations_row(
 #[derive(Default)]
 pub(super) struct RefineWorkspace {
     data: DataTerms,
-    /// The level's flow, and the flow with the current increments.
+    /// The level's flow.
     u0: Checker,
     v0: Checker,
-    uf: Checker,
-    vf: Checker,
     /// The increments (du, dv).
     du: Checker,
     dv: Checker,
@@ -445,8 +405,6 @@ pub(super) fn refine(
         data,
         u0,
         v0,
-        uf,
-        vf,
         du,
         dv,
         edges,
@@ -459,33 +417,14 @@ pub(super) fn refine(
     }
     du.clear(grid);
     dv.clear(grid);
-    for q in [&mut *uf, &mut *vf] {
-        q.size(grid);
-    }
     edges.fit(grid);
     system.size(grid);
-    let n = grid.slots();
     for _ in 0..params.refine_iterations {
-        // The flow with the increments so far, which the weights are taken at.
-        for c in 0..2 {
-            add(
-                &u0.colour[c][..n],
-                &du.colour[c][..n],
-                &mut uf.colour[c][..n],
-            );
-            add(
-                &v0.colour[c][..n],
-                &dv.colour[c][..n],
-                &mut vf.colour[c][..n],
-            );
-        }
-        edges.update(grid, uf, vf, params.alpha);
-        for c in 0..2 {
-            system.update(grid, c, data, edges, (u0, v0), (du, dv), params);
-        }
-        for _ in 0..params.sor_iterations {
+        edges.update(grid, [u0, v0], [du, dv], params.alpha);
+        for sweep in 0..params.sor_iterations {
             for c in 0..2 {
-                sor_half_sweep(grid, c, system, edges, du, dv);
+                let equations = (sweep == 0).then_some((&*data, [&*u0, &*v0], params));
+                sor_half_sweep(grid, c, system, edges, (du, dv), equations);
             }
         }
     }
@@ -493,47 +432,73 @@ pub(super) fn refine(
     dv.add_to(grid, v);
 }
 
-/// `out = a + b`, element by element.
-fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
-    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
-        *o = a + b;
-    }
-}
+/// What the equations of a fixed-point iteration are made of: the data terms, the level's flow
+/// (u, v) and the settings.
+type Linearization<'a> = (&'a DataTerms, [&'a Checker; 2], &'a FlowParams);
 
 /// One half of a red–black SOR sweep: every pixel of colour `c`, updated from its four
 /// neighbours, which are all of the other colour and so fixed during the half sweep. Rows run
-/// in parallel, and a row's pixels do not depend on each other.
+/// in parallel, and a row's pixels do not depend on each other. With `equations` (the first
+/// sweep of a fixed-point iteration), each row's equations are written first, from the
+/// increments before the update, in the same pass.
 fn sor_half_sweep(
     grid: Grid,
     c: usize,
-    system: &System,
+    system: &mut System,
     edges: &Edges,
-    du: &mut Checker,
-    dv: &mut Checker,
+    (du, dv): (&mut Checker, &mut Checker),
+    equations: Option<Linearization>,
 ) {
     let o = 1 - c;
     let (du_own, du_other) = own_and_other(&mut du.colour, c);
     let (dv_own, dv_other) = own_and_other(&mut dv.colour, c);
-    (grid.rows_mut(du_own), grid.rows_mut(dv_own))
+    let s = system;
+    (
+        grid.rows_mut(du_own),
+        grid.rows_mut(dv_own),
+        grid.rows_mut(&mut s.a12.colour[c]),
+        grid.rows_mut(&mut s.cu.colour[c]),
+        grid.rows_mut(&mut s.cv.colour[c]),
+        grid.rows_mut(&mut s.inv_u.colour[c]),
+        grid.rows_mut(&mut s.inv_v.colour[c]),
+    )
         .into_par_iter()
         .with_min_len(rows_per_task(grid.w))
         .enumerate()
-        .for_each(|(y, (du, dv))| {
+        .for_each(|(y, (du, dv, a12, cu, cv, inv_u, inv_v))| {
             let own = grid.pixels(c, y);
             let n = grid.len(y, c);
-            let eq = [
-                &system.a12,
-                &system.cu,
-                &system.cv,
-                &system.inv_u,
-                &system.inv_v,
-            ]
-            .map(&own);
+            let (du, dv) = (&mut du[1..1 + n], &mut dv[1..1 + n]);
+            let [a12, cu, cv, inv_u, inv_v] = [a12, cu, cv, inv_u, inv_v].map(|r| &mut r[1..1 + n]);
             let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
             let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
             let weights = [wl, own(&edges.right), wu, own(&edges.down)];
+            if let Some((d, flow, params)) = equations {
+                let terms = [
+                    &d.ix, &d.iy, &d.iz, &d.ixx, &d.ixy, &d.iyy, &d.ixz, &d.iyz, &d.nb, &d.ngx,
+                    &d.ngy,
+                ]
+                .map(&own);
+                let flow = flow.map(|q| {
+                    let [l, r, up, down] = grid.neighbours(&q.colour[o], c, y);
+                    [own(q), l, r, up, down]
+                });
+                equations_row(
+                    a12,
+                    cu,
+                    cv,
+                    inv_u,
+                    inv_v,
+                    terms,
+                    [du, dv],
+                    weights,
+                    flow,
+                    params,
+                );
+            }
+            let eq = [&*a12, &*cu, &*cv, &*inv_u, &*inv_v];
             let around = [du_other, dv_other].map(|p| grid.neighbours(p, c, y));
-            sor_row(&mut du[1..1 + n], &mut dv[1..1 + n], eq, weights, around);
+            sor_row(du, dv, eq, weights, around);
         });
 }
 
