@@ -16,7 +16,7 @@ mod simd;
 mod tests;
 
 use patch::PatchSearch;
-use pyramid::{pyramid, upsample, Plane};
+use pyramid::{pyramid, upsample, upsample_into, Plane};
 use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
@@ -176,7 +176,19 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
 /// time.
 #[derive(Default)]
 pub struct FlowWorkspace {
+    levels: Vec<LevelPlanes>,
     refine: RefineWorkspace,
+}
+
+/// A pyramid level's planes, finest first, of the same size from one frame to the next.
+#[derive(Default)]
+struct LevelPlanes {
+    /// The field (u, v) as it is refined at the level.
+    u: Plane,
+    v: Plane,
+    /// The gradient of the first frame.
+    gx: Plane,
+    gy: Plane,
 }
 
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
@@ -250,38 +262,45 @@ fn flow_between(
     params: &FlowParams,
     workspace: &mut FlowWorkspace,
 ) -> Flow {
-    let mut field: Option<(Plane, Plane)> = None;
-    for (i0, i1) in pa.iter().zip(pb).rev() {
-        let (mut u, mut v) = match field.take() {
-            Some((u, v)) => (upsample(&u, i0.w, i0.h, 2), upsample(&v, i0.w, i0.h, 2)),
-            None => (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
-        };
-        let (i0x, i0y) = i0.gradient();
-        if i0.w >= params.patch_size && i0.h >= params.patch_size {
-            let search = PatchSearch::new(i0, i1, &i0x, &i0y, params);
-            let patches = search.run(&u, &v);
-            (u, v) = search.densify(&patches);
+    let FlowWorkspace {
+        levels,
+        refine: buffers,
+    } = workspace;
+    levels.resize_with(pa.len(), LevelPlanes::default);
+    for (l, (i0, i1)) in pa.iter().zip(pb).enumerate().rev() {
+        let (finer, coarser) = levels.split_at_mut(l + 1);
+        let level = &mut finer[l];
+        let size = (i0.w, i0.h);
+        match coarser.first() {
+            Some(c) => {
+                upsample_into(&c.u, size, 2, &mut level.u);
+                upsample_into(&c.v, size, 2, &mut level.v);
+            }
+            None => (level.u, level.v) = (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
         }
-        refine(
-            i0,
-            i1,
-            &i0x,
-            &i0y,
-            &mut u,
-            &mut v,
-            params,
-            &mut workspace.refine,
-        );
-        field = Some((u, v));
+        let LevelPlanes { u, v, gx, gy } = level;
+        i0.gradient_into(gx, gy);
+        if i0.w >= params.patch_size && i0.h >= params.patch_size {
+            let search = PatchSearch::new(i0, i1, gx, gy, params);
+            let patches = search.run(u, v);
+            search.densify(&patches, u, v);
+        }
+        refine(i0, i1, gx, gy, u, v, params, buffers);
     }
-    let (mut u, mut v) = field.expect("at least one level");
-    if finest > 0 {
+    let finest_level = &mut levels[0];
+    let (u, v) = if finest > 0 {
         // Straight to full size in one bilinear pass: the same field as doubling level by level.
-        (u, v) = (
-            upsample(&u, w, h, 1 << finest),
-            upsample(&v, w, h, 1 << finest),
-        );
-    }
+        (
+            upsample(&finest_level.u, w, h, 1 << finest),
+            upsample(&finest_level.v, w, h, 1 << finest),
+        )
+    } else {
+        // The full-size level's field is the result: its planes go with it.
+        (
+            std::mem::take(&mut finest_level.u),
+            std::mem::take(&mut finest_level.v),
+        )
+    };
     Flow {
         u: u.into_array(),
         v: v.into_array(),

@@ -10,7 +10,7 @@ use super::simd::vectorized;
 use crate::temporal::warp::bilinear;
 
 /// A row-major w×h image of `f32`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Plane {
     pub(super) w: usize,
     pub(super) h: usize,
@@ -53,29 +53,27 @@ impl Plane {
         bilinear(&self.data, self.w, self.h, x, y)
     }
 
-    /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
-    /// border repeated.
-    pub(super) fn gradient(&self) -> (Plane, Plane) {
-        (self.gradient_x(), self.gradient_y())
+    /// Makes this plane w×h, keeping its values where it already is (a buffer kept across
+    /// calls on frames of one size); zeros otherwise.
+    fn fit(&mut self, w: usize, h: usize) {
+        if (self.w, self.h) != (w, h) {
+            *self = Plane::zeros(w, h);
+        }
     }
 
-    /// The derivative along x of [`Plane::gradient`].
-    pub(super) fn gradient_x(&self) -> Plane {
-        let mut out = Plane::zeros(self.w, self.h);
-        gradient_x_into(&self.data, self.w, &mut out.data);
-        out
-    }
-
-    /// The derivative along y of [`Plane::gradient`].
-    pub(super) fn gradient_y(&self) -> Plane {
-        let mut out = Plane::zeros(self.w, self.h);
-        gradient_y_into(&self.data, self.w, &mut out.data);
-        out
+    /// Writes into `gx` and `gy` the derivatives along x and y by the five-point stencil
+    /// (1, −8, 0, 8, −1)/12, with the frame's border repeated.
+    pub(super) fn gradient_into(&self, gx: &mut Plane, gy: &mut Plane) {
+        for g in [&mut *gx, &mut *gy] {
+            g.fit(self.w, self.h);
+        }
+        gradient_x_into(&self.data, self.w, &mut gx.data);
+        gradient_y_into(&self.data, self.w, &mut gy.data);
     }
 }
 
 /// `out` = the derivative along x of the `w`-wide row-major image `image` (as
-/// [`Plane::gradient`]), rows in parallel.
+/// [`Plane::gradient_into`]), rows in parallel.
 pub(super) fn gradient_x_into(image: &[f32], w: usize, out: &mut [f32]) {
     out.par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
@@ -98,7 +96,7 @@ pub(super) fn gradient_x_into(image: &[f32], w: usize, out: &mut [f32]) {
 }
 
 /// `out` = the derivative along y of the `w`-wide row-major image `image` (as
-/// [`Plane::gradient`]), rows in parallel.
+/// [`Plane::gradient_into`]), rows in parallel.
 pub(super) fn gradient_y_into(image: &[f32], w: usize, out: &mut [f32]) {
     let h = image.len() / w;
     let row = |y: usize| &image[y * w..(y + 1) * w];
@@ -244,13 +242,27 @@ pub(super) fn pyramid(image: ArrayView2<f32>, levels: usize, finest: usize) -> V
 /// beyond the last coarse pixel the edge repeats. Row by row: the two coarse rows around the fine
 /// one blended into a buffer, then that buffer sampled along the row.
 pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Plane {
+    let mut out = Plane::default();
+    upsample_into(coarse, (w, h), factor, &mut out);
+    out
+}
+
+/// [`upsample`] into `out`, whose memory is kept.
+pub(super) fn upsample_into(
+    coarse: &Plane,
+    (w, h): (usize, usize),
+    factor: usize,
+    out: &mut Plane,
+) {
     let (cw, ch) = (coarse.w, coarse.h);
     let row = |r: usize| &coarse.data[r * cw..(r + 1) * cw];
     let scale = factor as f32;
     // Fractions 0, 1/factor, …: exact for a power of two.
     let steps: Vec<f32> = (0..factor).map(|j| j as f32 / scale).collect();
     // Written row by row without zeroing first: the full-size field is the largest plane.
-    let mut data = Vec::with_capacity(w * h);
+    let data = &mut out.data;
+    data.clear();
+    data.reserve(w * h);
     data.spare_capacity_mut()[..w * h]
         .par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
@@ -274,7 +286,7 @@ pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Pla
         );
     // SAFETY: the capacity holds w·h values, and every one of the h rows of w was written above.
     unsafe { data.set_len(w * h) };
-    Plane { w, h, data }
+    (out.w, out.h) = (w, h);
 }
 
 /// `out`, a fine row, sampled from the coarse row `mid` that is `factor` times shorter: runs of
