@@ -156,7 +156,8 @@ fn warp_terms(
             for x in 0..w {
                 let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
                 let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
-                let (x0, y0) = (px as usize, py as usize);
+                // In the frame, so through i32 (one instruction) as through usize (saturating).
+                let (x0, y0) = (px as i32 as usize, py as i32 as usize);
                 let (fx, fy) = (px - x0 as f32, py - y0 as f32);
                 let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
                 let x1 = (x0 + 1).min(w - 1);
