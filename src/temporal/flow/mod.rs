@@ -16,7 +16,7 @@ mod simd;
 mod tests;
 
 use patch::PatchSearch;
-use pyramid::{pyramid, upsample, upsample_into, Plane};
+use pyramid::{pyramid_into, upsample, upsample_into, Plane};
 use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
@@ -176,6 +176,8 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
 /// time.
 #[derive(Default)]
 pub struct FlowWorkspace {
+    /// The pyramids of the two frames (in `flows_both_ways`, each workspace's first holds one).
+    pyramids: [Vec<Plane>; 2],
     levels: Vec<LevelPlanes>,
     refine: RefineWorkspace,
 }
@@ -204,8 +206,20 @@ pub fn flow_with(
     params: &FlowParams,
     workspace: &mut FlowWorkspace,
 ) -> Result<Flow> {
-    let (pa, pb, finest) = pyramids(a, b, params)?;
-    Ok(flow_between(&pa, &pb, (a.dim(), finest), params, workspace))
+    let FlowWorkspace {
+        pyramids: [pa, pb],
+        levels,
+        refine: buffers,
+    } = workspace;
+    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+    let size = (a.dim(), finest);
+    Ok(flow_between(
+        &pa[at..],
+        &pb[at..],
+        size,
+        params,
+        (levels, buffers),
+    ))
 }
 
 /// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame, in
@@ -216,21 +230,33 @@ pub(super) fn flows_both_ways(
     params: &FlowParams,
     workspaces: &mut [FlowWorkspace; 2],
 ) -> Result<(Flow, Flow)> {
-    let (pa, pb, finest) = pyramids(a, b, params)?;
     let [wa, wb] = workspaces;
+    let FlowWorkspace {
+        pyramids: [pa, _],
+        levels: la,
+        refine: ra,
+    } = wa;
+    let FlowWorkspace {
+        pyramids: [pb, _],
+        levels: lb,
+        refine: rb,
+    } = wb;
+    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+    let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
     Ok(rayon::join(
-        || flow_between(&pa, &pb, (a.dim(), finest), params, wa),
-        || flow_between(&pb, &pa, (a.dim(), finest), params, wb),
+        || flow_between(pa, pb, size, params, (la, ra)),
+        || flow_between(pb, pa, size, params, (lb, rb)),
     ))
 }
 
-/// The pyramids of `a` and `b` from the finest level searched, and that level, once the frames
-/// and settings are checked.
+/// The pyramids of `a` and `b` into `planes`, once the frames and settings are checked; returns
+/// the index there of the finest level searched, and that level.
 fn pyramids(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     params: &FlowParams,
-) -> Result<(Vec<Plane>, Vec<Plane>, usize)> {
+    (pa, pb): (&mut Vec<Plane>, &mut Vec<Plane>),
+) -> Result<(usize, usize)> {
     if a.dim() != b.dim() {
         bail!(
             "cannot compute optical flow between frames of {}x{} and {}x{} pixels",
@@ -249,23 +275,22 @@ fn pyramids(
     }
     let levels = level_count(w, h, params);
     let finest = params.finest_level.min(levels - 1);
-    let (pa, pb) = rayon::join(|| pyramid(a, levels, finest), || pyramid(b, levels, finest));
-    Ok((pa, pb, finest))
+    let (at, _) = rayon::join(
+        || pyramid_into(a, levels, finest, pa),
+        || pyramid_into(b, levels, finest, pb),
+    );
+    Ok((at, finest))
 }
 
 /// The flow from the frame of pyramid `pa` to that of `pb` (their levels from `finest`, of frames
-/// `(h, w)`), coarse to fine, in the buffers of `workspace`.
+/// `(h, w)`), coarse to fine, in the level planes `levels` and the refinement's `buffers`.
 fn flow_between(
     pa: &[Plane],
     pb: &[Plane],
     ((h, w), finest): ((usize, usize), usize),
     params: &FlowParams,
-    workspace: &mut FlowWorkspace,
+    (levels, buffers): (&mut Vec<LevelPlanes>, &mut RefineWorkspace),
 ) -> Flow {
-    let FlowWorkspace {
-        levels,
-        refine: buffers,
-    } = workspace;
     levels.resize_with(pa.len(), LevelPlanes::default);
     for (l, (i0, i1)) in pa.iter().zip(pb).enumerate().rev() {
         let (finer, coarser) = levels.split_at_mut(l + 1);

@@ -29,14 +29,12 @@ impl Plane {
         }
     }
 
-    /// The image `a` in the flow's intensity scale.
-    fn from_view(a: ArrayView2<f32>) -> Plane {
+    /// Makes this plane the image `a` in the flow's intensity scale, in its own memory.
+    fn assign_scaled(&mut self, a: ArrayView2<f32>) {
         let (h, w) = a.dim();
-        Plane {
-            w,
-            h,
-            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
-        }
+        self.data.clear();
+        self.data.extend(a.iter().map(|&x| x * INTENSITY_SCALE));
+        (self.w, self.h) = (w, h);
     }
 
     pub(super) fn into_array(self) -> Array2<f32> {
@@ -133,12 +131,12 @@ pub(super) fn rows_per_task(w: usize) -> usize {
 /// The `fw`×`fh` image `fine` blurred with [1 2 1]/4 each way and multiplied by `scale`, at its
 /// even pixels: coarse pixel i sits on fine 2i. Row by row: the three fine rows blurred
 /// vertically into a buffer, then horizontally.
-fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
+fn downsample_into(fine: &[f32], (fw, fh): (usize, usize), scale: f32, out: &mut Plane) {
     let (w, h) = (fw.div_ceil(2), fh.div_ceil(2));
     let clamp_y = |y: isize| y.clamp(0, fh as isize - 1) as usize;
     let row = |y: usize| &fine[y * fw..(y + 1) * fw];
     let k = scale / 16.0;
-    let mut out = Plane::zeros(w, h);
+    out.fit(w, h);
     out.data
         .par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
@@ -163,7 +161,6 @@ fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
                 }
             },
         );
-    out
 }
 
 /// `out[i]` = (c[2i] + 2·c[2i + 1] + c[2i + 2]) · k: the [1 2 1] blur of `c` at every other
@@ -208,33 +205,32 @@ fn halve_row_sse2(out: &mut [f32], c: &[f32], k: f32) -> usize {
     i
 }
 
-/// The levels `finest..levels` of the pyramid of `image` (level 0: `image` itself, in the flow's
-/// intensity scale; each next one its halving), finest first; `finest` < `levels`. A finer level
-/// than `finest` is made only as the source of the next halving, and the full-size one not at
-/// all: the first halving reads `image` and scales it at once.
-pub(super) fn pyramid(image: ArrayView2<f32>, levels: usize, finest: usize) -> Vec<Plane> {
+/// The pyramid of `image` (level 0: `image` itself, in the flow's intensity scale; each next one
+/// its halving) up to level `levels` − 1, finest first, in `planes` (whose memory is kept from one
+/// call to the next); returns the index in `planes` of level `finest` (< `levels`). Level 0 is made
+/// only when `finest` is 0: otherwise the first halving reads `image` and scales it at once.
+pub(super) fn pyramid_into(
+    image: ArrayView2<f32>,
+    levels: usize,
+    finest: usize,
+    planes: &mut Vec<Plane>,
+) -> usize {
     let (h, w) = image.dim();
-    let mut pyramid = Vec::with_capacity(levels - finest);
-    let mut current = if finest == 0 {
-        Plane::from_view(image)
+    let first = usize::from(finest > 0);
+    planes.resize_with(levels - first, Plane::default);
+    if finest == 0 {
+        planes[0].assign_scaled(image);
     } else {
         let image = image.as_standard_layout();
         let data = image.as_slice().expect("a standard layout is contiguous");
-        downsample(data, w, h, INTENSITY_SCALE)
-    };
-    let mut level = usize::from(finest > 0);
-    loop {
-        let next =
-            (level + 1 < levels).then(|| downsample(&current.data, current.w, current.h, 1.0));
-        if level >= finest {
-            pyramid.push(current);
-        }
-        match next {
-            Some(next) => current = next,
-            None => return pyramid,
-        }
-        level += 1;
+        downsample_into(data, (w, h), INTENSITY_SCALE, &mut planes[0]);
     }
+    for i in 1..planes.len() {
+        let (finer, coarser) = planes.split_at_mut(i);
+        let fine = &finer[i - 1];
+        downsample_into(&fine.data, (fine.w, fine.h), 1.0, &mut coarser[0]);
+    }
+    finest - first
 }
 
 /// A flow component of a coarser level, `factor` (a power of two) times smaller, bilinearly
