@@ -32,8 +32,11 @@ impl Plane {
     /// Makes this plane the image `a` in the flow's intensity scale, in its own memory.
     fn assign_scaled(&mut self, a: ArrayView2<f32>) {
         let (h, w) = a.dim();
+        let a = a.as_standard_layout();
+        let values = a.as_slice().expect("a standard layout is contiguous");
         self.data.clear();
-        self.data.extend(a.iter().map(|&x| x * INTENSITY_SCALE));
+        self.data
+            .extend(values.iter().map(|&x| x * INTENSITY_SCALE));
         (self.w, self.h) = (w, h);
     }
 
