@@ -388,15 +388,26 @@ fn a_reused_workspace_gives_the_fields_of_a_fresh_one() {
     let texture = Texture::new(5);
     let a = texture.render(|x, y| (x, y));
     let b = texture.render(rotation(-1.5));
-    let params = FlowPreset::Quality.params();
-    let mut workspace = FlowWorkspace::default();
-    for (h, w) in [(H, W), (H - 7, W - 13), (H / 2 + 1, W / 2 - 3), (H, W)] {
-        let (a, b) = (
-            a.slice(ndarray::s![..h, ..w]),
-            b.slice(ndarray::s![..h, ..w]),
-        );
-        let fresh = flow(a, b, &params).unwrap();
-        let reused = flow_with(a, b, &params, &mut workspace).unwrap();
-        assert!(fresh == reused, "{w}×{h}: the fields differ");
+    for preset in FlowPreset::ALL {
+        let params = preset.params();
+        let mut workspace = FlowWorkspace::default();
+        // The same size twice (the buffers reused as they are), then others.
+        let sizes = [
+            (H, W),
+            (H, W),
+            (H - 7, W - 13),
+            (H / 2 + 1, W / 2 - 3),
+            (H, W),
+        ];
+        for (h, w) in sizes {
+            let (a, b) = (
+                a.slice(ndarray::s![..h, ..w]),
+                b.slice(ndarray::s![..h, ..w]),
+            );
+            let fresh = flow(a, b, &params).unwrap();
+            let reused = flow_with(a, b, &params, &mut workspace).unwrap();
+            let name = preset.name();
+            assert!(fresh == reused, "{name}, {w}×{h}: the fields differ");
+        }
     }
 }

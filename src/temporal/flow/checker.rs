@@ -137,7 +137,7 @@ impl Checker {
     pub(super) fn split_map<const N: usize>(
         &mut self,
         grid: Grid,
-        planes: [&Plane; N],
+        planes: [&[f32]; N],
         f: impl Fn([f32; N]) -> f32 + Sync,
     ) {
         self.size(grid);
@@ -152,7 +152,7 @@ impl Checker {
                 } else {
                     (black, red)
                 };
-                let row = planes.map(|p| &p.data[y * grid.w..(y + 1) * grid.w]);
+                let row = planes.map(|p| &p[y * grid.w..(y + 1) * grid.w]);
                 let half = grid.w / 2;
                 let pairs = row.map(|r| r.as_chunks::<2>().0);
                 let (even_row, odd_row) = (&mut even[1..=half], &mut odd[1..=half]);
@@ -228,7 +228,7 @@ mod tests {
                 }
             };
             split.fit(grid);
-            split.split_map(grid, [&plane], |[x]| x);
+            split.split_map(grid, [&plane.data], |[x]| x);
             for y in 0..h {
                 for c in 0..2 {
                     let own = grid.own(&split.colour[c], c, y);

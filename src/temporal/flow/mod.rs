@@ -16,7 +16,7 @@ mod simd;
 mod tests;
 
 use patch::PatchSearch;
-use pyramid::{pyramid, upsample, Plane};
+use pyramid::{pyramid_into, upsample, upsample_into, Plane};
 use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
@@ -176,7 +176,21 @@ pub fn luma(image: ArrayView4<f32>) -> Result<Array2<f32>> {
 /// time.
 #[derive(Default)]
 pub struct FlowWorkspace {
+    /// The pyramids of the two frames (in `flows_both_ways`, each workspace's first holds one).
+    pyramids: [Vec<Plane>; 2],
+    levels: Vec<LevelPlanes>,
     refine: RefineWorkspace,
+}
+
+/// A pyramid level's planes, finest first, of the same size from one frame to the next.
+#[derive(Default)]
+struct LevelPlanes {
+    /// The field (u, v) as it is refined at the level.
+    u: Plane,
+    v: Plane,
+    /// The gradient of the first frame.
+    gx: Plane,
+    gy: Plane,
 }
 
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
@@ -192,8 +206,20 @@ pub fn flow_with(
     params: &FlowParams,
     workspace: &mut FlowWorkspace,
 ) -> Result<Flow> {
-    let (pa, pb, finest) = pyramids(a, b, params)?;
-    Ok(flow_between(&pa, &pb, (a.dim(), finest), params, workspace))
+    let FlowWorkspace {
+        pyramids: [pa, pb],
+        levels,
+        refine: buffers,
+    } = workspace;
+    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+    let size = (a.dim(), finest);
+    Ok(flow_between(
+        &pa[at..],
+        &pb[at..],
+        size,
+        params,
+        (levels, buffers),
+    ))
 }
 
 /// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame, in
@@ -204,21 +230,33 @@ pub(super) fn flows_both_ways(
     params: &FlowParams,
     workspaces: &mut [FlowWorkspace; 2],
 ) -> Result<(Flow, Flow)> {
-    let (pa, pb, finest) = pyramids(a, b, params)?;
     let [wa, wb] = workspaces;
+    let FlowWorkspace {
+        pyramids: [pa, _],
+        levels: la,
+        refine: ra,
+    } = wa;
+    let FlowWorkspace {
+        pyramids: [pb, _],
+        levels: lb,
+        refine: rb,
+    } = wb;
+    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+    let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
     Ok(rayon::join(
-        || flow_between(&pa, &pb, (a.dim(), finest), params, wa),
-        || flow_between(&pb, &pa, (a.dim(), finest), params, wb),
+        || flow_between(pa, pb, size, params, (la, ra)),
+        || flow_between(pb, pa, size, params, (lb, rb)),
     ))
 }
 
-/// The pyramids of `a` and `b` from the finest level searched, and that level, once the frames
-/// and settings are checked.
+/// The pyramids of `a` and `b` into `planes`, once the frames and settings are checked; returns
+/// the index there of the finest level searched, and that level.
 fn pyramids(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     params: &FlowParams,
-) -> Result<(Vec<Plane>, Vec<Plane>, usize)> {
+    (pa, pb): (&mut Vec<Plane>, &mut Vec<Plane>),
+) -> Result<(usize, usize)> {
     if a.dim() != b.dim() {
         bail!(
             "cannot compute optical flow between frames of {}x{} and {}x{} pixels",
@@ -237,51 +275,57 @@ fn pyramids(
     }
     let levels = level_count(w, h, params);
     let finest = params.finest_level.min(levels - 1);
-    let (pa, pb) = rayon::join(|| pyramid(a, levels, finest), || pyramid(b, levels, finest));
-    Ok((pa, pb, finest))
+    let (at, _) = rayon::join(
+        || pyramid_into(a, levels, finest, pa),
+        || pyramid_into(b, levels, finest, pb),
+    );
+    Ok((at, finest))
 }
 
 /// The flow from the frame of pyramid `pa` to that of `pb` (their levels from `finest`, of frames
-/// `(h, w)`), coarse to fine, in the buffers of `workspace`.
+/// `(h, w)`), coarse to fine, in the level planes `levels` and the refinement's `buffers`.
 fn flow_between(
     pa: &[Plane],
     pb: &[Plane],
     ((h, w), finest): ((usize, usize), usize),
     params: &FlowParams,
-    workspace: &mut FlowWorkspace,
+    (levels, buffers): (&mut Vec<LevelPlanes>, &mut RefineWorkspace),
 ) -> Flow {
-    let mut field: Option<(Plane, Plane)> = None;
-    for (i0, i1) in pa.iter().zip(pb).rev() {
-        let (mut u, mut v) = match field.take() {
-            Some((u, v)) => (upsample(&u, i0.w, i0.h, 2), upsample(&v, i0.w, i0.h, 2)),
-            None => (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
-        };
-        let (i0x, i0y) = i0.gradient();
-        if i0.w >= params.patch_size && i0.h >= params.patch_size {
-            let search = PatchSearch::new(i0, i1, &i0x, &i0y, params);
-            let patches = search.run(&u, &v);
-            (u, v) = search.densify(&patches);
+    levels.resize_with(pa.len(), LevelPlanes::default);
+    for (l, (i0, i1)) in pa.iter().zip(pb).enumerate().rev() {
+        let (finer, coarser) = levels.split_at_mut(l + 1);
+        let level = &mut finer[l];
+        let size = (i0.w, i0.h);
+        match coarser.first() {
+            Some(c) => {
+                upsample_into(&c.u, size, 2, &mut level.u);
+                upsample_into(&c.v, size, 2, &mut level.v);
+            }
+            None => (level.u, level.v) = (Plane::zeros(i0.w, i0.h), Plane::zeros(i0.w, i0.h)),
         }
-        refine(
-            i0,
-            i1,
-            &i0x,
-            &i0y,
-            &mut u,
-            &mut v,
-            params,
-            &mut workspace.refine,
-        );
-        field = Some((u, v));
+        let LevelPlanes { u, v, gx, gy } = level;
+        i0.gradient_into(gx, gy);
+        if i0.w >= params.patch_size && i0.h >= params.patch_size {
+            let search = PatchSearch::new(i0, i1, gx, gy, params);
+            let patches = search.run(u, v);
+            search.densify(&patches, u, v);
+        }
+        refine(i0, i1, gx, gy, u, v, params, buffers);
     }
-    let (mut u, mut v) = field.expect("at least one level");
-    if finest > 0 {
+    let finest_level = &mut levels[0];
+    let (u, v) = if finest > 0 {
         // Straight to full size in one bilinear pass: the same field as doubling level by level.
-        (u, v) = (
-            upsample(&u, w, h, 1 << finest),
-            upsample(&v, w, h, 1 << finest),
-        );
-    }
+        (
+            upsample(&finest_level.u, w, h, 1 << finest),
+            upsample(&finest_level.v, w, h, 1 << finest),
+        )
+    } else {
+        // The full-size level's field is the result: its planes go with it.
+        (
+            std::mem::take(&mut finest_level.u),
+            std::mem::take(&mut finest_level.v),
+        )
+    };
     Flow {
         u: u.into_array(),
         v: v.into_array(),

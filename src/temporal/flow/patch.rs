@@ -264,13 +264,12 @@ impl<'a> PatchSearch<'a> {
 
     /// Blends the overlapping patches' displacements into a dense field, each weighted by the
     /// inverse of its brightness mismatch at the pixel. Row by row, patch by patch: a patch's
-    /// displacement is the same for all its pixels, and so are its bilinear weights.
-    pub(super) fn densify(&self, patches: &[[f32; 2]]) -> (Plane, Plane) {
+    /// displacement is the same for all its pixels, and so are its bilinear weights. Written
+    /// over (u, v), planes of the level's size.
+    pub(super) fn densify(&self, patches: &[[f32; 2]], u: &mut Plane, v: &mut Plane) {
         let (w, h) = (self.i0.w, self.i0.h);
         let nx = self.xs.len();
         let cover_y = coverage(h, &self.ys, self.size);
-        let mut u = Plane::zeros(w, h);
-        let mut v = Plane::zeros(w, h);
         u.data
             .par_chunks_mut(w)
             .zip(v.data.par_chunks_mut(w))
@@ -279,7 +278,9 @@ impl<'a> PatchSearch<'a> {
             .for_each_init(
                 || vec![0f32; w],
                 |weights, (y, (ur, vr))| {
-                    weights.fill(0.0);
+                    for sums in [&mut *weights, &mut *ur, &mut *vr] {
+                        sums.fill(0.0);
+                    }
                     let (ya, yb) = cover_y[y];
                     for row in patches.chunks(nx).take(yb).skip(ya) {
                         for (&x0, &[pu, pv]) in self.xs.iter().zip(row) {
@@ -294,7 +295,6 @@ impl<'a> PatchSearch<'a> {
                     }
                 },
             );
-        (u, v)
     }
 
     /// Adds one patch's displacement (pu, pv), weighted, to the sums of the pixels x0.. of row

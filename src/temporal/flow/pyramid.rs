@@ -10,7 +10,7 @@ use super::simd::vectorized;
 use crate::temporal::warp::bilinear;
 
 /// A row-major w×h image of `f32`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Plane {
     pub(super) w: usize,
     pub(super) h: usize,
@@ -29,29 +29,19 @@ impl Plane {
         }
     }
 
-    /// The image `a` in the flow's intensity scale.
-    fn from_view(a: ArrayView2<f32>) -> Plane {
+    /// Makes this plane the image `a` in the flow's intensity scale, in its own memory.
+    fn assign_scaled(&mut self, a: ArrayView2<f32>) {
         let (h, w) = a.dim();
-        Plane {
-            w,
-            h,
-            data: a.iter().map(|&x| x * INTENSITY_SCALE).collect(),
-        }
+        let a = a.as_standard_layout();
+        let values = a.as_slice().expect("a standard layout is contiguous");
+        self.data.clear();
+        self.data
+            .extend(values.iter().map(|&x| x * INTENSITY_SCALE));
+        (self.w, self.h) = (w, h);
     }
 
     pub(super) fn into_array(self) -> Array2<f32> {
         Array2::from_shape_vec((self.h, self.w), self.data).expect("a plane holds w·h values")
-    }
-
-    /// A plane of the same size whose rows are filled in parallel by `f(y, row)`.
-    pub(super) fn map_rows(w: usize, h: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Plane {
-        let mut out = Plane::zeros(w, h);
-        out.data
-            .par_chunks_mut(w)
-            .with_min_len(rows_per_task(w))
-            .enumerate()
-            .for_each(|(y, row)| f(y, row));
-        out
     }
 
     #[cfg(test)]
@@ -64,17 +54,33 @@ impl Plane {
         bilinear(&self.data, self.w, self.h, x, y)
     }
 
-    /// Derivatives along x and y by the five-point stencil (1, −8, 0, 8, −1)/12, with the frame's
-    /// border repeated.
-    pub(super) fn gradient(&self) -> (Plane, Plane) {
-        (self.gradient_x(), self.gradient_y())
+    /// Makes this plane w×h, keeping its values where it already is (a buffer kept across
+    /// calls on frames of one size); zeros otherwise.
+    fn fit(&mut self, w: usize, h: usize) {
+        if (self.w, self.h) != (w, h) {
+            *self = Plane::zeros(w, h);
+        }
     }
 
-    /// The derivative along x of [`Plane::gradient`].
-    pub(super) fn gradient_x(&self) -> Plane {
-        let (w, h) = (self.w, self.h);
-        Plane::map_rows(w, h, |y, out| {
-            let r = &self.data[y * w..(y + 1) * w];
+    /// Writes into `gx` and `gy` the derivatives along x and y by the five-point stencil
+    /// (1, −8, 0, 8, −1)/12, with the frame's border repeated.
+    pub(super) fn gradient_into(&self, gx: &mut Plane, gy: &mut Plane) {
+        for g in [&mut *gx, &mut *gy] {
+            g.fit(self.w, self.h);
+        }
+        gradient_x_into(&self.data, self.w, &mut gx.data);
+        gradient_y_into(&self.data, self.w, &mut gy.data);
+    }
+}
+
+/// `out` = the derivative along x of the `w`-wide row-major image `image` (as
+/// [`Plane::gradient_into`]), rows in parallel.
+pub(super) fn gradient_x_into(image: &[f32], w: usize, out: &mut [f32]) {
+    out.par_chunks_mut(w)
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, out)| {
+            let r = &image[y * w..(y + 1) * w];
             if w > 4 {
                 stencil(
                     &mut out[2..w - 2],
@@ -87,70 +93,21 @@ impl Plane {
                 out[x as usize] =
                     (at(x - 2) - 8.0 * at(x - 1) + 8.0 * at(x + 1) - at(x + 2)) / 12.0;
             }
-        })
-    }
-
-    /// The derivative along y of [`Plane::gradient`].
-    pub(super) fn gradient_y(&self) -> Plane {
-        let (w, h) = (self.w, self.h);
-        let row = |y: usize| &self.data[y * w..(y + 1) * w];
-        Plane::map_rows(w, h, |y, out| {
-            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
-            stencil(out, [at(-2), at(-1), at(1), at(2)]);
-        })
-    }
-
-    /// The pixelwise mean of this plane and `other` (of the same size).
-    pub(super) fn mean_with(&self, other: &Plane) -> Plane {
-        Plane {
-            w: self.w,
-            h: self.h,
-            data: self
-                .data
-                .iter()
-                .zip(&other.data)
-                .map(|(a, b)| 0.5 * (a + b))
-                .collect(),
-        }
-    }
+        });
 }
 
-/// Three planes of one size, each sampled at (x + u, y + v) for every pixel (bilinear, the
-/// position clamped to the frame): the same weights serve all three.
-pub(super) fn warped3(planes: [&Plane; 3], u: &Plane, v: &Plane) -> [Plane; 3] {
-    let (w, h) = (u.w, u.h);
-    let mut out = [(); 3].map(|_| Plane::zeros(w, h));
-    let [a, b, c] = &mut out;
-    (
-        a.data.par_chunks_mut(w),
-        b.data.par_chunks_mut(w),
-        c.data.par_chunks_mut(w),
-    )
-        .into_par_iter()
+/// `out` = the derivative along y of the `w`-wide row-major image `image` (as
+/// [`Plane::gradient_into`]), rows in parallel.
+pub(super) fn gradient_y_into(image: &[f32], w: usize, out: &mut [f32]) {
+    let h = image.len() / w;
+    let row = |y: usize| &image[y * w..(y + 1) * w];
+    out.par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
         .enumerate()
-        .for_each(|(y, (ra, rb, rc))| {
-            let (ur, vr) = (&u.data[y * w..(y + 1) * w], &v.data[y * w..(y + 1) * w]);
-            for x in 0..w {
-                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
-                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
-                let (x0, y0) = (px as usize, py as usize);
-                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
-                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
-                let x1 = (x0 + 1).min(w - 1);
-                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
-                let sample = |p: &Plane| {
-                    let d = &p.data;
-                    let top = d[i00] + fx * (d[i01] - d[i00]);
-                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
-                    top + fy * (bottom - top)
-                };
-                ra[x] = sample(planes[0]);
-                rb[x] = sample(planes[1]);
-                rc[x] = sample(planes[2]);
-            }
+        .for_each(|(y, out)| {
+            let at = |k: isize| row((y as isize + k).clamp(0, h as isize - 1) as usize);
+            stencil(out, [at(-2), at(-1), at(1), at(2)]);
         });
-    out
 }
 
 vectorized! {
@@ -177,12 +134,12 @@ pub(super) fn rows_per_task(w: usize) -> usize {
 /// The `fw`×`fh` image `fine` blurred with [1 2 1]/4 each way and multiplied by `scale`, at its
 /// even pixels: coarse pixel i sits on fine 2i. Row by row: the three fine rows blurred
 /// vertically into a buffer, then horizontally.
-fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
+fn downsample_into(fine: &[f32], (fw, fh): (usize, usize), scale: f32, out: &mut Plane) {
     let (w, h) = (fw.div_ceil(2), fh.div_ceil(2));
     let clamp_y = |y: isize| y.clamp(0, fh as isize - 1) as usize;
     let row = |y: usize| &fine[y * fw..(y + 1) * fw];
     let k = scale / 16.0;
-    let mut out = Plane::zeros(w, h);
+    out.fit(w, h);
     out.data
         .par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
@@ -207,7 +164,6 @@ fn downsample(fine: &[f32], fw: usize, fh: usize, scale: f32) -> Plane {
                 }
             },
         );
-    out
 }
 
 /// `out[i]` = (c[2i] + 2·c[2i + 1] + c[2i + 2]) · k: the [1 2 1] blur of `c` at every other
@@ -252,33 +208,32 @@ fn halve_row_sse2(out: &mut [f32], c: &[f32], k: f32) -> usize {
     i
 }
 
-/// The levels `finest..levels` of the pyramid of `image` (level 0: `image` itself, in the flow's
-/// intensity scale; each next one its halving), finest first; `finest` < `levels`. A finer level
-/// than `finest` is made only as the source of the next halving, and the full-size one not at
-/// all: the first halving reads `image` and scales it at once.
-pub(super) fn pyramid(image: ArrayView2<f32>, levels: usize, finest: usize) -> Vec<Plane> {
+/// The pyramid of `image` (level 0: `image` itself, in the flow's intensity scale; each next one
+/// its halving) up to level `levels` − 1, finest first, in `planes` (whose memory is kept from one
+/// call to the next); returns the index in `planes` of level `finest` (< `levels`). Level 0 is made
+/// only when `finest` is 0: otherwise the first halving reads `image` and scales it at once.
+pub(super) fn pyramid_into(
+    image: ArrayView2<f32>,
+    levels: usize,
+    finest: usize,
+    planes: &mut Vec<Plane>,
+) -> usize {
     let (h, w) = image.dim();
-    let mut pyramid = Vec::with_capacity(levels - finest);
-    let mut current = if finest == 0 {
-        Plane::from_view(image)
+    let first = usize::from(finest > 0);
+    planes.resize_with(levels - first, Plane::default);
+    if finest == 0 {
+        planes[0].assign_scaled(image);
     } else {
         let image = image.as_standard_layout();
         let data = image.as_slice().expect("a standard layout is contiguous");
-        downsample(data, w, h, INTENSITY_SCALE)
-    };
-    let mut level = usize::from(finest > 0);
-    loop {
-        let next =
-            (level + 1 < levels).then(|| downsample(&current.data, current.w, current.h, 1.0));
-        if level >= finest {
-            pyramid.push(current);
-        }
-        match next {
-            Some(next) => current = next,
-            None => return pyramid,
-        }
-        level += 1;
+        downsample_into(data, (w, h), INTENSITY_SCALE, &mut planes[0]);
     }
+    for i in 1..planes.len() {
+        let (finer, coarser) = planes.split_at_mut(i);
+        let fine = &finer[i - 1];
+        downsample_into(&fine.data, (fine.w, fine.h), 1.0, &mut coarser[0]);
+    }
+    finest - first
 }
 
 /// A flow component of a coarser level, `factor` (a power of two) times smaller, bilinearly
@@ -286,13 +241,27 @@ pub(super) fn pyramid(image: ArrayView2<f32>, levels: usize, finest: usize) -> V
 /// beyond the last coarse pixel the edge repeats. Row by row: the two coarse rows around the fine
 /// one blended into a buffer, then that buffer sampled along the row.
 pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Plane {
+    let mut out = Plane::default();
+    upsample_into(coarse, (w, h), factor, &mut out);
+    out
+}
+
+/// [`upsample`] into `out`, whose memory is kept.
+pub(super) fn upsample_into(
+    coarse: &Plane,
+    (w, h): (usize, usize),
+    factor: usize,
+    out: &mut Plane,
+) {
     let (cw, ch) = (coarse.w, coarse.h);
     let row = |r: usize| &coarse.data[r * cw..(r + 1) * cw];
     let scale = factor as f32;
     // Fractions 0, 1/factor, …: exact for a power of two.
     let steps: Vec<f32> = (0..factor).map(|j| j as f32 / scale).collect();
     // Written row by row without zeroing first: the full-size field is the largest plane.
-    let mut data = Vec::with_capacity(w * h);
+    let data = &mut out.data;
+    data.clear();
+    data.reserve(w * h);
     data.spare_capacity_mut()[..w * h]
         .par_chunks_mut(w)
         .with_min_len(rows_per_task(w))
@@ -316,7 +285,7 @@ pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Pla
         );
     // SAFETY: the capacity holds w·h values, and every one of the h rows of w was written above.
     unsafe { data.set_len(w * h) };
-    Plane { w, h, data }
+    (out.w, out.h) = (w, h);
 }
 
 /// `out`, a fine row, sampled from the coarse row `mid` that is `factor` times shorter: runs of

@@ -8,9 +8,10 @@
 //! vectorizes (after OpenCV's `VariationalRefinement` and its `RedBlackBuffer`).
 
 use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSliceMut;
 
 use super::checker::{own_and_other, Checker, Grid};
-use super::pyramid::{rows_per_task, warped3, Plane};
+use super::pyramid::{gradient_x_into, gradient_y_into, rows_per_task, Plane};
 use super::simd::vectorized;
 use super::FlowParams;
 
@@ -44,6 +45,33 @@ struct DataTerms {
     nb: Checker,
     ngx: Checker,
     ngy: Checker,
+    /// The same terms row-major, before their split, and i1's gradient.
+    rows: Rows,
+}
+
+/// Row-major planes of the data terms, kept across levels and calls: each holds the values of
+/// the largest level so far, of which a level uses the first w·h.
+#[derive(Default)]
+struct Rows {
+    i1x: Vec<f32>,
+    i1y: Vec<f32>,
+    ix: Vec<f32>,
+    iy: Vec<f32>,
+    iz: Vec<f32>,
+    ixz: Vec<f32>,
+    iyz: Vec<f32>,
+    ixx: Vec<f32>,
+    ixy: Vec<f32>,
+    iyy: Vec<f32>,
+}
+
+/// The first `n` values of `buffer`, which grows (zero-filled) only past its longest length so
+/// far: the caller writes all `n` before reading them.
+fn room(buffer: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if buffer.len() < n {
+        buffer.resize(n, 0.0);
+    }
+    &mut buffer[..n]
 }
 
 impl DataTerms {
@@ -60,38 +88,93 @@ impl DataTerms {
         u: &Plane,
         v: &Plane,
     ) {
-        let (i1x, i1y) = i1.gradient();
-        let [i1w, i1wx, i1wy] = warped3([i1, &i1x, &i1y], u, v);
-        let ix = i1wx.mean_with(i0x);
-        let iy = i1wy.mean_with(i0y);
-        let (ixx, ixy) = ix.gradient();
-        let iyy = iy.gradient_y();
+        let (w, n) = (grid.w, grid.w * grid.h);
+        let r = &mut self.rows;
+        let (i1x, i1y) = (room(&mut r.i1x, n), room(&mut r.i1y, n));
+        gradient_x_into(&i1.data, w, i1x);
+        gradient_y_into(&i1.data, w, i1y);
+        let [ix, iy, iz, ixz, iyz] =
+            [&mut r.ix, &mut r.iy, &mut r.iz, &mut r.ixz, &mut r.iyz].map(|b| room(b, n));
+        warp_terms(
+            [i0, i0x, i0y].map(|p| &p.data[..]),
+            [&i1.data, i1x, i1y],
+            (u, v),
+            [ix, iy, iz, ixz, iyz],
+        );
+        let [ixx, ixy, iyy] = [&mut r.ixx, &mut r.ixy, &mut r.iyy].map(|b| room(b, n));
+        gradient_x_into(&r.ix[..n], w, ixx);
+        gradient_y_into(&r.ix[..n], w, ixy);
+        gradient_y_into(&r.iy[..n], w, iyy);
+        let [ix, iy, iz, ixz, iyz, ixx, ixy, iyy] =
+            [&r.ix, &r.iy, &r.iz, &r.ixz, &r.iyz, &r.ixx, &r.ixy, &r.iyy].map(|b| &b[..n]);
         let zeta2 = ZETA * ZETA;
-        let d = self;
         for (out, plane) in [
-            (&mut d.ix, &ix),
-            (&mut d.iy, &iy),
-            (&mut d.ixx, &ixx),
-            (&mut d.ixy, &ixy),
-            (&mut d.iyy, &iyy),
+            (&mut self.ix, ix),
+            (&mut self.iy, iy),
+            (&mut self.iz, iz),
+            (&mut self.ixx, ixx),
+            (&mut self.ixy, ixy),
+            (&mut self.iyy, iyy),
+            (&mut self.ixz, ixz),
+            (&mut self.iyz, iyz),
         ] {
             out.split_map(grid, [plane], |[x]| x);
         }
         for (out, a, b) in [
-            (&mut d.iz, &i1w, i0),
-            (&mut d.ixz, &i1wx, i0x),
-            (&mut d.iyz, &i1wy, i0y),
-        ] {
-            out.split_map(grid, [a, b], |[a, b]| a - b);
-        }
-        for (out, a, b) in [
-            (&mut d.nb, &ix, &iy),
-            (&mut d.ngx, &ixx, &ixy),
-            (&mut d.ngy, &ixy, &iyy),
+            (&mut self.nb, ix, iy),
+            (&mut self.ngx, ixx, ixy),
+            (&mut self.ngy, ixy, iyy),
         ] {
             out.split_map(grid, [a, b], |[a, b]| 1.0 / (a * a + b * b + zeta2));
         }
     }
+}
+
+/// The data terms that need i1 warped back by the flow (u, v), row-major, in one pass: with
+/// `frame0` = (i0, i0x, i0y) and `frame1` = (i1, i1x, i1y) sampled bilinearly at (x + u, y + v)
+/// (clamped to the frame) as (w1, w1x, w1y), `out` = (Ix, Iy, Iz, Ixz, Iyz) =
+/// ((w1x + i0x) / 2, (w1y + i0y) / 2, w1 − i0, w1x − i0x, w1y − i0y).
+fn warp_terms(
+    frame0: [&[f32]; 3],
+    frame1: [&[f32]; 3],
+    (u, v): (&Plane, &Plane),
+    out: [&mut [f32]; 5],
+) {
+    let (w, h) = (u.w, u.h);
+    let [ix, iy, iz, ixz, iyz] = out.map(|o| o.par_chunks_mut(w));
+    (ix, iy, iz, ixz, iyz)
+        .into_par_iter()
+        .with_min_len(rows_per_task(w))
+        .enumerate()
+        .for_each(|(y, (ix, iy, iz, ixz, iyz))| {
+            let span = y * w..(y + 1) * w;
+            let (ur, vr) = (&u.data[span.clone()], &v.data[span.clone()]);
+            let [a, ax, ay] = frame0.map(|p| &p[span.clone()]);
+            let [f1, f1x, f1y] = frame1;
+            let (ix, iy, iz) = (&mut ix[..w], &mut iy[..w], &mut iz[..w]);
+            let (ixz, iyz) = (&mut ixz[..w], &mut iyz[..w]);
+            for x in 0..w {
+                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
+                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
+                // In the frame, so through i32 (one instruction) as through usize (saturating).
+                let (x0, y0) = (px as i32 as usize, py as i32 as usize);
+                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
+                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
+                let x1 = (x0 + 1).min(w - 1);
+                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
+                let sample = |d: &[f32]| {
+                    let top = d[i00] + fx * (d[i01] - d[i00]);
+                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
+                    top + fy * (bottom - top)
+                };
+                let (s, sx, sy) = (sample(f1), sample(f1x), sample(f1y));
+                ix[x] = 0.5 * (sx + ax[x]);
+                iy[x] = 0.5 * (sy + ay[x]);
+                iz[x] = s - a[x];
+                ixz[x] = sx - ax[x];
+                iyz[x] = sy - ay[x];
+            }
+        });
 }
 
 /// The smoothness term's weights at the current flow: α × the mean of Ψ'(|∇u|² + |∇v|²) at the
@@ -112,24 +195,33 @@ impl Edges {
         }
     }
 
-    /// The weights at the flow (u, v).
-    fn update(&mut self, grid: Grid, u: &Checker, v: &Checker, alpha: f32) {
+    /// The weights at the flow (u + du, v + dv): the level's flow `flow` and the increments
+    /// `incr`, added where they are read.
+    fn update(&mut self, grid: Grid, flow: [&Checker; 2], incr: [&Checker; 2], alpha: f32) {
         for c in 0..2 {
             grid.rows_mut(&mut self.psi.colour[c])
                 .with_min_len(rows_per_task(grid.w))
                 .enumerate()
                 .for_each(|(y, row)| {
-                    let own = [&u.colour[c], &v.colour[c]].map(|p| grid.own(p, c, y));
-                    let [_, ur, _, ud] = grid.neighbours(&u.colour[1 - c], c, y);
-                    let [_, vr, _, vd] = grid.neighbours(&v.colour[1 - c], c, y);
+                    // (u, du) then (v, dv): own values, right and lower neighbours.
+                    let parts = [flow[0], incr[0], flow[1], incr[1]];
+                    let own = parts.map(|q| grid.own(&q.colour[c], c, y));
+                    let around = parts.map(|q| grid.neighbours(&q.colour[1 - c], c, y));
+                    let right = around.map(|[_, r, _, _]| r);
                     // The last row has no lower neighbour: its vertical differences are 0.
-                    let down = if y + 1 < grid.h { [ud, vd] } else { own };
+                    let down = if y + 1 < grid.h {
+                        around.map(|[_, _, _, d]| d)
+                    } else {
+                        own
+                    };
                     let out = &mut row[1..1 + own[0].len()];
-                    psi_row(out, own, [ur, vr], down);
+                    psi_row(out, own, right, down);
                     if grid.ends_row(y, c) {
                         // Nor has the last column a right neighbour.
                         let k = out.len() - 1;
-                        let (uy, vy) = (down[0][k] - own[0][k], down[1][k] - own[1][k]);
+                        let at = |q: [&[f32]; 4]| [q[0][k] + q[1][k], q[2][k] + q[3][k]];
+                        let ([u, v], [ud, vd]) = (at(own), at(down));
+                        let (uy, vy) = (ud - u, vd - v);
                         out[k] = psi_prime(uy * uy + vy * vy);
                     }
                 });
@@ -160,15 +252,17 @@ impl Edges {
 }
 
 vectorized! {
-/// Ψ' of one row's forward differences: the pixels' (u, v) in `own`, those of their right and
-/// lower neighbours in `right` and `down`.
-fn psi_row(out: &mut [f32], own: [&[f32]; 2], right: [&[f32]; 2], down: [&[f32]; 2]) {
+/// Ψ' of one row's forward differences of the flow plus increments: (u, du, v, dv) of the
+/// pixels in `own`, of their right and lower neighbours in `right` and `down`.
+fn psi_row(out: &mut [f32], own: [&[f32]; 4], right: [&[f32]; 4], down: [&[f32]; 4]) {
     let n = out.len();
-    let ([u, v], [ur, vr], [ud, vd]) = (own, right, down);
-    let (u, v, ur, vr, ud, vd) = (&u[..n], &v[..n], &ur[..n], &vr[..n], &ud[..n], &vd[..n]);
+    let [u, du, v, dv] = own.map(|t| &t[..n]);
+    let [ur, dur, vr, dvr] = right.map(|t| &t[..n]);
+    let [ud, dud, vd, dvd] = down.map(|t| &t[..n]);
     for k in 0..n {
-        let (ux, vx) = (ur[k] - u[k], vr[k] - v[k]);
-        let (uy, vy) = (ud[k] - u[k], vd[k] - v[k]);
+        let (u, v) = (u[k] + du[k], v[k] + dv[k]);
+        let (ux, vx) = (ur[k] + dur[k] - u, vr[k] + dvr[k] - v);
+        let (uy, vy) = (ud[k] + dud[k] - u, vd[k] + dvd[k] - v);
         out[k] = psi_prime(ux * ux + uy * uy + vx * vx + vy * vy);
     }
 }
@@ -218,55 +312,6 @@ impl System {
         ] {
             q.size(grid);
         }
-    }
-
-    /// The equations of the pixels of colour `c` about the level's flow (u, v) with the current
-    /// increments (du, dv).
-    #[allow(clippy::too_many_arguments)]
-    fn update(
-        &mut self,
-        grid: Grid,
-        c: usize,
-        data: &DataTerms,
-        edges: &Edges,
-        (u, v): (&Checker, &Checker),
-        (du, dv): (&Checker, &Checker),
-        params: &FlowParams,
-    ) {
-        let o = 1 - c;
-        (
-            grid.rows_mut(&mut self.a12.colour[c]),
-            grid.rows_mut(&mut self.cu.colour[c]),
-            grid.rows_mut(&mut self.cv.colour[c]),
-            grid.rows_mut(&mut self.inv_u.colour[c]),
-            grid.rows_mut(&mut self.inv_v.colour[c]),
-        )
-            .into_par_iter()
-            .with_min_len(rows_per_task(grid.w))
-            .enumerate()
-            .for_each(|(y, (a12, cu, cv, inv_u, inv_v))| {
-                let own = grid.pixels(c, y);
-                let n = grid.len(y, c);
-                let (a12, cu, cv) = (&mut a12[1..1 + n], &mut cu[1..1 + n], &mut cv[1..1 + n]);
-                let (inv_u, inv_v) = (&mut inv_u[1..1 + n], &mut inv_v[1..1 + n]);
-                let d = data;
-                let terms = [
-                    &d.ix, &d.iy, &d.iz, &d.ixx, &d.ixy, &d.iyy, &d.ixz, &d.iyz, &d.nb, &d.ngx,
-                    &d.ngy,
-                ]
-                .map(&own);
-                let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
-                let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
-                let weights = [wl, own(&edges.right), wu, own(&edges.down)];
-                let flow = [u, v].map(|q| {
-                    let [l, r, up, down] = grid.neighbours(&q.colour[o], c, y);
-                    [own(q), l, r, up, down]
-                });
-                let incr = [own(du), own(dv)];
-                equations_row(
-                    a12, cu, cv, inv_u, inv_v, terms, incr, weights, flow, params,
-                );
-            });
     }
 }
 
@@ -328,11 +373,9 @@ fn equations_row(
 #[derive(Default)]
 pub(super) struct RefineWorkspace {
     data: DataTerms,
-    /// The level's flow, and the flow with the current increments.
+    /// The level's flow.
     u0: Checker,
     v0: Checker,
-    uf: Checker,
-    vf: Checker,
     /// The increments (du, dv).
     du: Checker,
     dv: Checker,
@@ -363,8 +406,6 @@ pub(super) fn refine(
         data,
         u0,
         v0,
-        uf,
-        vf,
         du,
         dv,
         edges,
@@ -373,37 +414,18 @@ pub(super) fn refine(
     data.update(grid, i0, i1, i0x, i0y, u, v);
     for (q, plane) in [(&mut *u0, &*u), (&mut *v0, &*v)] {
         q.fit(grid);
-        q.split_map(grid, [plane], |[x]| x);
+        q.split_map(grid, [&plane.data], |[x]| x);
     }
     du.clear(grid);
     dv.clear(grid);
-    for q in [&mut *uf, &mut *vf] {
-        q.size(grid);
-    }
     edges.fit(grid);
     system.size(grid);
-    let n = grid.slots();
     for _ in 0..params.refine_iterations {
-        // The flow with the increments so far, which the weights are taken at.
-        for c in 0..2 {
-            add(
-                &u0.colour[c][..n],
-                &du.colour[c][..n],
-                &mut uf.colour[c][..n],
-            );
-            add(
-                &v0.colour[c][..n],
-                &dv.colour[c][..n],
-                &mut vf.colour[c][..n],
-            );
-        }
-        edges.update(grid, uf, vf, params.alpha);
-        for c in 0..2 {
-            system.update(grid, c, data, edges, (u0, v0), (du, dv), params);
-        }
-        for _ in 0..params.sor_iterations {
+        edges.update(grid, [u0, v0], [du, dv], params.alpha);
+        for sweep in 0..params.sor_iterations {
             for c in 0..2 {
-                sor_half_sweep(grid, c, system, edges, du, dv);
+                let equations = (sweep == 0).then_some((&*data, [&*u0, &*v0], params));
+                sor_half_sweep(grid, c, system, edges, (du, dv), equations);
             }
         }
     }
@@ -411,47 +433,73 @@ pub(super) fn refine(
     dv.add_to(grid, v);
 }
 
-/// `out = a + b`, element by element.
-fn add(a: &[f32], b: &[f32], out: &mut [f32]) {
-    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
-        *o = a + b;
-    }
-}
+/// What the equations of a fixed-point iteration are made of: the data terms, the level's flow
+/// (u, v) and the settings.
+type Linearization<'a> = (&'a DataTerms, [&'a Checker; 2], &'a FlowParams);
 
 /// One half of a red–black SOR sweep: every pixel of colour `c`, updated from its four
 /// neighbours, which are all of the other colour and so fixed during the half sweep. Rows run
-/// in parallel, and a row's pixels do not depend on each other.
+/// in parallel, and a row's pixels do not depend on each other. With `equations` (the first
+/// sweep of a fixed-point iteration), each row's equations are written first, from the
+/// increments before the update, in the same pass.
 fn sor_half_sweep(
     grid: Grid,
     c: usize,
-    system: &System,
+    system: &mut System,
     edges: &Edges,
-    du: &mut Checker,
-    dv: &mut Checker,
+    (du, dv): (&mut Checker, &mut Checker),
+    equations: Option<Linearization>,
 ) {
     let o = 1 - c;
     let (du_own, du_other) = own_and_other(&mut du.colour, c);
     let (dv_own, dv_other) = own_and_other(&mut dv.colour, c);
-    (grid.rows_mut(du_own), grid.rows_mut(dv_own))
+    let s = system;
+    (
+        grid.rows_mut(du_own),
+        grid.rows_mut(dv_own),
+        grid.rows_mut(&mut s.a12.colour[c]),
+        grid.rows_mut(&mut s.cu.colour[c]),
+        grid.rows_mut(&mut s.cv.colour[c]),
+        grid.rows_mut(&mut s.inv_u.colour[c]),
+        grid.rows_mut(&mut s.inv_v.colour[c]),
+    )
         .into_par_iter()
         .with_min_len(rows_per_task(grid.w))
         .enumerate()
-        .for_each(|(y, (du, dv))| {
+        .for_each(|(y, (du, dv, a12, cu, cv, inv_u, inv_v))| {
             let own = grid.pixels(c, y);
             let n = grid.len(y, c);
-            let eq = [
-                &system.a12,
-                &system.cu,
-                &system.cv,
-                &system.inv_u,
-                &system.inv_v,
-            ]
-            .map(&own);
+            let (du, dv) = (&mut du[1..1 + n], &mut dv[1..1 + n]);
+            let [a12, cu, cv, inv_u, inv_v] = [a12, cu, cv, inv_u, inv_v].map(|r| &mut r[1..1 + n]);
             let [wl, _, _, _] = grid.neighbours(&edges.right.colour[o], c, y);
             let [_, _, wu, _] = grid.neighbours(&edges.down.colour[o], c, y);
             let weights = [wl, own(&edges.right), wu, own(&edges.down)];
+            if let Some((d, flow, params)) = equations {
+                let terms = [
+                    &d.ix, &d.iy, &d.iz, &d.ixx, &d.ixy, &d.iyy, &d.ixz, &d.iyz, &d.nb, &d.ngx,
+                    &d.ngy,
+                ]
+                .map(&own);
+                let flow = flow.map(|q| {
+                    let [l, r, up, down] = grid.neighbours(&q.colour[o], c, y);
+                    [own(q), l, r, up, down]
+                });
+                equations_row(
+                    a12,
+                    cu,
+                    cv,
+                    inv_u,
+                    inv_v,
+                    terms,
+                    [du, dv],
+                    weights,
+                    flow,
+                    params,
+                );
+            }
+            let eq = [&*a12, &*cu, &*cv, &*inv_u, &*inv_v];
             let around = [du_other, dv_other].map(|p| grid.neighbours(p, c, y));
-            sor_row(&mut du[1..1 + n], &mut dv[1..1 + n], eq, weights, around);
+            sor_row(du, dv, eq, weights, around);
         });
 }
 
