@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use super::warp::{bilinear, checked_dim, inside, plain};
+use super::warp::{checked_dim, inside, plain, Taps};
 use super::Flow;
 
 /// Per-pixel weights in [0, 1] on the grid of frame t for using frame t−1 warped by `backward`
@@ -45,7 +45,8 @@ pub fn reliability(backward: &Flow, forward: &Flow) -> Result<Array2<f32>> {
             if !inside(w, h, px, py) {
                 continue;
             }
-            let (fx, fy) = (bilinear(fu, w, h, px, py), bilinear(fv, w, h, px, py));
+            let taps = Taps::new(w, h, px, py);
+            let (fx, fy) = (taps.sample(fu), taps.sample(fv));
             let sum = (u + fx).powi(2) + (v + fy).powi(2);
             let norms = u * u + v * v + fx * fx + fy * fy;
             if sum > 0.01 * norms + 0.5 {

@@ -82,16 +82,45 @@ pub(crate) fn inside(w: usize, h: usize, x: f32, y: f32) -> bool {
 /// Bilinear sample of a w×h row-major plane at (x, y), clamping the position to the frame.
 #[inline]
 pub(crate) fn bilinear(data: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
-    let x = x.clamp(0.0, (w - 1) as f32);
-    let y = y.clamp(0.0, (h - 1) as f32);
-    let (x0, y0) = (x as usize, y as usize);
-    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
-    let x1 = (x0 + 1).min(w - 1);
-    let y1 = (y0 + 1).min(h - 1);
-    let (r0, r1) = (y0 * w, y1 * w);
-    let top = data[r0 + x0] + fx * (data[r0 + x1] - data[r0 + x0]);
-    let bottom = data[r1 + x0] + fx * (data[r1 + x1] - data[r1 + x0]);
-    top + fy * (bottom - top)
+    Taps::new(w, h, x, y).sample(data)
+}
+
+/// Where and how [`bilinear`] samples a w×h plane at one position: found once, applied to every
+/// plane of that size sampled there (a frame and its gradients, the two components of a flow).
+#[derive(Clone, Copy)]
+pub(crate) struct Taps {
+    /// The four pixels around the position: top left, top right, bottom left, bottom right.
+    at: [usize; 4],
+    fx: f32,
+    fy: f32,
+}
+
+impl Taps {
+    /// The taps at (x, y), clamped to the frame.
+    #[inline(always)]
+    pub(crate) fn new(w: usize, h: usize, x: f32, y: f32) -> Taps {
+        let x = x.clamp(0.0, (w - 1) as f32);
+        let y = y.clamp(0.0, (h - 1) as f32);
+        // In the frame, so through i32 (one instruction) as through usize (saturating).
+        let (x0, y0) = (x as i32 as usize, y as i32 as usize);
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let x1 = (x0 + 1).min(w - 1);
+        let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
+        Taps {
+            at: [r0 + x0, r0 + x1, r1 + x0, r1 + x1],
+            fx,
+            fy,
+        }
+    }
+
+    /// The sample of `data` at the taps.
+    #[inline(always)]
+    pub(crate) fn sample(&self, data: &[f32]) -> f32 {
+        let [i00, i01, i10, i11] = self.at;
+        let top = data[i00] + self.fx * (data[i01] - data[i00]);
+        let bottom = data[i10] + self.fx * (data[i11] - data[i10]);
+        top + self.fy * (bottom - top)
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::checker::{own_and_other, Checker, Grid};
 use super::pyramid::{gradient_x_into, gradient_y_into, rows_per_task, Plane};
 use super::simd::vectorized;
 use super::FlowParams;
+use crate::temporal::warp::Taps;
 
 /// ε of the robust penalty Ψ(s²) = √(s² + ε²).
 const EPSILON: f32 = 1e-3;
@@ -154,20 +155,8 @@ fn warp_terms(
             let (ix, iy, iz) = (&mut ix[..w], &mut iy[..w], &mut iz[..w]);
             let (ixz, iyz) = (&mut ixz[..w], &mut iyz[..w]);
             for x in 0..w {
-                let px = (x as f32 + ur[x]).clamp(0.0, (w - 1) as f32);
-                let py = (y as f32 + vr[x]).clamp(0.0, (h - 1) as f32);
-                // In the frame, so through i32 (one instruction) as through usize (saturating).
-                let (x0, y0) = (px as i32 as usize, py as i32 as usize);
-                let (fx, fy) = (px - x0 as f32, py - y0 as f32);
-                let (r0, r1) = (y0 * w, (y0 + 1).min(h - 1) * w);
-                let x1 = (x0 + 1).min(w - 1);
-                let [i00, i01, i10, i11] = [r0 + x0, r0 + x1, r1 + x0, r1 + x1];
-                let sample = |d: &[f32]| {
-                    let top = d[i00] + fx * (d[i01] - d[i00]);
-                    let bottom = d[i10] + fx * (d[i11] - d[i10]);
-                    top + fy * (bottom - top)
-                };
-                let (s, sx, sy) = (sample(f1), sample(f1x), sample(f1y));
+                let taps = Taps::new(w, h, x as f32 + ur[x], y as f32 + vr[x]);
+                let (s, sx, sy) = (taps.sample(f1), taps.sample(f1x), taps.sample(f1y));
                 ix[x] = 0.5 * (sx + ax[x]);
                 iy[x] = 0.5 * (sy + ay[x]);
                 iz[x] = s - a[x];
