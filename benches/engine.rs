@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use stylize::model::{self, Device, Model, SessionConfig};
 use stylize::optim::{LbfgsConfig, OptimizerKind};
 use stylize::stylize::optimize;
-use stylize::stylize::{EngineChoice, Solver};
+use stylize::stylize::{Budget, EngineChoice, Solver};
 
 use common::{median, random_image, random_problem, WEIGHTS};
 
@@ -155,7 +155,11 @@ fn main() -> Result<()> {
                 &weights,
                 &mut image,
                 &mut solver,
-                8,
+                Budget {
+                    iterations: 8,
+                    tolerance: None,
+                    precondition: false,
+                },
                 |_| std::ops::ControlFlow::Continue(()),
             )?;
             let wall = start.elapsed().as_secs_f64();

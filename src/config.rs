@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, Iterations, LiveArgs, MediaArgs,
-    OptimArgs, OptimizerChoice, OverwriteArgs, PlanArgs, PrecisionChoice, RenderArgs,
+    OptimArgs, OptimizerChoice, OverwriteArgs, PlanArgs, PrecisionChoice, Precondition, RenderArgs,
     SegmentChoice, StyleArgs, TemporalArgs, UsageError, VideoArgs, DEFAULT_TEMPORAL_WEIGHT,
     LIVE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
@@ -94,6 +94,8 @@ pub struct Frames {
     pub default_levels: usize,
     /// The stopping rule of the first frame and of the later ones.
     pub tolerance: (Option<Tolerance>, Option<Tolerance>),
+    /// Whether the first frame is optimized through the band preconditioner.
+    pub precondition: bool,
     pub start: FrameStart,
     pub flow: FlowPreset,
     /// Whether a warm frame's optimizer goes on with the curvature learnt on the frames before
@@ -390,6 +392,13 @@ pub fn tolerance(budget: &BudgetArgs, default: f32) -> Option<Tolerance> {
     })
 }
 
+/// Whether `--precondition` asks for the bands, `default` when it is not given.
+pub fn precondition(budget: &BudgetArgs, default: bool) -> bool {
+    budget
+        .precondition
+        .map_or(default, |p| p == Precondition::Bands)
+}
+
 /// Frame settings from the budget and temporal flags, at `size` with `iterations` and the first
 /// frame on `default_levels` unless `--levels` is given.
 fn frames(
@@ -410,6 +419,7 @@ fn frames(
             tolerance(budget, TOLERANCE.0),
             tolerance(budget, TOLERANCE.1),
         ),
+        precondition: precondition(budget, false),
         start: match temporal.init {
             FrameInit::PrevWarped => FrameStart::PrevWarped,
             FrameInit::Prev => FrameStart::Prev,

@@ -324,6 +324,7 @@ impl FrameStylizer {
             _ => Budget {
                 iterations: self.next_iterations(content),
                 tolerance: self.schedule.rest.tolerance,
+                precondition: self.schedule.first.iter().any(|b| b.precondition),
             },
         };
         let Some(contents) = content_features(&mut self.model, content)? else {

@@ -366,10 +366,11 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
     assert!(levels
         .iter()
         .all(|l| l["stop"] == "iterations" || l["stop"] == "converged"));
-    // The coarsest level starts from the content (content loss 0), the finest from the coarser
-    // levels' work upsampled.
-    assert_eq!(levels[0]["initial"]["content"].as_f64().unwrap(), 0.0);
-    assert!(levels[2]["initial"]["content"].as_f64().unwrap() > 0.0);
+    // The coarsest level starts from the content (content loss 0, but for the preconditioner's
+    // rounding), the finest from the coarser levels' work upsampled.
+    let started = |l: usize| levels[l]["initial"]["content"].as_f64().unwrap();
+    assert!(started(2) > 0.0);
+    assert!(started(0) < 1e-6 * started(2), "{}", started(0));
     assert!(
         stats["full_size_evaluations"].as_f64().unwrap() < stats["evaluations"].as_f64().unwrap()
     );

@@ -16,9 +16,9 @@ pub use metrics::MetricsArgs;
 pub use plan::{JoinArgs, PlanArgs};
 pub use shared::{
     BudgetArgs, EngineArgs, EngineKind, FrameInit, InputArgs, MediaArgs, OptimArgs,
-    OptimizerChoice, OverwriteArgs, PrecisionChoice, ReportArgs, StyleArgs, TemporalArgs,
-    DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT, IMAGE_LEVELS,
-    LIVE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
+    OptimizerChoice, OverwriteArgs, PrecisionChoice, Precondition, ReportArgs, StyleArgs,
+    TemporalArgs, DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TEMPORAL_WEIGHT,
+    IMAGE_LEVELS, LIVE_LEVELS, TOLERANCE_WINDOW, VIDEO_LEVELS,
 };
 pub use video::{Iterations, RenderArgs, SegmentArgs, SegmentChoice, VideoArgs};
 

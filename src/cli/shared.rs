@@ -94,6 +94,21 @@ pub struct BudgetArgs {
     /// a video's first frame, 0.003 for its later frames].
     #[arg(long, value_name = "FRACTION", value_parser = non_negative, allow_negative_numbers = true)]
     pub tolerance: Option<f32>,
+
+    /// How a cold start (an image, a video's first frame) steps: `bands` weights large shapes
+    /// over single pixels, so the picture takes the style in about a third of the iterations;
+    /// `none` steps every pixel alike [default: bands for images, none for a video's first frame].
+    #[arg(long, value_enum, value_name = "bands|none")]
+    pub precondition: Option<Precondition>,
+}
+
+/// `--precondition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precondition {
+    /// Block-mean bands of 2 to 256 pixels, larger ones weighted more.
+    Bands,
+    /// None.
+    None,
 }
 
 /// How each video frame follows the one before it.

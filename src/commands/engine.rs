@@ -139,12 +139,14 @@ pub(super) fn frame_stylizer(
             .map(|iterations| Budget {
                 iterations,
                 tolerance: cold,
+                precondition: frames.precondition,
             })
             .collect(),
         levels: sizes,
         rest: Budget {
             iterations: frames.iterations.rest as usize,
             tolerance: frames.tolerance.1,
+            precondition: false,
         },
     };
     let solver = solver(engine, &model)?;

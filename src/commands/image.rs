@@ -48,11 +48,13 @@ pub(super) fn run(args: &ImageArgs) -> Result<()> {
     let (sizes, iterations) = levels(args, (height, width), &model)?;
     super::check_memory(&model, &engine, &sizes, &styles, style.scale)?;
     let tolerance = config::tolerance(&args.budget, TOLERANCE);
+    let precondition = config::precondition(&args.budget, true);
     let budgets: Vec<Budget> = iterations
         .iter()
         .map(|&iterations| Budget {
             iterations,
             tolerance,
+            precondition,
         })
         .collect();
     let still = StillStyle {

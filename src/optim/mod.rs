@@ -12,11 +12,13 @@
 //! video frame). A change to `x` made by the caller is detected and also resets.
 
 mod adam;
+mod bands;
 mod graphs;
 mod host;
 mod lbfgs;
 
 pub use adam::{Adam, AdamConfig};
+pub use bands::{Bands, BANDS};
 pub use graphs::{DeviceVector, GraphFiles, Graphs};
 pub use host::Host;
 pub use lbfgs::{Lbfgs, LbfgsConfig};

@@ -15,6 +15,7 @@ use ort::value::Tensor;
 
 use serde::Deserialize;
 
+use super::bands::BANDS;
 use super::{AdamStep, Algebra, Traffic};
 use crate::model::manifest::GraphFile;
 use crate::model::runtime::{self, out_of_memory, run_error, Backend, SessionConfig};
@@ -35,11 +36,13 @@ pub struct GraphFiles {
     pub pair: GraphFile,
     /// Adam's update.
     pub adam: GraphFile,
+    /// A weighted sum of the vector and its block means (see [`Graphs::bands`]).
+    pub bands: GraphFile,
 }
 
 impl GraphFiles {
     /// Every file, for checks.
-    pub fn all(&self) -> [&GraphFile; 6] {
+    pub fn all(&self) -> [&GraphFile; 7] {
         [
             &self.combine,
             &self.combine_dot,
@@ -47,6 +50,7 @@ impl GraphFiles {
             &self.norm_inf,
             &self.pair,
             &self.adam,
+            &self.bands,
         ]
     }
 }
@@ -111,6 +115,7 @@ pub struct Graphs {
     norm_inf: Graph,
     pair: Graph,
     adam: Graph,
+    bands: Graph,
     /// Allocates vectors on the device.
     allocator: Allocator,
     /// Where scalar results are copied to.
@@ -168,6 +173,7 @@ impl Graphs {
             norm_inf: open(&files.norm_inf)?,
             pair: open(&files.pair)?,
             adam: open(&files.adam)?,
+            bands: open(&files.bands)?,
             allocator,
             host: MemoryInfo::new(
                 AllocationDevice::CPU,
@@ -225,6 +231,31 @@ impl Graphs {
             );
         }
         image.iter_mut().zip(values).for_each(|(d, &s)| *d = s);
+        Ok(())
+    }
+
+    /// y = w₀·x + Σₖ wₖ·(x's mean over each 2ᵏ-pixel block), k = 1..=`weights.len() − 1`, blocks
+    /// from the top-left corner, as [`super::Bands`] computes it on the host.
+    pub fn bands(&mut self, weights: &[f32], x: &DeviceVector, y: &mut DeviceVector) -> Result<()> {
+        const NAMES: [&str; BANDS + 1] = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
+        if weights.len() > NAMES.len() {
+            bail!(
+                "internal: {} band weights for a graph of {BANDS} bands",
+                weights.len() - 1
+            );
+        }
+        let scalars: Vec<(&str, f32)> = NAMES
+            .iter()
+            .enumerate()
+            .map(|(k, &name)| (name, weights.get(k).copied().unwrap_or(0.0)))
+            .collect();
+        self.run(
+            |g| &mut g.bands,
+            &[("x", x)],
+            &scalars,
+            &mut [("y", y)],
+            &[],
+        )?;
         Ok(())
     }
 

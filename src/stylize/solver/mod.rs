@@ -8,10 +8,11 @@ use anyhow::{Context, Result};
 use ndarray::{Array1, Array4};
 use serde::Serialize;
 
-use super::Stop;
+use super::{Budget, Stop};
 use crate::model::{runtime, Backend, LossTerms, LossWeights, Model, Targets};
 use crate::optim::{
-    Algebra, AnyOptimizer, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind, Traffic,
+    Algebra, AnyOptimizer, Bands, DeviceVector, Graphs, Host, Objective, Optimizer, OptimizerKind,
+    Traffic,
 };
 
 /// What one optimizer iteration did.
@@ -135,12 +136,15 @@ trait Recorded {
     fn traffic(&self) -> Traffic;
 }
 
-/// The loss as the host optimizer sees it: a flat vector in, loss and gradient out.
+/// The loss as the host optimizer sees it: a flat vector in, loss and gradient out. With bands,
+/// the vector is z and the image P z; the gradient is then P ∇f (P is symmetric).
 struct HostLoss<'a> {
     model: &'a mut Model,
     targets: &'a Targets,
     weights: &'a LossWeights,
     shape: (usize, usize, usize, usize),
+    /// The preconditioner, the image P z and its gradient.
+    bands: Option<(Bands, Vec<f32>, Vec<f32>)>,
     record: Record,
 }
 
@@ -148,17 +152,27 @@ impl Objective<Array1<f32>> for HostLoss<'_> {
     type Error = anyhow::Error;
 
     fn evaluate(&mut self, x: &Array1<f32>, grad: &mut Array1<f32>) -> Result<f32> {
-        let image = x
-            .view()
-            .into_shape_with_order(self.shape)
-            .context("internal: image vector has the wrong length")?;
+        let shape = [self.shape.0, self.shape.1, self.shape.2, self.shape.3];
+        let x = x.as_slice().context("internal: image is not contiguous")?;
         let grad = grad
             .as_slice_mut()
             .context("internal: gradient is not contiguous")?;
+        let (image, image_grad) = match &mut self.bands {
+            Some((bands, image, image_grad)) => {
+                bands.apply(false, shape, x, image);
+                (&image[..], &mut image_grad[..])
+            }
+            None => (x, &mut grad[..]),
+        };
+        let image = ndarray::ArrayView4::from_shape(self.shape, image)
+            .context("internal: image vector has the wrong length")?;
         let start = Instant::now();
         let terms = self
             .model
-            .loss_and_gradient(image, self.targets, self.weights, grad)?;
+            .loss_and_gradient(image, self.targets, self.weights, image_grad)?;
+        if let Some((bands, _, image_grad)) = &self.bands {
+            bands.apply(false, shape, image_grad, grad);
+        }
         Ok(self.record.add(terms, start))
     }
 }
@@ -194,10 +208,20 @@ impl Recorded for HostLoss<'_> {
     }
 }
 
-/// The loss on device vectors, against the targets bound to the model.
+/// The loss on device vectors, against the targets bound to the model; with bands, of the image
+/// P z, as [`HostLoss`].
 struct DeviceLoss<'a> {
     model: &'a mut Model,
+    bands: Option<DeviceBands>,
     record: Record,
+}
+
+/// The preconditioner on the device: its weights, its graph, the image P z and its gradient.
+struct DeviceBands {
+    bands: Bands,
+    graphs: Graphs,
+    image: DeviceVector,
+    grad: DeviceVector,
 }
 
 impl Objective<DeviceVector> for DeviceLoss<'_> {
@@ -205,7 +229,15 @@ impl Objective<DeviceVector> for DeviceLoss<'_> {
 
     fn evaluate(&mut self, x: &DeviceVector, grad: &mut DeviceVector) -> Result<f32> {
         let start = Instant::now();
-        let terms = self.model.loss_and_gradient_bound(x, grad)?;
+        let terms = match &mut self.bands {
+            Some(b) => {
+                b.graphs.bands(b.bands.weights(false), x, &mut b.image)?;
+                let terms = self.model.loss_and_gradient_bound(&b.image, &mut b.grad)?;
+                b.graphs.bands(b.bands.weights(false), &b.grad, grad)?;
+                terms
+            }
+            None => self.model.loss_and_gradient_bound(x, grad)?,
+        };
         Ok(self.record.add(terms, start))
     }
 }
@@ -216,12 +248,19 @@ impl Recorded for DeviceLoss<'_> {
     }
 
     fn traffic(&self) -> Traffic {
-        self.model.bound_traffic()
+        let bands = self.bands.as_ref().map(|b| b.graphs.traffic());
+        let (model, bands) = (self.model.bound_traffic(), bands.unwrap_or_default());
+        Traffic {
+            to_device: model.to_device + bands.to_device,
+            to_host: model.to_host + bands.to_host,
+            run_seconds: model.run_seconds + bands.run_seconds,
+        }
     }
 }
 
-/// Minimizes the loss over `image` (1×3×H×W, RGB in [0, 1], changed in place) for at most `iterations`
-/// optimizer steps, calling `on_iteration` after each (which may end the optimization early with
+/// Minimizes the loss over `image` (1×3×H×W, RGB in [0, 1], changed in place) for at most the
+/// budget's iterations (its tolerance is [`super::optimize_within`]'s), preconditioned if it says
+/// so, calling `on_iteration` after each (which may end the optimization early with
 /// `ControlFlow::Break`, e.g. on Ctrl-C). The optimizer's state is kept, so a caller that continues
 /// from where it stopped may pass it again; it is the caller's to [`Solver::reset`].
 pub fn optimize(
@@ -230,24 +269,47 @@ pub fn optimize(
     weights: &LossWeights,
     image: &mut Array4<f32>,
     solver: &mut Solver,
-    iterations: usize,
+    budget: Budget,
     on_iteration: impl FnMut(&Iteration) -> ControlFlow<()>,
 ) -> Result<Outcome> {
     let shape = image.dim();
-    tracing::debug!(width = shape.3, height = shape.2, iterations, "optimizing");
+    let iterations = budget.iterations;
+    let bands = Some(())
+        .filter(|_| budget.precondition)
+        .and_then(|_| Bands::for_size(shape.2, shape.3));
+    tracing::debug!(
+        width = shape.3,
+        height = shape.2,
+        iterations,
+        preconditioned = bands.is_some(),
+        "optimizing"
+    );
     match solver {
         Solver::Host(optimizer) => {
-            let mut x = Array1::from_iter(image.iter().copied());
+            let dims = [shape.0, shape.1, shape.2, shape.3];
+            let image_slice = image
+                .as_slice()
+                .context("internal: image is not contiguous")?;
+            let mut x = Array1::from_iter(image_slice.iter().copied());
+            if let (Some(bands), Some(z)) = (&bands, x.as_slice_mut()) {
+                bands.apply(true, dims, image_slice, z);
+            }
             let mut objective = HostLoss {
                 model,
                 targets,
                 weights,
                 shape,
+                bands: bands.map(|b| (b, vec![0.0; x.len()], vec![0.0; x.len()])),
                 record: Record::default(),
             };
             let outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
-            for (dst, &src) in image.iter_mut().zip(x.iter()) {
-                *dst = src;
+            let x = x.as_slice().context("internal: image is not contiguous")?;
+            let image = image
+                .as_slice_mut()
+                .context("internal: image is not contiguous")?;
+            match &objective.bands {
+                Some((bands, _, _)) => bands.apply(false, dims, x, image),
+                None => image.copy_from_slice(x),
             }
             Ok(outcome)
         }
@@ -255,14 +317,34 @@ pub fn optimize(
             let before = model.bound_traffic().bytes() + optimizer.algebra().traffic().bytes();
             model.bind_targets(targets, weights)?;
             let mut x = optimizer.algebra().upload(image.view())?;
+            let bands = match bands {
+                Some(bands) => {
+                    let mut graphs = model.optimizer_graphs()?;
+                    let (image, grad) = (graphs.alloc_like(&x)?, graphs.alloc_like(&x)?);
+                    let mut z = graphs.alloc_like(&x)?;
+                    graphs.bands(bands.weights(true), &x, &mut z)?;
+                    x = z;
+                    Some(DeviceBands {
+                        bands,
+                        graphs,
+                        image,
+                        grad,
+                    })
+                }
+                None => None,
+            };
             let mut objective = DeviceLoss {
                 model,
+                bands,
                 record: Record::default(),
             };
             let mut outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
+            if let Some(b) = &mut objective.bands {
+                b.graphs.bands(b.bands.weights(false), &x, &mut b.image)?;
+                std::mem::swap(&mut x, &mut b.image);
+            }
             optimizer.algebra().download(&x, image.view_mut())?;
-            let after =
-                objective.model.bound_traffic().bytes() + optimizer.algebra().traffic().bytes();
+            let after = objective.traffic().bytes() + optimizer.algebra().traffic().bytes();
             outcome.transfer_bytes = after - before;
             Ok(outcome)
         }

@@ -6,8 +6,9 @@ use super::*;
 use crate::model::{Device, SessionConfig};
 use crate::optim::{LbfgsConfig, OptimizerKind};
 
-/// The tiny model's 20-iteration stylization of a small gradient image on one engine.
-fn stylize_on(choice: EngineChoice) -> (Array4<f32>, Outcome) {
+/// The tiny model's 20-iteration stylization of a small gradient image on one engine, through
+/// the band preconditioner or not.
+fn stylize_on(choice: EngineChoice, precondition: bool) -> (Array4<f32>, Outcome) {
     let dir = crate::project::find(Path::new("models/tiny")).expect("run scripts/setup.sh");
     let config = SessionConfig {
         device: Device::Cpu,
@@ -41,7 +42,11 @@ fn stylize_on(choice: EngineChoice) -> (Array4<f32>, Outcome) {
         &weights,
         &mut image,
         &mut solver,
-        20,
+        Budget {
+            iterations: 20,
+            tolerance: None,
+            precondition,
+        },
         |_| ControlFlow::Continue(()),
     )
     .expect("optimize");
@@ -50,8 +55,14 @@ fn stylize_on(choice: EngineChoice) -> (Array4<f32>, Outcome) {
 
 #[test]
 fn device_engine_follows_the_host_engine_on_a_real_stylization() {
-    let (host, on_host) = stylize_on(EngineChoice::Host);
-    let (device, on_device) = stylize_on(EngineChoice::Device);
+    for precondition in [false, true] {
+        same_on_both_engines(precondition);
+    }
+}
+
+fn same_on_both_engines(precondition: bool) {
+    let (host, on_host) = stylize_on(EngineChoice::Host, precondition);
+    let (device, on_device) = stylize_on(EngineChoice::Device, precondition);
     assert_eq!(on_host.iterations.len(), 20);
     let first = on_host.initial.total;
     let last = on_host.iterations[19].loss.total;
@@ -61,7 +72,7 @@ fn device_engine_follows_the_host_engine_on_a_real_stylization() {
     );
     let scale = host.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let error = (&device - &host).iter().fold(0.0f32, |m, e| m.max(e.abs())) / scale;
-    eprintln!("tiny model, 20 L-BFGS iterations: relative difference {error:e}");
+    eprintln!("tiny model, 20 L-BFGS iterations, preconditioned {precondition}: relative difference {error:e}");
     assert!(error <= 1e-5, "images differ by {error:e} (relative)");
     for (a, b) in on_host.iterations.iter().zip(&on_device.iterations) {
         assert_eq!(a.evaluations, b.evaluations, "iteration {}", a.iteration);
