@@ -38,8 +38,8 @@ run() { # NAME PAIR ARGS...
     --size "$size" --threads "${THREADS:-2}" --device cpu -q --tolerance 0 --stats "$out/$name.json" "$@"
 }
 for pair in sample water path; do
-  run "single-$pair" "$pair" --levels 1 --iterations 300
-  run "default-$pair" "$pair" --iterations 300
+  run "single-$pair" "$pair" --levels 1 --iterations 300 --precondition none
+  run "default-$pair" "$pair"
 done
 if [[ $size == 256 ]]; then
   for spec in 50,50,200 100,100,200 200,100,200 100,200; do

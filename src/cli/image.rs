@@ -23,7 +23,7 @@ pub struct ImageArgs {
 
     /// Optimizer iterations in all, shared among the --levels (at most: see --tolerance); or one
     /// count per level, coarse to fine, comma-separated.
-    #[arg(long, default_value = "300", value_name = "N|N,N,...")]
+    #[arg(long, default_value = "150", value_name = "N|N,N,...")]
     pub iterations: LevelIterations,
 
     /// Where the optimization starts: the content image, seeded noise, or an image file.

@@ -84,8 +84,8 @@ pub enum FrameInit {
 pub struct BudgetArgs {
     /// Coarse-to-fine: optimize first at 1/2^(N-1) of --size, then at each doubling up to --size,
     /// each level starting from the one below upsampled; for a video, its first frame only; 1
-    /// optimizes at --size only [default: 3 for images and a video's first frame (fewer where a
-    /// level would be under 16 pixels), 1 for live].
+    /// optimizes at --size only [default: 1 for images and live, 3 for a video's first frame
+    /// (fewer where a level would be under 16 pixels)].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
     pub levels: Option<u32>,
 
@@ -137,8 +137,9 @@ pub struct TemporalArgs {
 /// frames stylized independently as well as the first (docs/TEMPORAL.md; 10⁴ costs 10–11% on the
 /// pan and the occluding clip).
 pub const DEFAULT_TEMPORAL_WEIGHT: f32 = 3e3;
-/// The default `--levels` of `stylize image` (where they fit): measured in docs/COARSE_TO_FINE.md.
-pub const IMAGE_LEVELS: usize = 3;
+/// The default `--levels` of `stylize image`: one, as the band preconditioner reaches a loss in
+/// fewer full-size evaluations alone than under coarse levels (docs/COARSE_TO_FINE.md).
+pub const IMAGE_LEVELS: usize = 1;
 /// The default `--levels` of a video's first frame: with 865 iterations shared 399, 199, 267
 /// (`stylize::split_first_frame`) it costs a third of 1,000 at one scale, and a 300-frame still
 /// shot drifts less from it than from those (docs/COARSE_TO_FINE.md).
