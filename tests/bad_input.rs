@@ -360,6 +360,7 @@ fn levels_and_tolerance_out_of_range() {
         (vec!["--levels", "many"], "--levels"),
         (vec!["--tolerance", "-0.01"], "--tolerance"),
         (vec!["--tolerance", "nan"], "--tolerance"),
+        (vec!["--precondition", "pyramid"], "--precondition"),
     ] {
         let out = c.run(&c.content, &args);
         assert_one_line_error(&out, 2, needle);

@@ -188,6 +188,39 @@ fn real_vgg19_transfers_style_at_a_small_size() {
 }
 
 #[test]
+fn the_band_preconditioner_is_the_default_and_gets_further_in_as_many_iterations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));
+    write_content(&content, 128, 96);
+    write_style(&style, 96, 96);
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("out.png");
+        let stats = dir.path().join("stats.json");
+        let result = image_command(&content, &style, &out, &vgg19_model())
+            .args(["--size", "96", "--iterations", "30", "--device", "cpu"])
+            .args(["--stats", stats.to_str().unwrap(), "-q", "-y"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_success(&result);
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let levels = stats["levels"].as_array().unwrap().clone();
+        assert_eq!(levels.len(), 1, "one level by default");
+        let total = levels[0]["loss"]["total"].as_f64().unwrap();
+        (levels[0]["bands"].as_u64().unwrap(), total)
+    };
+    let (bands, preconditioned) = run(&[]);
+    let (none, plain) = run(&["--precondition", "none"]);
+    // 96 px: blocks of 2 to 16 px, up to a quarter of the longest side.
+    assert_eq!((bands, none), (4, 0));
+    assert!(
+        preconditioned < 0.95 * plain,
+        "30 iterations end at {preconditioned} with the bands, {plain} without"
+    );
+}
+
+#[test]
 fn device_engine_paints_the_same_picture_as_the_host_engine() {
     let dir = tempfile::tempdir().unwrap();
     let (content, style) = (dir.path().join("c.png"), dir.path().join("s.png"));

@@ -33,6 +33,8 @@ pub struct LevelStats {
     pub loss: LossTerms,
     /// Wall time of its iterations.
     pub seconds: f64,
+    /// The preconditioner's bands (0: none).
+    pub bands: usize,
 }
 
 impl LevelStats {
@@ -48,6 +50,7 @@ impl LevelStats {
             initial: outcome.initial,
             loss: its.last().map_or(outcome.initial, |i| i.loss),
             seconds: its.iter().map(|i| i.seconds).sum(),
+            bands: outcome.bands,
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Outcome {
     pub stop: Stop,
     /// Bytes copied between host and device in all, uploads of the image and targets included.
     pub transfer_bytes: u64,
+    /// The preconditioner's bands (0: none).
+    pub bands: usize,
 }
 
 /// Which engine runs the optimization.
@@ -277,6 +279,7 @@ pub fn optimize(
     let bands = Some(())
         .filter(|_| budget.precondition)
         .and_then(|_| Bands::for_size(shape.2, shape.3));
+    let count = bands.as_ref().map_or(0, Bands::count);
     tracing::debug!(
         width = shape.3,
         height = shape.2,
@@ -302,7 +305,8 @@ pub fn optimize(
                 bands: bands.map(|b| (b, vec![0.0; x.len()], vec![0.0; x.len()])),
                 record: Record::default(),
             };
-            let outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
+            let mut outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
+            outcome.bands = count;
             let x = x.as_slice().context("internal: image is not contiguous")?;
             let image = image
                 .as_slice_mut()
@@ -346,6 +350,7 @@ pub fn optimize(
             optimizer.algebra().download(&x, image.view_mut())?;
             let after = objective.traffic().bytes() + optimizer.algebra().traffic().bytes();
             outcome.transfer_bytes = after - before;
+            outcome.bands = count;
             Ok(outcome)
         }
     }
@@ -369,6 +374,7 @@ where
         iterations: Vec::with_capacity(iterations),
         stop: Stop::Iterations,
         transfer_bytes: 0,
+        bands: 0,
     };
     let meter = |optimizer: &mut AnyOptimizer<A>, objective: &O| {
         let (a, o) = (optimizer.algebra().traffic(), objective.traffic());
