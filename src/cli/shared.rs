@@ -95,9 +95,10 @@ pub struct BudgetArgs {
     #[arg(long, value_name = "FRACTION", value_parser = non_negative, allow_negative_numbers = true)]
     pub tolerance: Option<f32>,
 
-    /// How a cold start (an image, a video's first frame) steps: `bands` weights large shapes
-    /// over single pixels, so the picture takes the style in about a third of the iterations;
-    /// `none` steps every pixel alike [default: bands for images, none for a video's first frame].
+    /// How a cold start (an image, a video's or live view's first frame) steps: `bands` weights
+    /// large shapes over single pixels, so the picture takes the style in about a third of the
+    /// iterations; `none` steps every pixel alike [default: bands for images, none for video and
+    /// live, whose first frame is measured without them].
     #[arg(long, value_enum, value_name = "bands|none")]
     pub precondition: Option<Precondition>,
 }
@@ -105,9 +106,10 @@ pub struct BudgetArgs {
 /// `--precondition`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Precondition {
-    /// Block-mean bands of 2 to 256 pixels, larger ones weighted more.
+    /// Block-mean bands of 2 pixels up to a quarter of the picture (at most 256), larger ones
+    /// weighted more.
     Bands,
-    /// None.
+    /// Plain L-BFGS: every pixel stepped alike.
     None,
 }
 
