@@ -37,7 +37,7 @@ fn stylizes_with_the_tiny_model_and_writes_stats() {
         "output has the processing size"
     );
 
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats);
     let iterations = stats["iterations"].as_array().unwrap();
     assert!(!iterations.is_empty() && iterations.len() <= 20);
     let first_style = stats["initial"]["style"].as_f64().unwrap();
@@ -155,7 +155,7 @@ fn real_vgg19_transfers_style_at_a_small_size() {
         .output()
         .unwrap();
     assert_success(&result);
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats);
     let start = stats["initial"]["style"].as_f64().unwrap();
     let end = stats["iterations"].as_array().unwrap().last().unwrap()["loss"]["style"]
         .as_f64()
@@ -203,8 +203,7 @@ fn the_band_preconditioner_is_the_default_and_gets_further_in_as_many_iterations
             .output()
             .unwrap();
         assert_success(&result);
-        let stats: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let stats: serde_json::Value = read_json(&stats);
         let levels = stats["levels"].as_array().unwrap().clone();
         assert_eq!(levels.len(), 1, "one level by default");
         let total = levels[0]["loss"]["total"].as_f64().unwrap();
@@ -244,8 +243,7 @@ fn device_engine_paints_the_same_picture_as_the_host_engine() {
             .output()
             .unwrap();
         assert_success(&result);
-        let stats: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let stats: serde_json::Value = read_json(&stats);
         (image::open(&out).unwrap().to_rgb8(), stats)
     };
     for optimizer in ["lbfgs", "adam"] {
@@ -383,8 +381,7 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
     assert_success(&result);
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (96, 72));
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats_file);
     let levels = stats["levels"].as_array().unwrap();
     let sizes: Vec<(u64, u64)> = levels
         .iter()
@@ -423,8 +420,7 @@ fn levels_run_coarse_to_fine_and_write_the_full_size() {
         .output()
         .unwrap();
     assert_success(&result);
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats_file);
     let counts: Vec<u64> = stats["levels"]
         .as_array()
         .unwrap()

@@ -361,8 +361,7 @@ fn no_window_times_the_live_loop_without_a_display() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stats: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats_path);
     assert_eq!(stats["displayed_frames"], 6);
     let frames = stats["frames"].as_array().unwrap();
     // Shown in order, each after its own stylizing: a latency no shorter than the work.

@@ -302,7 +302,7 @@ fn a_given_first_frame_is_used_as_it_is() {
     };
     let (out, stats) = (dir.path().join("out.mp4"), dir.path().join("stats.json"));
     assert_success(&run(&first, &out, &stats));
-    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let stats: serde_json::Value = read_json(&stats);
     let iterations: Vec<u64> = stats["frames"]
         .as_array()
         .unwrap()
@@ -340,7 +340,7 @@ fn on_test_pattern(dir: &Path, args: &[&str]) -> serde_json::Value {
         .output()
         .unwrap();
     assert_success(&result);
-    serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap()
+    read_json(&stats)
 }
 
 #[test]
@@ -421,8 +421,7 @@ fn warm_frames_of_a_still_shot_stop_on_the_default_tolerance() {
             .output()
             .unwrap();
         assert_success(&result);
-        let stats: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+        let stats: serde_json::Value = read_json(&stats);
         let frames = stats["frames"].as_array().unwrap().clone();
         assert_eq!(frames.len(), 4);
         assert_eq!(frames[0]["iterations"], 100, "{}", frames[0]);

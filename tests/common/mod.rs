@@ -128,3 +128,8 @@ pub fn ffmpeg(args: &[&str], out: &Path) {
         .expect("ffmpeg runs");
     assert!(status.success(), "ffmpeg could not make {}", out.display());
 }
+
+/// The JSON a run wrote to `path` (`--stats`).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
