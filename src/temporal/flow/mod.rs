@@ -211,15 +211,17 @@ pub fn flow_with(
         levels,
         refine: buffers,
     } = workspace;
-    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
-    let size = (a.dim(), finest);
-    Ok(flow_between(
-        &pa[at..],
-        &pb[at..],
-        size,
-        params,
-        (levels, buffers),
-    ))
+    in_pool(|| {
+        let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+        let size = (a.dim(), finest);
+        Ok(flow_between(
+            &pa[at..],
+            &pb[at..],
+            size,
+            params,
+            (levels, buffers),
+        ))
+    })
 }
 
 /// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame, in
@@ -241,12 +243,21 @@ pub(super) fn flows_both_ways(
         levels: lb,
         refine: rb,
     } = wb;
-    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
-    let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
-    Ok(rayon::join(
-        || flow_between(pa, pb, size, params, (la, ra)),
-        || flow_between(pb, pa, size, params, (lb, rb)),
-    ))
+    in_pool(|| {
+        let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+        let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
+        Ok(rayon::join(
+            || flow_between(pa, pb, size, params, (la, ra)),
+            || flow_between(pb, pa, size, params, (lb, rb)),
+        ))
+    })
+}
+
+/// Runs `f` on a thread of rayon's pool (where it is, if it is on one already). A parallel pass
+/// started from outside the pool is sent to it and waited for, a sleep and a wake-up for every
+/// pass however small; from inside, a pass too small to split runs on the spot.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// The pyramids of `a` and `b` into `planes`, once the frames and settings are checked; returns
