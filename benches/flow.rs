@@ -186,14 +186,13 @@ fn time_pairs(dir: &std::path::Path, runs: usize, only: Option<FlowPreset>) -> R
             .filter(|p| only.is_none_or(|o| o == *p))
         {
             let params = preset.params();
-            let mut field = None;
-            // Kept across the runs, as the OpenCV side keeps its DIS object.
+            // Kept across the runs, as the OpenCV side keeps its DIS object; it holds the field.
             let mut workspace = FlowWorkspace::default();
             let seconds = time(runs, || {
-                field = Some(flow_with(a.view(), b.view(), &params, &mut workspace)?);
+                flow_with(a.view(), b.view(), &params, &mut workspace)?;
                 Ok(())
             })?;
-            let f = field.context("flow ran")?;
+            let f = workspace.field();
             // A plain loop: a byte-wise iterator would outweigh a fast preset under callgrind.
             let mut bytes = Vec::with_capacity(8 * f.u.len());
             for x in f.u.iter().chain(f.v.iter()) {

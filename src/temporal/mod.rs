@@ -84,8 +84,11 @@ pub fn motion_with(
     workspaces: &mut [FlowWorkspace; 2],
 ) -> Result<Motion> {
     let (backward, forward) = flow::flows_both_ways(cur, prev, params, workspaces)?;
-    let weights = reliability(&backward, &forward)?;
-    Ok(Motion { backward, weights })
+    let weights = reliability(backward, forward)?;
+    Ok(Motion {
+        backward: backward.clone(),
+        weights,
+    })
 }
 
 /// Follows a stream of content frames: each call gives the [`Motion`] from the frame before it

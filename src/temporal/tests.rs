@@ -407,7 +407,7 @@ fn a_reused_workspace_gives_the_fields_of_a_fresh_one() {
             let fresh = flow(a, b, &params).unwrap();
             let reused = flow_with(a, b, &params, &mut workspace).unwrap();
             let name = preset.name();
-            assert!(fresh == reused, "{name}, {w}×{h}: the fields differ");
+            assert!(fresh == *reused, "{name}, {w}×{h}: the fields differ");
         }
     }
 }

@@ -16,7 +16,7 @@ mod simd;
 mod tests;
 
 use patch::PatchSearch;
-use pyramid::{pyramid_into, upsample, upsample_into, Plane};
+use pyramid::{pyramid_into, upsample_into, Plane};
 use refine::{refine, RefineWorkspace};
 
 /// A dense displacement field: pixel (x, y) of the first frame corresponds to
@@ -180,6 +180,22 @@ pub struct FlowWorkspace {
     pyramids: [Vec<Plane>; 2],
     levels: Vec<LevelPlanes>,
     refine: RefineWorkspace,
+    /// The full-size field of the last flow, written over by the next.
+    field: Flow,
+}
+
+impl FlowWorkspace {
+    /// The field of the last flow computed in this workspace (empty before the first).
+    pub fn field(&self) -> &Flow {
+        &self.field
+    }
+}
+
+impl Default for Flow {
+    /// An empty field.
+    fn default() -> Flow {
+        Flow::zeros(0, 0)
+    }
 }
 
 /// A pyramid level's planes, finest first, of the same size from one frame to the next.
@@ -196,57 +212,72 @@ struct LevelPlanes {
 /// Dense optical flow from grayscale frame `a` to frame `b` (same size; values in [0, 1]): for
 /// each pixel x of `a`, the displacement w(x) such that `a(x)` ≈ `b(x + w(x))`.
 pub fn flow(a: ArrayView2<f32>, b: ArrayView2<f32>, params: &FlowParams) -> Result<Flow> {
-    flow_with(a, b, params, &mut FlowWorkspace::default())
+    let mut workspace = FlowWorkspace::default();
+    flow_with(a, b, params, &mut workspace)?;
+    Ok(workspace.field)
 }
 
-/// [`flow`] in the buffers of `workspace`.
-pub fn flow_with(
+/// [`flow`] in the buffers of `workspace`, which holds the field until the next call.
+pub fn flow_with<'w>(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     params: &FlowParams,
-    workspace: &mut FlowWorkspace,
-) -> Result<Flow> {
+    workspace: &'w mut FlowWorkspace,
+) -> Result<&'w Flow> {
     let FlowWorkspace {
         pyramids: [pa, pb],
         levels,
         refine: buffers,
+        field,
     } = workspace;
-    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
-    let size = (a.dim(), finest);
-    Ok(flow_between(
-        &pa[at..],
-        &pb[at..],
-        size,
-        params,
-        (levels, buffers),
-    ))
+    in_pool(|| {
+        let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+        let size = (a.dim(), finest);
+        flow_between(&pa[at..], &pb[at..], size, params, (levels, buffers, field));
+        anyhow::Ok(())
+    })?;
+    Ok(&workspace.field)
 }
 
 /// The flows from `a` to `b` and from `b` to `a`, in parallel, on one pyramid of each frame, in
-/// the buffers of `workspaces` (the first flow's, the second's).
-pub(super) fn flows_both_ways(
+/// the buffers of `workspaces` (the first flow's, the second's), which hold the fields until the
+/// next call.
+pub(super) fn flows_both_ways<'w>(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     params: &FlowParams,
-    workspaces: &mut [FlowWorkspace; 2],
-) -> Result<(Flow, Flow)> {
+    workspaces: &'w mut [FlowWorkspace; 2],
+) -> Result<(&'w Flow, &'w Flow)> {
     let [wa, wb] = workspaces;
     let FlowWorkspace {
         pyramids: [pa, _],
         levels: la,
         refine: ra,
+        field: fa,
     } = wa;
     let FlowWorkspace {
         pyramids: [pb, _],
         levels: lb,
         refine: rb,
+        field: fb,
     } = wb;
-    let (at, finest) = pyramids(a, b, params, (pa, pb))?;
-    let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
-    Ok(rayon::join(
-        || flow_between(pa, pb, size, params, (la, ra)),
-        || flow_between(pb, pa, size, params, (lb, rb)),
-    ))
+    in_pool(|| {
+        let (at, finest) = pyramids(a, b, params, (pa, pb))?;
+        let (pa, pb, size) = (&pa[at..], &pb[at..], (a.dim(), finest));
+        rayon::join(
+            || flow_between(pa, pb, size, params, (la, ra, fa)),
+            || flow_between(pb, pa, size, params, (lb, rb, fb)),
+        );
+        anyhow::Ok(())
+    })?;
+    Ok((&wa.field, &wb.field))
+}
+
+/// Runs `f` on a thread of rayon's pool (where it is, if it is on one already). A parallel pass
+/// started from outside the pool is sent to it and waited for, a sleep and a wake-up for every
+/// pass however small; from inside, a pass too small to split runs on the spot.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
 }
 
 /// The pyramids of `a` and `b` into `planes`, once the frames and settings are checked; returns
@@ -283,14 +314,15 @@ fn pyramids(
 }
 
 /// The flow from the frame of pyramid `pa` to that of `pb` (their levels from `finest`, of frames
-/// `(h, w)`), coarse to fine, in the level planes `levels` and the refinement's `buffers`.
+/// `(h, w)`), coarse to fine, in the level planes `levels` and the refinement's `buffers`, written
+/// over `field` (in its memory).
 fn flow_between(
     pa: &[Plane],
     pb: &[Plane],
     ((h, w), finest): ((usize, usize), usize),
     params: &FlowParams,
-    (levels, buffers): (&mut Vec<LevelPlanes>, &mut RefineWorkspace),
-) -> Flow {
+    (levels, buffers, field): (&mut Vec<LevelPlanes>, &mut RefineWorkspace, &mut Flow),
+) {
     levels.resize_with(pa.len(), LevelPlanes::default);
     for (l, (i0, i1)) in pa.iter().zip(pb).enumerate().rev() {
         let (finer, coarser) = levels.split_at_mut(l + 1);
@@ -313,23 +345,17 @@ fn flow_between(
         refine(i0, i1, gx, gy, u, v, params, buffers);
     }
     let finest_level = &mut levels[0];
-    let (u, v) = if finest > 0 {
+    let [mut u, mut v] = [&mut field.u, &mut field.v].map(Plane::reuse);
+    if finest > 0 {
         // Straight to full size in one bilinear pass: the same field as doubling level by level.
-        (
-            upsample(&finest_level.u, w, h, 1 << finest),
-            upsample(&finest_level.v, w, h, 1 << finest),
-        )
+        upsample_into(&finest_level.u, (w, h), 1 << finest, &mut u);
+        upsample_into(&finest_level.v, (w, h), 1 << finest, &mut v);
     } else {
-        // The full-size level's field is the result: its planes go with it.
-        (
-            std::mem::take(&mut finest_level.u),
-            std::mem::take(&mut finest_level.v),
-        )
-    };
-    Flow {
-        u: u.into_array(),
-        v: v.into_array(),
+        // The full-size level's field is the result: its planes and the field's swap memory.
+        std::mem::swap(&mut finest_level.u, &mut u);
+        std::mem::swap(&mut finest_level.v, &mut v);
     }
+    (field.u, field.v) = (u.into_array(), v.into_array());
 }
 
 /// Pyramid levels: halve while the coarser image still holds two patches each way.

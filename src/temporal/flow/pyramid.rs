@@ -40,6 +40,13 @@ impl Plane {
         (self.w, self.h) = (w, h);
     }
 
+    /// An empty plane in the memory of `array` (its values dropped), which is left empty.
+    pub(super) fn reuse(array: &mut Array2<f32>) -> Plane {
+        let (mut data, _) = std::mem::take(array).into_raw_vec_and_offset();
+        data.clear();
+        Plane { w: 0, h: 0, data }
+    }
+
     pub(super) fn into_array(self) -> Array2<f32> {
         Array2::from_shape_vec((self.h, self.w), self.data).expect("a plane holds w·h values")
     }
@@ -123,8 +130,10 @@ fn stencil(out: &mut [f32], around: [&[f32]; 4]) {
 }
 }
 
-/// Pixels below which splitting a pass between threads costs more than it saves.
-pub(super) const PIXELS_PER_TASK: usize = 8192;
+/// Pixels below which splitting a pass between threads costs more than it saves: a pass over a
+/// plane of twice as many is split (DIS's 128×72 levels of a 512×288 frame in two, as OpenCV's
+/// stripes split every pass between its threads).
+pub(super) const PIXELS_PER_TASK: usize = 4096;
 
 /// Rows of a `w`-wide plane that one task takes at the least.
 pub(super) fn rows_per_task(w: usize) -> usize {
@@ -237,16 +246,10 @@ pub(super) fn pyramid_into(
 }
 
 /// A flow component of a coarser level, `factor` (a power of two) times smaller, bilinearly
-/// sampled onto a w×h grid and multiplied by `factor`: fine pixel x sits on coarse x/factor,
-/// beyond the last coarse pixel the edge repeats. Row by row: the two coarse rows around the fine
-/// one blended into a buffer, then that buffer sampled along the row.
-pub(super) fn upsample(coarse: &Plane, w: usize, h: usize, factor: usize) -> Plane {
-    let mut out = Plane::default();
-    upsample_into(coarse, (w, h), factor, &mut out);
-    out
-}
-
-/// [`upsample`] into `out`, whose memory is kept.
+/// sampled onto a w×h grid and multiplied by `factor`, into `out` (whose memory is kept): fine
+/// pixel x sits on coarse x/factor, beyond the last coarse pixel the edge repeats. Row by row: the
+/// two coarse rows around the fine one blended into a buffer, then that buffer sampled along the
+/// row.
 pub(super) fn upsample_into(
     coarse: &Plane,
     (w, h): (usize, usize),

@@ -12,7 +12,7 @@ use rayon::slice::ParallelSliceMut;
 
 use super::checker::{own_and_other, Checker, Grid};
 use super::pyramid::{gradient_x_into, gradient_y_into, rows_per_task, Plane};
-use super::simd::vectorized;
+use super::simd::{heads, vectorized};
 use super::FlowParams;
 use crate::temporal::warp::Taps;
 
@@ -245,9 +245,9 @@ vectorized! {
 /// pixels in `own`, of their right and lower neighbours in `right` and `down`.
 fn psi_row(out: &mut [f32], own: [&[f32]; 4], right: [&[f32]; 4], down: [&[f32]; 4]) {
     let n = out.len();
-    let [u, du, v, dv] = own.map(|t| &t[..n]);
-    let [ur, dur, vr, dvr] = right.map(|t| &t[..n]);
-    let [ud, dud, vd, dvd] = down.map(|t| &t[..n]);
+    let [u, du, v, dv] = heads(own, n);
+    let [ur, dur, vr, dvr] = heads(right, n);
+    let [ud, dud, vd, dvd] = heads(down, n);
     for k in 0..n {
         let (u, v) = (u[k] + du[k], v[k] + dv[k]);
         let (ux, vx) = (ur[k] + dur[k] - u, vr[k] + dvr[k] - v);
@@ -326,11 +326,11 @@ fn equations_row(
     let ([du, dv], [u, v]) = (incr, flow);
     let n = a12.len();
     let (cu, cv, inv_u, inv_v) = (&mut cu[..n], &mut cv[..n], &mut inv_u[..n], &mut inv_v[..n]);
-    let [ix, iy, iz, ixx, ixy, iyy, ixz, iyz, nb, ngx, ngy] = terms.map(|t| &t[..n]);
+    let [ix, iy, iz, ixx, ixy, iyy, ixz, iyz, nb, ngx, ngy] = heads(terms, n);
     let (du, dv) = (&du[..n], &dv[..n]);
-    let [wl, wr, wu, wd] = weights.map(|t| &t[..n]);
-    let [u0, ul, ur, uu, ud] = u.map(|t| &t[..n]);
-    let [v0, vl, vr, vu, vd] = v.map(|t| &t[..n]);
+    let [wl, wr, wu, wd] = heads(weights, n);
+    let [u0, ul, ur, uu, ud] = heads(u, n);
+    let [v0, vl, vr, vu, vd] = heads(v, n);
     for k in 0..n {
         // Brightness constancy, normalized by the local gradient.
         let rb = ix[k] * du[k] + iy[k] * dv[k] + iz[k];
@@ -505,10 +505,10 @@ fn sor_row(
     let [nu, nv] = around;
     let n = du.len();
     let dv = &mut dv[..n];
-    let [a12, cu, cv, inv_u, inv_v] = eq.map(|t| &t[..n]);
-    let [wl, wr, wu, wd] = weights.map(|t| &t[..n]);
-    let [ul, ur, uu, ud] = nu.map(|t| &t[..n]);
-    let [vl, vr, vu, vd] = nv.map(|t| &t[..n]);
+    let [a12, cu, cv, inv_u, inv_v] = heads(eq, n);
+    let [wl, wr, wu, wd] = heads(weights, n);
+    let [ul, ur, uu, ud] = heads(nu, n);
+    let [vl, vr, vu, vd] = heads(nv, n);
     for k in 0..n {
         let nu = wl[k] * ul[k] + wr[k] * ur[k] + wu[k] * uu[k] + wd[k] * ud[k];
         let nv = wl[k] * vl[k] + wr[k] * vr[k] + wu[k] * vu[k] + wd[k] * vd[k];

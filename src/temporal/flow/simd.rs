@@ -31,3 +31,14 @@ macro_rules! vectorized {
 }
 
 pub(super) use vectorized;
+
+/// The first `n` values of each of `slices`, for the row kernels: a plain loop, which the compiler
+/// always inlines, where `array::map` sometimes became an out-of-line call costing as much as a
+/// short row's arithmetic.
+#[inline(always)]
+pub(super) fn heads<const N: usize>(mut slices: [&[f32]; N], n: usize) -> [&[f32]; N] {
+    for s in &mut slices {
+        *s = &s[..n];
+    }
+    slices
+}

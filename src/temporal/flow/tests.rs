@@ -1,6 +1,6 @@
 //! Tests of the flow's internals.
 
-use super::pyramid::{halve_row, upsample, Plane};
+use super::pyramid::{halve_row, upsample_into, Plane};
 
 #[test]
 fn upsampling_equals_bilinear_sampling_scaled() {
@@ -8,7 +8,9 @@ fn upsampling_equals_bilinear_sampling_scaled() {
     for (i, v) in coarse.data.iter_mut().enumerate() {
         *v = (i * 37 % 11) as f32 * 0.37 - 2.0;
     }
-    // Exact sizes, odd ones, and grids reaching past the coarse edge or stopping short of it.
+    // Exact sizes, odd ones, and grids reaching past the coarse edge or stopping short of it,
+    // each written over the last one's plane.
+    let mut fine = Plane::default();
     for (factor, w, h) in [
         (2, 14, 10),
         (2, 13, 9),
@@ -17,7 +19,7 @@ fn upsampling_equals_bilinear_sampling_scaled() {
         (4, 30, 23),
         (2, 9, 6),
     ] {
-        let fine = upsample(&coarse, w, h, factor);
+        upsample_into(&coarse, (w, h), factor, &mut fine);
         let f = factor as f32;
         for y in 0..h {
             for x in 0..w {
@@ -58,9 +60,10 @@ fn both_ways_on_shared_pyramids_equals_two_flows() {
     let (a, b) = (frame(0.0), frame(1.5));
     for preset in super::FlowPreset::ALL {
         let params = preset.params();
+        let mut workspaces = Default::default();
         let (ab, ba) =
-            super::flows_both_ways(a.view(), b.view(), &params, &mut Default::default()).unwrap();
-        assert_eq!(ab, super::flow(a.view(), b.view(), &params).unwrap());
-        assert_eq!(ba, super::flow(b.view(), a.view(), &params).unwrap());
+            super::flows_both_ways(a.view(), b.view(), &params, &mut workspaces).unwrap();
+        assert_eq!(*ab, super::flow(a.view(), b.view(), &params).unwrap());
+        assert_eq!(*ba, super::flow(b.view(), a.view(), &params).unwrap());
     }
 }
