@@ -276,9 +276,10 @@ pub fn optimize(
 ) -> Result<Outcome> {
     let shape = image.dim();
     let iterations = budget.iterations;
-    let bands = Some(())
-        .filter(|_| budget.precondition)
-        .and_then(|_| Bands::for_size(shape.2, shape.3));
+    let bands = budget
+        .precondition
+        .then(|| Bands::for_size(shape.2, shape.3))
+        .flatten();
     let count = bands.as_ref().map_or(0, Bands::count);
     tracing::debug!(
         width = shape.3,
