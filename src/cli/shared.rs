@@ -96,8 +96,8 @@ pub struct BudgetArgs {
     pub tolerance: Option<f32>,
 
     /// How a cold start (an image, a video's or live view's first frame) steps: `bands` weights
-    /// large shapes over single pixels, so the picture takes the style in about a third of the
-    /// iterations; `none` steps every pixel alike [default: bands for images, none for video and
+    /// large shapes over single pixels, so the picture takes the style in a third to a half of
+    /// the iterations; `none` steps every pixel alike [default: bands for images, none for video and
     /// live, whose first frame is measured without them].
     #[arg(long, value_enum, value_name = "bands|none")]
     pub precondition: Option<Precondition>,

@@ -65,7 +65,7 @@ pub struct Budget {
     /// Fewer when the loss stops falling, if set.
     pub tolerance: Option<Tolerance>,
     /// Optimize through the band preconditioner ([`crate::optim::Bands`]): a cold start reaches
-    /// a given loss in about a third of the iterations.
+    /// a given loss in a third to a half of the iterations (docs/COARSE_TO_FINE.md).
     pub precondition: bool,
 }
 
