@@ -2,7 +2,7 @@
 //! between block means of 2, 4, 8 … pixels by growing factors. L-BFGS on z is L-BFGS on x started
 //! from the inverse Hessian γ·P² rather than γ·I: large shapes are cheap to move and single pixels
 //! dear, as a coarse-to-fine pyramid makes them, without leaving the full size
-//! (docs/COARSE_TO_FINE.md, "Preconditioned").
+//! (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
 
 /// The most bands the device's graph (`optim_bands.onnx`) holds: blocks up to 256 pixels.
 pub const BANDS: usize = 8;
