@@ -67,8 +67,9 @@ pub enum EngineChoice {
 pub enum Solver {
     /// Vectors in host memory, algebra in Rust.
     Host(Box<AnyOptimizer<Host>>),
-    /// Vectors in the device's memory, algebra as ONNX graphs on it.
-    Device(Box<AnyOptimizer<Graphs>>),
+    /// Vectors in the device's memory, algebra as ONNX graphs on it; the second set of graphs runs
+    /// the preconditioner inside the loss, opened by the first optimization that uses it.
+    Device(Box<AnyOptimizer<Graphs>>, Option<Box<Graphs>>),
 }
 
 impl Solver {
@@ -80,7 +81,7 @@ impl Solver {
             EngineChoice::Device => true,
         };
         Ok(if on_device {
-            Solver::Device(Box::new(kind.build_with(model.optimizer_graphs()?)?))
+            Solver::Device(Box::new(kind.build_with(model.optimizer_graphs()?)?), None)
         } else {
             Solver::Host(Box::new(kind.build()?))
         })
@@ -90,7 +91,7 @@ impl Solver {
     pub fn name(&self) -> &'static str {
         match self {
             Solver::Host(_) => "host",
-            Solver::Device(_) => "device",
+            Solver::Device(..) => "device",
         }
     }
 
@@ -98,7 +99,7 @@ impl Solver {
     pub fn reset(&mut self) {
         match self {
             Solver::Host(opt) => opt.reset(),
-            Solver::Device(opt) => opt.reset(),
+            Solver::Device(opt, _) => opt.reset(),
         }
     }
 
@@ -107,7 +108,7 @@ impl Solver {
     pub fn retarget(&mut self) {
         match self {
             Solver::Host(opt) => opt.retarget(),
-            Solver::Device(opt) => opt.retarget(),
+            Solver::Device(opt, _) => opt.retarget(),
         }
     }
 }
@@ -214,14 +215,14 @@ impl Recorded for HostLoss<'_> {
 /// P z, as [`HostLoss`].
 struct DeviceLoss<'a> {
     model: &'a mut Model,
-    bands: Option<DeviceBands>,
+    bands: Option<DeviceBands<'a>>,
     record: Record,
 }
 
 /// The preconditioner on the device: its weights, its graph, the image P z and its gradient.
-struct DeviceBands {
+struct DeviceBands<'a> {
     bands: Bands,
-    graphs: Graphs,
+    graphs: &'a mut Graphs,
     image: DeviceVector,
     grad: DeviceVector,
 }
@@ -318,13 +319,23 @@ pub fn optimize(
             }
             Ok(outcome)
         }
-        Solver::Device(optimizer) => {
-            let before = model.bound_traffic().bytes() + optimizer.algebra().traffic().bytes();
+        Solver::Device(optimizer, band_graphs) => {
+            // The band graphs' traffic counts while they run in the objective, as `after` has it.
+            let band_traffic = match (&bands, &band_graphs) {
+                (Some(_), Some(graphs)) => graphs.traffic().bytes(),
+                _ => 0,
+            };
+            let before = model.bound_traffic().bytes()
+                + optimizer.algebra().traffic().bytes()
+                + band_traffic;
             model.bind_targets(targets, weights)?;
             let mut x = optimizer.algebra().upload(image.view())?;
             let bands = match bands {
                 Some(bands) => {
-                    let mut graphs = model.optimizer_graphs()?;
+                    let graphs = match band_graphs {
+                        Some(graphs) => graphs,
+                        None => band_graphs.insert(Box::new(model.optimizer_graphs()?)),
+                    };
                     let (image, grad) = (graphs.alloc_like(&x)?, graphs.alloc_like(&x)?);
                     let mut z = graphs.alloc_like(&x)?;
                     graphs.bands(bands.weights(true), &x, &mut z)?;
