@@ -4,6 +4,8 @@
 //! and single pixels dear, as a coarse-to-fine pyramid makes them, without leaving the full size
 //! (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
 
+use rayon::prelude::*;
+
 /// The most bands the device's graph (`optim_bands.onnx`) holds: tents up to 256 pixels wide.
 pub const BANDS: usize = 8;
 
@@ -63,54 +65,89 @@ impl Bands {
                 }
             }
         }
-        let (mut plane, mut line, mut prefix) = (vec![0f64; h * w], Vec::new(), Vec::new());
-        for (k, &weight) in self.weights.iter().enumerate().skip(1) {
-            let r = 1usize << (k - 1);
-            for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
-                for (p, &v) in plane.iter_mut().zip(x) {
-                    *p = f64::from(v);
-                }
-                for _ in 0..2 {
-                    for row in plane.chunks_exact_mut(w) {
-                        line.clear();
-                        line.extend_from_slice(row);
-                        box_blur(&line, r, &mut prefix, row.iter_mut());
+        // Inside the pool, each pass's parallel loops start without waking it from outside.
+        rayon::scope(|_| {
+            let (mut plane, mut prefix) = (vec![0f64; h * w], Vec::new());
+            for (k, &weight) in self.weights.iter().enumerate().skip(1) {
+                let r = 1usize << (k - 1);
+                for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
+                    for (p, &v) in plane.iter_mut().zip(x) {
+                        *p = f64::from(v);
                     }
-                    for col in 0..w {
-                        line.clear();
-                        line.extend(plane[col..].iter().step_by(w).copied());
-                        box_blur(&line, r, &mut prefix, plane[col..].iter_mut().step_by(w));
+                    for _ in 0..2 {
+                        plane
+                            .par_chunks_mut(w)
+                            .for_each_init(Vec::new, |prefix, row| box_blur_row(row, r, prefix));
+                        box_blur_columns(&mut plane, w, r, &mut prefix);
                     }
-                }
-                for (v, &t) in y.iter_mut().zip(&plane) {
-                    *v += t as f32 * weight;
+                    for (v, &t) in y.iter_mut().zip(&plane) {
+                        *v += t as f32 * weight;
+                    }
                 }
             }
-        }
+        });
     }
 }
 
-/// `out` = the sums of `line` over windows of radius `r` (zero beyond its ends) ÷ (2r + 1): the
-/// inclusive prefix sums S of the line with r + 1 zeros before and r after, S[i + 2r + 1] − S[i].
-fn box_blur<'a>(
-    line: &[f64],
-    r: usize,
-    prefix: &mut Vec<f64>,
-    out: impl Iterator<Item = &'a mut f64>,
-) {
+/// Columns per task of the column pass.
+const STRIP: usize = 64;
+
+/// `row` = its sums over windows of radius `r` (zero beyond its ends) ÷ (2r + 1): the inclusive
+/// prefix sums S of the row with r + 1 zeros before and r after, S[i + 2r + 1] − S[i].
+fn box_blur_row(row: &mut [f64], r: usize, prefix: &mut Vec<f64>) {
     let norm = 1.0 / (2 * r + 1) as f64;
     prefix.clear();
+    prefix.resize(r + 1, 0.0);
     let mut sum = 0f64;
-    let padded = std::iter::repeat_n(0.0, r + 1)
-        .chain(line.iter().copied())
-        .chain(std::iter::repeat_n(0.0, r));
-    for v in padded {
+    for &v in row.iter() {
         sum += v;
         prefix.push(sum);
     }
-    for (i, o) in out.enumerate() {
+    prefix.resize(row.len() + 2 * r + 1, sum);
+    for (i, o) in row.iter_mut().enumerate() {
         *o = (prefix[i + 2 * r + 1] - prefix[i]) * norm;
     }
+}
+
+/// [`box_blur_row`] down each column of `plane` (rows `w` wide), in strips of [`STRIP`] columns
+/// so memory is read in order: each strip's prefix sums are rows, each the one above plus the next
+/// row of the plane, held strip after strip in `prefix`.
+fn box_blur_columns(plane: &mut [f64], w: usize, r: usize, prefix: &mut Vec<f64>) {
+    let h = plane.len() / w;
+    let rows = h + 2 * r + 1;
+    let norm = 1.0 / (2 * r + 1) as f64;
+    prefix.resize(rows * w, 0.0);
+    {
+        let plane = &*plane;
+        prefix
+            .par_chunks_mut(rows * STRIP)
+            .enumerate()
+            .for_each(|(s, sums)| {
+                let (c0, sw) = (s * STRIP, sums.len() / rows);
+                sums[..(r + 1) * sw].fill(0.0);
+                for (i, row) in plane.chunks_exact(w).enumerate() {
+                    let (above, below) = sums.split_at_mut((r + 1 + i) * sw);
+                    let last = &above[above.len() - sw..];
+                    for ((s, &l), &v) in below[..sw].iter_mut().zip(last).zip(&row[c0..]) {
+                        *s = l + v;
+                    }
+                }
+                let (done, tail) = sums.split_at_mut((h + r + 1) * sw);
+                for padded in tail.chunks_exact_mut(sw) {
+                    padded.copy_from_slice(&done[done.len() - sw..]);
+                }
+            });
+    }
+    plane.par_chunks_mut(w).enumerate().for_each(|(i, row)| {
+        for (s, out) in row.chunks_mut(STRIP).enumerate() {
+            let sums = &prefix[s * rows * STRIP..];
+            let sw = out.len();
+            let (low, high) = (&sums[i * sw..][..sw], &sums[(i + 2 * r + 1) * sw..][..sw]);
+            for ((o, &a), &b) in out.iter_mut().zip(low).zip(high) {
+                *o = (b - a) * norm;
+            }
+        }
+    });
 }
 
 #[cfg(test)]
