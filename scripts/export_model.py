@@ -752,10 +752,10 @@ OPTIMIZER_GRAPHS = {
     "norm_inf": "max |x|",
     "pair": "s = x1 - x0, y = g1 - g0 and the float64 products s.s, s.y, y.y",
     "adam": "Adam's trial point from x, g and the moments m, v, and the updated moments",
-    "bands": "w0*x plus, for k = 1..BANDS, wk times x's mean over each 2^k-pixel block",
+    "bands": "base + w0*x plus, for k = 1..BANDS, wk times x blurred by a tent 2^(k+1) pixels wide",
 }
 
-# The most block-mean bands of the "bands" graph (blocks of 2 to 2^BANDS pixels); a band with
+# The most tent bands of the "bands" graph (tents up to 2^(BANDS+1) pixels wide); a band with
 # weight 0 leaves the sum unchanged. src/stylize/solver/bands.rs has the same constant.
 BANDS = 8
 
@@ -814,7 +814,7 @@ def build_optimizer_graph(kind):
         outs = [vec("xt"), vec("m_new"), vec("v_new")]
     elif kind == "bands":
         bands_graph(B)
-        ins = [vec("x")] + [scalar(f"w{k}") for k in range(BANDS + 1)]
+        ins = [vec("x"), vec("base")] + [scalar(f"w{k}") for k in range(BANDS + 1)]
         outs = [vec("y")]
     else:
         raise ValueError(kind)
@@ -822,39 +822,27 @@ def build_optimizer_graph(kind):
 
 
 def bands_graph(B):
-    """y = w0*x + sum_k wk * (x's mean over its 2^k-pixel block), blocks from the top-left corner
-    (partial at the right and bottom edges). Sums and means in float64, each band's mean rounded
-    to float32 and weighted, then added in order k = 1..BANDS, as the host does."""
+    """y = base + w0*x + sum_k wk * T_k x, T_k a zero-padded box blur of radius 2^(k-1) applied
+    along rows, then columns, twice (a tent). Each box in float64 as differences of the inclusive
+    prefix sums of the line padded with r + 1 zeros before and r after, times 1/(2r+1); each band
+    rounded to float32, weighted and added in order k = 1..BANDS, as the host does."""
     from onnx import TensorProto as TP
     i64 = lambda v: B.const(v, np.int64)
-    shape = B.op("Shape", ["x"])
-    nc = B.op("Slice", [shape, i64([0]), i64([2])])
-    h = B.op("Slice", [shape, i64([2]), i64([3])])
-    w = B.op("Slice", [shape, i64([3]), i64([4])])
-    hw = B.op("Concat", [h, w], axis=0)
-    ones = B.op("ConstantOfShape", [B.op("Concat", [i64([1, 1]), hw], axis=0)],
-                value=B.helper.make_tensor("one", TP.DOUBLE, [1], [1.0]))
     x64 = B.op("Cast", ["x"], to=TP.DOUBLE)
-    y = B.op("Mul", ["x", "w0"])
+    y = B.op("Add", ["base", B.op("Mul", ["x", "w0"])])
     for k in range(1, BANDS + 1):
-        b = 2 ** k
-        hb = B.op("Div", [B.op("Add", [h, i64([b - 1])]), i64([b])])
-        wb = B.op("Div", [B.op("Add", [w, i64([b - 1])]), i64([b])])
-        ph = B.op("Sub", [B.op("Mul", [hb, i64([b])]), h])
-        pw = B.op("Sub", [B.op("Mul", [wb, i64([b])]), w])
-        pads = B.op("Concat", [i64([0, 0, 0, 0, 0, 0]), ph, pw], axis=0)
-        blocks = lambda t, lead: B.op("Reshape", [B.op("Pad", [t, pads]), B.op(
-            "Concat", [lead, hb, i64([b]), wb, i64([b])], axis=0)])
-        axes = i64([3, 5])
-        sums = B.op("ReduceSum", [blocks(x64, nc), axes], keepdims=1)
-        counts = B.op("ReduceSum", [blocks(ones, i64([1, 1])), axes], keepdims=1)
-        mean = B.op("Cast", [B.op("Div", [sums, counts])], to=TP.FLOAT)
-        full = B.op("Expand", [B.op("Mul", [mean, f"w{k}"]),
-                               B.op("Concat", [nc, hb, i64([b]), wb, i64([b])], axis=0)])
-        full = B.op("Reshape", [full, B.op("Concat", [nc, B.op("Mul", [hb, i64([b])]),
-                                                      B.op("Mul", [wb, i64([b])])], axis=0)])
-        full = B.op("Slice", [full, i64([0, 0]), hw, i64([2, 3])])
-        y = B.op("Add", [y, full], out="y" if k == BANDS else None)
+        r = 2 ** (k - 1)
+        norm = B.const([1.0 / (2 * r + 1)], np.float64)
+        t = x64
+        for axis in (3, 2, 3, 2):
+            pads = [0, 0, 0, 0, 0, 0, 0, 0]
+            pads[axis], pads[4 + axis] = r + 1, r
+            s = B.op("CumSum", [B.op("Pad", [t, i64(pads)]), B.const(axis, np.int64)])
+            hi = B.op("Slice", [s, i64([2 * r + 1]), i64([2 ** 62]), i64([axis])])
+            lo = B.op("Slice", [s, i64([0]), i64([-(2 * r + 1)]), i64([axis])])
+            t = B.op("Mul", [B.op("Sub", [hi, lo]), norm])
+        term = B.op("Mul", [B.op("Cast", [t], to=TP.FLOAT), f"w{k}"])
+        y = B.op("Add", [y, term], out="y" if k == BANDS else None)
     return y
 
 

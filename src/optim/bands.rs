@@ -1,28 +1,29 @@
-//! A preconditioner for images: the image is optimized as x = P z, where P weights the bands
-//! between block means of 2, 4, 8 … pixels by growing factors. L-BFGS on z is L-BFGS on x started
-//! from the inverse Hessian γ·P² rather than γ·I: large shapes are cheap to move and single pixels
-//! dear, as a coarse-to-fine pyramid makes them, without leaving the full size
+//! A preconditioner for images: the image is optimized as x = x₀ + P z from z = 0, where P adds to
+//! the pixels their blurs by tents of 2, 4, 8 … pixels, weighted by growing factors. L-BFGS on z is
+//! L-BFGS on x started from the inverse Hessian γ·P² rather than γ·I: large shapes are cheap to move
+//! and single pixels dear, as a coarse-to-fine pyramid makes them, without leaving the full size
 //! (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
 
-/// The most bands the device's graph (`optim_bands.onnx`) holds: blocks up to 256 pixels.
+use rayon::prelude::*;
+
+/// The most bands the device's graph (`optim_bands.onnx`) holds: tents up to 256 pixels wide.
 pub const BANDS: usize = 8;
 
 /// How much each band's weight grows over the one below (measured: docs/COARSE_TO_FINE.md).
 const RATIO: f32 = 1.5;
 
-/// P and P⁻¹ for one image size, each as the weights of a sum of the image
-/// and its block means: y = w₀·x + Σₖ wₖ·Bₖx, Bₖ the mean over each 2ᵏ-pixel block.
+/// P for one image size: y = w₀·x + Σₖ wₖ·Tₖx, Tₖ a zero-padded box blur of radius 2ᵏ⁻¹ applied
+/// twice along rows and twice along columns (a tent 2ᵏ⁺¹ pixels wide). Each Tₖ is symmetric and
+/// positive semi-definite, so P is symmetric positive definite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bands {
-    /// Weights of P: w₀ = 1, wₖ = cₖ − cₖ₋₁ with cₖ = RATIOᵏ.
-    forward: Vec<f32>,
-    /// Weights of P⁻¹: w₀ = 1, wₖ = 1/cₖ − 1/cₖ₋₁ (the bands are nested orthogonal projections).
-    inverse: Vec<f32>,
+    /// w₀ = 1, wₖ = cₖ − cₖ₋₁ with cₖ = RATIOᵏ.
+    weights: Vec<f32>,
 }
 
 impl Bands {
-    /// The bands for an image of `height` × `width`: blocks up to a quarter of its longest side
-    /// (at most 2^[`BANDS`]); `None` when it is too small for one (under 8 pixels).
+    /// The bands for an image of `height` × `width`: tents up to half its longest side wide (at
+    /// most 2^([`BANDS`] + 1)); `None` when it is too small for one (under 8 pixels).
     pub fn for_size(height: usize, width: usize) -> Option<Bands> {
         let quarter = height.max(width) / 4;
         let count = (quarter.max(1).ilog2() as usize).min(BANDS);
@@ -30,125 +31,183 @@ impl Bands {
             return None;
         }
         let c: Vec<f32> = (0..=count).map(|k| RATIO.powi(k as i32)).collect();
-        let weights = |f: fn(f32) -> f32| -> Vec<f32> {
-            std::iter::once(1.0)
-                .chain(c.windows(2).map(|p| f(p[1]) - f(p[0])))
-                .collect()
-        };
-        Some(Bands {
-            forward: weights(|c| c),
-            inverse: weights(|c| 1.0 / c),
-        })
+        let weights = std::iter::once(1.0)
+            .chain(c.windows(2).map(|p| p[1] - p[0]))
+            .collect();
+        Some(Bands { weights })
     }
 
-    /// How many bands (block sizes 2 to 2^count).
+    /// How many bands.
     pub fn count(&self) -> usize {
-        self.forward.len() - 1
+        self.weights.len() - 1
     }
 
-    /// The weights of P (`inverse` false) or P⁻¹, for [`crate::optim::Graphs::bands`].
-    pub fn weights(&self, inverse: bool) -> &[f32] {
-        if inverse {
-            &self.inverse
-        } else {
-            &self.forward
-        }
+    /// The weights of P, for [`crate::optim::Graphs::bands`].
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
     }
 
-    /// y = P x (`inverse` false) or P⁻¹ x, for images of `shape` (N×C×H×W) in host memory. The
-    /// same arithmetic as the device's graph: block sums in f64, each mean rounded to f32,
-    /// weighted and added band after band.
-    pub fn apply(&self, inverse: bool, shape: [usize; 4], x: &[f32], y: &mut [f32]) {
-        let weights = self.weights(inverse);
+    /// y = base + P x for images of `shape` (N×C×H×W) in host memory (base 0 when `None`). The
+    /// same arithmetic as the device's graph: each blur in f64 by differences of prefix sums, each
+    /// band rounded to f32, weighted and added band after band.
+    pub fn apply(&self, shape: [usize; 4], base: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
         let (h, w) = (shape[2], shape[3]);
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = x * weights[0];
-        }
-        let mut sums = Vec::new();
-        for (k, &weight) in weights.iter().enumerate().skip(1) {
-            let (hb, wb) = (h.div_ceil(1 << k), w.div_ceil(1 << k));
-            for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
-                sums.clear();
-                sums.resize(hb * wb, 0f64);
-                for (row, line) in x.chunks_exact(w).enumerate() {
-                    let block_row = &mut sums[(row >> k) * wb..][..wb];
-                    for (col, &v) in line.iter().enumerate() {
-                        block_row[col >> k] += f64::from(v);
-                    }
+        let w0 = self.weights[0];
+        match base {
+            Some(base) => {
+                for ((y, &x), &b) in y.iter_mut().zip(x).zip(base) {
+                    *y = b + x * w0;
                 }
-                let side = |i: usize, n: usize| ((i + 1) << k).min(n) - (i << k);
-                let means: Vec<f32> = sums
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &s)| {
-                        let count = side(i / wb, h) * side(i % wb, w);
-                        (s / count as f64) as f32 * weight
-                    })
-                    .collect();
-                for (row, line) in y.chunks_exact_mut(w).enumerate() {
-                    let block_row = &means[(row >> k) * wb..][..wb];
-                    for (col, v) in line.iter_mut().enumerate() {
-                        *v += block_row[col >> k];
-                    }
+            }
+            None => {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = x * w0;
                 }
             }
         }
+        // Inside the pool, each pass's parallel loops start without waking it from outside.
+        rayon::scope(|_| {
+            let (mut plane, mut prefix) = (vec![0f64; h * w], Vec::new());
+            for (k, &weight) in self.weights.iter().enumerate().skip(1) {
+                let r = 1usize << (k - 1);
+                for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
+                    for (p, &v) in plane.iter_mut().zip(x) {
+                        *p = f64::from(v);
+                    }
+                    for _ in 0..2 {
+                        plane
+                            .par_chunks_mut(w)
+                            .for_each_init(Vec::new, |prefix, row| box_blur_row(row, r, prefix));
+                        box_blur_columns(&mut plane, w, r, &mut prefix);
+                    }
+                    for (v, &t) in y.iter_mut().zip(&plane) {
+                        *v += t as f32 * weight;
+                    }
+                }
+            }
+        });
     }
+}
+
+/// Columns per task of the column pass.
+const STRIP: usize = 64;
+
+/// `row` = its sums over windows of radius `r` (zero beyond its ends) ÷ (2r + 1): the inclusive
+/// prefix sums S of the row with r + 1 zeros before and r after, S[i + 2r + 1] − S[i].
+fn box_blur_row(row: &mut [f64], r: usize, prefix: &mut Vec<f64>) {
+    let norm = 1.0 / (2 * r + 1) as f64;
+    prefix.clear();
+    prefix.resize(r + 1, 0.0);
+    let mut sum = 0f64;
+    for &v in row.iter() {
+        sum += v;
+        prefix.push(sum);
+    }
+    prefix.resize(row.len() + 2 * r + 1, sum);
+    for (i, o) in row.iter_mut().enumerate() {
+        *o = (prefix[i + 2 * r + 1] - prefix[i]) * norm;
+    }
+}
+
+/// [`box_blur_row`] down each column of `plane` (rows `w` wide), in strips of [`STRIP`] columns
+/// so memory is read in order: each strip's prefix sums are rows, each the one above plus the next
+/// row of the plane, held strip after strip in `prefix`.
+fn box_blur_columns(plane: &mut [f64], w: usize, r: usize, prefix: &mut Vec<f64>) {
+    let h = plane.len() / w;
+    let rows = h + 2 * r + 1;
+    let norm = 1.0 / (2 * r + 1) as f64;
+    prefix.resize(rows * w, 0.0);
+    {
+        let plane = &*plane;
+        prefix
+            .par_chunks_mut(rows * STRIP)
+            .enumerate()
+            .for_each(|(s, sums)| {
+                let (c0, sw) = (s * STRIP, sums.len() / rows);
+                sums[..(r + 1) * sw].fill(0.0);
+                for (i, row) in plane.chunks_exact(w).enumerate() {
+                    let (above, below) = sums.split_at_mut((r + 1 + i) * sw);
+                    let last = &above[above.len() - sw..];
+                    for ((s, &l), &v) in below[..sw].iter_mut().zip(last).zip(&row[c0..]) {
+                        *s = l + v;
+                    }
+                }
+                let (done, tail) = sums.split_at_mut((h + r + 1) * sw);
+                for padded in tail.chunks_exact_mut(sw) {
+                    padded.copy_from_slice(&done[done.len() - sw..]);
+                }
+            });
+    }
+    plane.par_chunks_mut(w).enumerate().for_each(|(i, row)| {
+        for (s, out) in row.chunks_mut(STRIP).enumerate() {
+            let sums = &prefix[s * rows * STRIP..];
+            let sw = out.len();
+            let (low, high) = (&sums[i * sw..][..sw], &sums[(i + 2 * r + 1) * sw..][..sw]);
+            for ((o, &a), &b) in out.iter_mut().zip(low).zip(high) {
+                *o = (b - a) * norm;
+            }
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The mean of x over the 2ᵏ-block of (row, col), summed directly.
-    fn block_mean(x: &[f32], (h, w): (usize, usize), k: usize, row: usize, col: usize) -> f32 {
-        let b = 1 << k;
-        let (r0, c0) = (row / b * b, col / b * b);
-        let (r1, c1) = ((r0 + b).min(h), (c0 + b).min(w));
-        let mut sum = 0f64;
-        for r in r0..r1 {
-            for c in c0..c1 {
-                sum += f64::from(x[r * w + c]);
-            }
-        }
-        (sum / ((r1 - r0) * (c1 - c0)) as f64) as f32
+    fn image(h: usize, w: usize, seed: usize) -> Vec<f32> {
+        (0..2 * h * w)
+            .map(|i| (((i + seed) * 7919) % 1009) as f32 / 1009.0 - 0.3)
+            .collect()
     }
 
-    fn image(h: usize, w: usize) -> Vec<f32> {
-        (0..2 * h * w)
-            .map(|i| ((i * 7919) % 1009) as f32 / 1009.0 - 0.3)
+    /// Row `i` of B², B the n×n box of radius r cut at the ends (Bᵢⱼ = 1/(2r+1) for |i − j| ≤ r).
+    fn tent_row(n: usize, r: usize, i: usize) -> Vec<f64> {
+        let b = |i: usize, j: usize| f64::from(u8::from(i.abs_diff(j) <= r)) / (2 * r + 1) as f64;
+        (0..n)
+            .map(|j| (0..n).map(|m| b(i, m) * b(m, j)).sum())
             .collect()
+    }
+
+    /// P x at (row, col) by a direct sum: each band's tent is B² along each axis.
+    fn direct(bands: &Bands, (h, w): (usize, usize), x: &[f32], row: usize, col: usize) -> f32 {
+        let weights = bands.weights();
+        let mut y = x[row * w + col] * weights[0];
+        for (k, &wk) in weights.iter().enumerate().skip(1) {
+            let r = 1 << (k - 1);
+            let (down, across) = (tent_row(h, r, row), tent_row(w, r, col));
+            let mut sum = 0f64;
+            for (yy, &a) in down.iter().enumerate() {
+                for (xx, &b) in across.iter().enumerate() {
+                    sum += a * b * f64::from(x[yy * w + xx]);
+                }
+            }
+            y += sum as f32 * wk;
+        }
+        y
     }
 
     #[test]
     fn bands_reach_a_quarter_of_the_longest_side() {
         assert_eq!(Bands::for_size(320, 512).unwrap().count(), 7);
         assert_eq!(Bands::for_size(160, 256).unwrap().count(), 6);
-        assert_eq!(
-            Bands::for_size(2000, 3000).unwrap().forward.len(),
-            BANDS + 1
-        );
+        assert_eq!(Bands::for_size(2000, 3000).unwrap().count(), BANDS);
         assert_eq!(Bands::for_size(6, 7), None);
     }
 
     #[test]
-    fn the_bands_are_weighted_block_means_with_partial_edge_blocks() {
+    fn the_bands_are_weighted_tents_cut_at_the_edges() {
         let (h, w) = (13, 22);
-        let x = image(h, w);
+        let x = image(h, w, 0);
         let bands = Bands::for_size(h, w).unwrap();
         let mut y = vec![0.0; x.len()];
-        bands.apply(false, [1, 2, h, w], &x, &mut y);
-        let weights = bands.weights(false);
+        bands.apply([1, 2, h, w], None, &x, &mut y);
         for plane in 0..2 {
             let x = &x[plane * h * w..][..h * w];
             for (row, col) in [(0, 0), (5, 17), (12, 21), (12, 0), (8, 9)] {
-                let mut expected = x[row * w + col] * weights[0];
-                for (k, &wk) in weights.iter().enumerate().skip(1) {
-                    expected += block_mean(x, (h, w), k, row, col) * wk;
-                }
+                let expected = direct(&bands, (h, w), x, row, col);
                 let got = y[plane * h * w + row * w + col];
                 assert!(
-                    (got - expected).abs() < 1e-6,
+                    (got - expected).abs() < 1e-5,
                     "({row}, {col}): {got} vs {expected}"
                 );
             }
@@ -156,16 +215,21 @@ mod tests {
     }
 
     #[test]
-    fn the_inverse_undoes_the_bands() {
+    fn p_is_symmetric_and_adds_the_base() {
         let (h, w) = (37, 50);
-        let x = image(h, w);
+        let (a, b, base) = (image(h, w, 0), image(h, w, 3), image(h, w, 11));
         let bands = Bands::for_size(h, w).unwrap();
-        let (mut y, mut back) = (vec![0.0; x.len()], vec![0.0; x.len()]);
-        bands.apply(false, [1, 2, h, w], &x, &mut y);
-        assert!(x.iter().zip(&y).any(|(a, b)| (a - b).abs() > 0.01));
-        bands.apply(true, [1, 2, h, w], &y, &mut back);
-        for (a, b) in x.iter().zip(&back) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        let (mut pa, mut pb, mut shifted) =
+            (vec![0.0; a.len()], vec![0.0; a.len()], vec![0.0; a.len()]);
+        bands.apply([1, 2, h, w], None, &a, &mut pa);
+        bands.apply([1, 2, h, w], None, &b, &mut pb);
+        let dot =
+            |u: &[f32], v: &[f32]| u.iter().zip(v).map(|(p, q)| f64::from(p * q)).sum::<f64>();
+        let (apb, pab) = (dot(&a, &pb), dot(&pa, &b));
+        assert!((apb - pab).abs() < 1e-4 * apb.abs(), "{apb} vs {pab}");
+        bands.apply([1, 2, h, w], Some(&base), &a, &mut shifted);
+        for ((s, p), q) in shifted.iter().zip(&pa).zip(&base) {
+            assert!((s - (p + q)).abs() < 1e-5);
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct GraphFiles {
     pub pair: GraphFile,
     /// Adam's update.
     pub adam: GraphFile,
-    /// A weighted sum of the vector and its block means (see [`Graphs::bands`]).
+    /// A weighted sum of the vector and its tent blurs (see [`Graphs::bands`]).
     pub bands: GraphFile,
 }
 
@@ -234,9 +234,15 @@ impl Graphs {
         Ok(())
     }
 
-    /// y = w₀·x + Σₖ wₖ·(x's mean over each 2ᵏ-pixel block), k = 1..=`weights.len() − 1`, blocks
-    /// from the top-left corner, as [`super::Bands`] computes it on the host.
-    pub fn bands(&mut self, weights: &[f32], x: &DeviceVector, y: &mut DeviceVector) -> Result<()> {
+    /// y = base + w₀·x + Σₖ wₖ·Tₖx, k = 1..=`weights.len() − 1`, Tₖ a tent blur 2ᵏ⁺¹ pixels wide,
+    /// as [`super::Bands`] computes it on the host.
+    pub fn bands(
+        &mut self,
+        weights: &[f32],
+        base: &DeviceVector,
+        x: &DeviceVector,
+        y: &mut DeviceVector,
+    ) -> Result<()> {
         const NAMES: [&str; BANDS + 1] = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"];
         if weights.len() > NAMES.len() {
             bail!(
@@ -251,7 +257,7 @@ impl Graphs {
             .collect();
         self.run(
             |g| &mut g.bands,
-            &[("x", x)],
+            &[("x", x), ("base", base)],
             &scalars,
             &mut [("y", y)],
             &[],

@@ -140,15 +140,23 @@ trait Recorded {
 }
 
 /// The loss as the host optimizer sees it: a flat vector in, loss and gradient out. With bands,
-/// the vector is z and the image P z; the gradient is then P ∇f (P is symmetric).
+/// the vector is z and the image x₀ + P z; the gradient is then P ∇f (P is symmetric).
 struct HostLoss<'a> {
     model: &'a mut Model,
     targets: &'a Targets,
     weights: &'a LossWeights,
     shape: (usize, usize, usize, usize),
-    /// The preconditioner, the image P z and its gradient.
-    bands: Option<(Bands, Vec<f32>, Vec<f32>)>,
+    bands: Option<HostBands>,
     record: Record,
+}
+
+/// The preconditioner on the host: its weights, the starting image x₀, the image x₀ + P z and its
+/// gradient.
+struct HostBands {
+    bands: Bands,
+    origin: Vec<f32>,
+    image: Vec<f32>,
+    grad: Vec<f32>,
 }
 
 impl Objective<Array1<f32>> for HostLoss<'_> {
@@ -161,9 +169,9 @@ impl Objective<Array1<f32>> for HostLoss<'_> {
             .as_slice_mut()
             .context("internal: gradient is not contiguous")?;
         let (image, image_grad) = match &mut self.bands {
-            Some((bands, image, image_grad)) => {
-                bands.apply(false, shape, x, image);
-                (&image[..], &mut image_grad[..])
+            Some(b) => {
+                b.bands.apply(shape, Some(&b.origin), x, &mut b.image);
+                (&b.image[..], &mut b.grad[..])
             }
             None => (x, &mut grad[..]),
         };
@@ -173,8 +181,8 @@ impl Objective<Array1<f32>> for HostLoss<'_> {
         let terms = self
             .model
             .loss_and_gradient(image, self.targets, self.weights, image_grad)?;
-        if let Some((bands, _, image_grad)) = &self.bands {
-            bands.apply(false, shape, image_grad, grad);
+        if let Some(b) = &self.bands {
+            b.bands.apply(shape, None, &b.grad, grad);
         }
         Ok(self.record.add(terms, start))
     }
@@ -212,17 +220,20 @@ impl Recorded for HostLoss<'_> {
 }
 
 /// The loss on device vectors, against the targets bound to the model; with bands, of the image
-/// P z, as [`HostLoss`].
+/// x₀ + P z, as [`HostLoss`].
 struct DeviceLoss<'a> {
     model: &'a mut Model,
     bands: Option<DeviceBands<'a>>,
     record: Record,
 }
 
-/// The preconditioner on the device: its weights, its graph, the image P z and its gradient.
+/// The preconditioner on the device: its weights, its graph, the starting image x₀, zeros, the
+/// image x₀ + P z and its gradient.
 struct DeviceBands<'a> {
     bands: Bands,
     graphs: &'a mut Graphs,
+    origin: DeviceVector,
+    zeros: DeviceVector,
     image: DeviceVector,
     grad: DeviceVector,
 }
@@ -234,9 +245,10 @@ impl Objective<DeviceVector> for DeviceLoss<'_> {
         let start = Instant::now();
         let terms = match &mut self.bands {
             Some(b) => {
-                b.graphs.bands(b.bands.weights(false), x, &mut b.image)?;
+                b.graphs
+                    .bands(b.bands.weights(), &b.origin, x, &mut b.image)?;
                 let terms = self.model.loss_and_gradient_bound(&b.image, &mut b.grad)?;
-                b.graphs.bands(b.bands.weights(false), &b.grad, grad)?;
+                b.graphs.bands(b.bands.weights(), &b.zeros, &b.grad, grad)?;
                 terms
             }
             None => self.model.loss_and_gradient_bound(x, grad)?,
@@ -295,16 +307,22 @@ pub fn optimize(
             let image_slice = image
                 .as_slice()
                 .context("internal: image is not contiguous")?;
-            let mut x = Array1::from_iter(image_slice.iter().copied());
-            if let (Some(bands), Some(z)) = (&bands, x.as_slice_mut()) {
-                bands.apply(true, dims, image_slice, z);
-            }
+            // With bands the optimizer starts from z = 0, the image from x₀.
+            let mut x = match bands {
+                Some(_) => Array1::zeros(image_slice.len()),
+                None => Array1::from_iter(image_slice.iter().copied()),
+            };
             let mut objective = HostLoss {
                 model,
                 targets,
                 weights,
                 shape,
-                bands: bands.map(|b| (b, vec![0.0; x.len()], vec![0.0; x.len()])),
+                bands: bands.map(|bands| HostBands {
+                    bands,
+                    origin: image_slice.to_vec(),
+                    image: vec![0.0; image_slice.len()],
+                    grad: vec![0.0; image_slice.len()],
+                }),
                 record: Record::default(),
             };
             let mut outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
@@ -314,7 +332,7 @@ pub fn optimize(
                 .as_slice_mut()
                 .context("internal: image is not contiguous")?;
             match &objective.bands {
-                Some((bands, _, _)) => bands.apply(false, dims, x, image),
+                Some(b) => b.bands.apply(dims, Some(&b.origin), x, image),
                 None => image.copy_from_slice(x),
             }
             Ok(outcome)
@@ -337,12 +355,16 @@ pub fn optimize(
                         None => band_graphs.insert(Box::new(model.optimizer_graphs()?)),
                     };
                     let (image, grad) = (graphs.alloc_like(&x)?, graphs.alloc_like(&x)?);
+                    let mut zeros = graphs.alloc_like(&x)?;
+                    graphs.combine(0.0, &x, 0.0, &x, &mut zeros)?;
                     let mut z = graphs.alloc_like(&x)?;
-                    graphs.bands(bands.weights(true), &x, &mut z)?;
-                    x = z;
+                    graphs.assign(&mut z, &zeros)?;
+                    let origin = std::mem::replace(&mut x, z);
                     Some(DeviceBands {
                         bands,
                         graphs,
+                        origin,
+                        zeros,
                         image,
                         grad,
                     })
@@ -356,7 +378,8 @@ pub fn optimize(
             };
             let mut outcome = steps(optimizer, &mut x, &mut objective, iterations, on_iteration)?;
             if let Some(b) = &mut objective.bands {
-                b.graphs.bands(b.bands.weights(false), &x, &mut b.image)?;
+                b.graphs
+                    .bands(b.bands.weights(), &b.origin, &x, &mut b.image)?;
                 std::mem::swap(&mut x, &mut b.image);
             }
             optimizer.algebra().download(&x, image.view_mut())?;
