@@ -823,7 +823,7 @@ def build_optimizer_graph(kind):
 
 def bands_graph(B):
     """y = base + w0*x + sum_k wk * T_k x, T_k a zero-padded box blur of radius 2^(k-1) applied
-    along rows, then columns, twice (a tent). Each box in float64 as differences of the inclusive
+    twice along rows, then twice along columns (a tent). Each box in float64 as differences of the inclusive
     prefix sums of the line padded with r + 1 zeros before and r after, times 1/(2r+1); each band
     rounded to float32, weighted and added in order k = 1..BANDS, as the host does."""
     from onnx import TensorProto as TP
@@ -834,7 +834,7 @@ def bands_graph(B):
         r = 2 ** (k - 1)
         norm = B.const([1.0 / (2 * r + 1)], np.float64)
         t = x64
-        for axis in (3, 2, 3, 2):
+        for axis in (3, 3, 2, 2):
             pads = [0, 0, 0, 0, 0, 0, 0, 0]
             pads[axis], pads[4 + axis] = r + 1, r
             s = B.op("CumSum", [B.op("Pad", [t, i64(pads)]), B.const(axis, np.int64)])

@@ -106,8 +106,8 @@ pub struct BudgetArgs {
 /// `--precondition`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Precondition {
-    /// Block-mean bands of 2 pixels up to a quarter of the picture (at most 256), larger ones
-    /// weighted more.
+    /// The image stepped with its blurs by tents 5 pixels up to half the picture wide (at most
+    /// 513), the wider ones weighted more.
     Bands,
     /// Plain L-BFGS: every pixel stepped alike.
     None,

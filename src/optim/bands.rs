@@ -67,29 +67,46 @@ impl Bands {
         }
         // Inside the pool, each pass's parallel loops start without waking it from outside.
         rayon::scope(|_| {
-            let (mut plane, mut prefix) = (vec![0f64; h * w], Vec::new());
+            let (mut rows, mut strips) = (vec![0f64; h * w], vec![0f64; h * w]);
             for (k, &weight) in self.weights.iter().enumerate().skip(1) {
                 let r = 1usize << (k - 1);
                 for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
-                    for (p, &v) in plane.iter_mut().zip(x) {
-                        *p = f64::from(v);
-                    }
-                    for _ in 0..2 {
-                        plane
-                            .par_chunks_mut(w)
-                            .for_each_init(Vec::new, |prefix, row| box_blur_row(row, r, prefix));
-                        box_blur_columns(&mut plane, w, r, &mut prefix);
-                    }
-                    for (v, &t) in y.iter_mut().zip(&plane) {
-                        *v += t as f32 * weight;
-                    }
+                    rows.par_chunks_mut(w).zip(x.par_chunks(w)).for_each_init(
+                        Vec::new,
+                        |prefix, (row, x)| {
+                            for (p, &v) in row.iter_mut().zip(x) {
+                                *p = f64::from(v);
+                            }
+                            box_blur_row(row, r, prefix);
+                            box_blur_row(row, r, prefix);
+                        },
+                    );
+                    strips.par_chunks_mut(h * STRIP).enumerate().for_each_init(
+                        Vec::new,
+                        |prefix, (s, strip)| {
+                            let (c0, sw) = (s * STRIP, strip.len() / h);
+                            let columns = rows.chunks_exact(w).map(|row| &row[c0..][..sw]);
+                            column_sums(prefix, columns, sw, r);
+                            column_blur(prefix, strip, sw, r);
+                            column_sums(prefix, strip.chunks_exact(sw), sw, r);
+                            column_blur(prefix, strip, sw, r);
+                        },
+                    );
+                    y.par_chunks_mut(w).enumerate().for_each(|(i, y)| {
+                        for (s, y) in y.chunks_mut(STRIP).enumerate() {
+                            let t = &strips[s * h * STRIP + i * y.len()..][..y.len()];
+                            for (v, &t) in y.iter_mut().zip(t) {
+                                *v += t as f32 * weight;
+                            }
+                        }
+                    });
                 }
             }
         });
     }
 }
 
-/// Columns per task of the column pass.
+/// Columns per task of the column passes: a strip, its prefix sums and its rows stay in cache.
 const STRIP: usize = 64;
 
 /// `row` = its sums over windows of radius `r` (zero beyond its ends) ÷ (2r + 1): the inclusive
@@ -109,45 +126,41 @@ fn box_blur_row(row: &mut [f64], r: usize, prefix: &mut Vec<f64>) {
     }
 }
 
-/// [`box_blur_row`] down each column of `plane` (rows `w` wide), in strips of [`STRIP`] columns
-/// so memory is read in order: each strip's prefix sums are rows, each the one above plus the next
-/// row of the plane, held strip after strip in `prefix`.
-fn box_blur_columns(plane: &mut [f64], w: usize, r: usize, prefix: &mut Vec<f64>) {
-    let h = plane.len() / w;
-    let rows = h + 2 * r + 1;
-    let norm = 1.0 / (2 * r + 1) as f64;
-    prefix.resize(rows * w, 0.0);
-    {
-        let plane = &*plane;
-        prefix
-            .par_chunks_mut(rows * STRIP)
-            .enumerate()
-            .for_each(|(s, sums)| {
-                let (c0, sw) = (s * STRIP, sums.len() / rows);
-                sums[..(r + 1) * sw].fill(0.0);
-                for (i, row) in plane.chunks_exact(w).enumerate() {
-                    let (above, below) = sums.split_at_mut((r + 1 + i) * sw);
-                    let last = &above[above.len() - sw..];
-                    for ((s, &l), &v) in below[..sw].iter_mut().zip(last).zip(&row[c0..]) {
-                        *s = l + v;
-                    }
-                }
-                let (done, tail) = sums.split_at_mut((h + r + 1) * sw);
-                for padded in tail.chunks_exact_mut(sw) {
-                    padded.copy_from_slice(&done[done.len() - sw..]);
-                }
-            });
-    }
-    plane.par_chunks_mut(w).enumerate().for_each(|(i, row)| {
-        for (s, out) in row.chunks_mut(STRIP).enumerate() {
-            let sums = &prefix[s * rows * STRIP..];
-            let sw = out.len();
-            let (low, high) = (&sums[i * sw..][..sw], &sums[(i + 2 * r + 1) * sw..][..sw]);
-            for ((o, &a), &b) in out.iter_mut().zip(low).zip(high) {
-                *o = (b - a) * norm;
-            }
+/// The inclusive prefix sums down the columns of `rows` (each `w` wide) with r + 1 zero rows
+/// before and r after, as [`box_blur_row`]'s along a row: row by row, each the one above plus the
+/// next, so memory is read in order.
+fn column_sums<'a>(
+    prefix: &mut Vec<f64>,
+    rows: impl ExactSizeIterator<Item = &'a [f64]>,
+    w: usize,
+    r: usize,
+) {
+    let h = rows.len();
+    prefix.clear();
+    prefix.resize((h + 2 * r + 1) * w, 0.0);
+    for (i, row) in rows.enumerate() {
+        let (above, below) = prefix.split_at_mut((r + 1 + i) * w);
+        let last = &above[above.len() - w..];
+        for ((s, &l), &v) in below[..w].iter_mut().zip(last).zip(row) {
+            *s = l + v;
         }
-    });
+    }
+    let (sums, tail) = prefix.split_at_mut((h + r + 1) * w);
+    for padded in tail.chunks_exact_mut(w) {
+        padded.copy_from_slice(&sums[sums.len() - w..]);
+    }
+}
+
+/// `out` (rows `w` wide) = the box blur of radius `r` down its columns, from
+/// their prefix sums: S[i + 2r + 1] − S[i], ÷ (2r + 1).
+fn column_blur(prefix: &[f64], out: &mut [f64], w: usize, r: usize) {
+    let norm = 1.0 / (2 * r + 1) as f64;
+    for (i, row) in out.chunks_exact_mut(w).enumerate() {
+        let (low, high) = (&prefix[i * w..][..w], &prefix[(i + 2 * r + 1) * w..][..w]);
+        for ((o, &a), &b) in row.iter_mut().zip(low).zip(high) {
+            *o = (b - a) * norm;
+        }
+    }
 }
 
 #[cfg(test)]
