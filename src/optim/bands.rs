@@ -1,19 +1,19 @@
 //! A preconditioner for images: the image is optimized as x = x₀ + P z from z = 0, where P adds to
-//! the pixels their blurs by tents of 2, 4, 8 … pixels, weighted by growing factors. L-BFGS on z is
+//! the pixels their blurs by tents 5, 9, 17 … pixels wide, weighted by growing factors. L-BFGS on z is
 //! L-BFGS on x started from the inverse Hessian γ·P² rather than γ·I: large shapes are cheap to move
 //! and single pixels dear, as a coarse-to-fine pyramid makes them, without leaving the full size
 //! (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
 
 use rayon::prelude::*;
 
-/// The most bands the device's graph (`optim_bands.onnx`) holds: tents up to 256 pixels wide.
+/// The most bands the device's graph (`optim_bands.onnx`) holds: tents up to 513 pixels wide.
 pub const BANDS: usize = 8;
 
 /// How much each band's weight grows over the one below (measured: docs/COARSE_TO_FINE.md).
 const RATIO: f32 = 1.5;
 
 /// P for one image size: y = w₀·x + Σₖ wₖ·Tₖx, Tₖ a zero-padded box blur of radius 2ᵏ⁻¹ applied
-/// twice along rows and twice along columns (a tent 2ᵏ⁺¹ pixels wide). Each Tₖ is symmetric and
+/// twice along rows and twice along columns (a tent 2ᵏ⁺¹ + 1 pixels wide). Each Tₖ is symmetric and
 /// positive semi-definite, so P is symmetric positive definite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bands {
