@@ -752,11 +752,11 @@ OPTIMIZER_GRAPHS = {
     "norm_inf": "max |x|",
     "pair": "s = x1 - x0, y = g1 - g0 and the float64 products s.s, s.y, y.y",
     "adam": "Adam's trial point from x, g and the moments m, v, and the updated moments",
-    "bands": "base + w0*x plus, for k = 1..BANDS, wk times x blurred by a tent 2^(k+1) pixels wide",
+    "bands": "base + w0*x plus, for k = 1..BANDS, wk times x blurred by a tent 2^(k+1) + 1 pixels wide",
 }
 
-# The most tent bands of the "bands" graph (tents up to 2^(BANDS+1) pixels wide); a band with
-# weight 0 leaves the sum unchanged. src/stylize/solver/bands.rs has the same constant.
+# The most tent bands of the "bands" graph (tents up to 2^(BANDS+1) + 1 pixels wide); a band with
+# weight 0 leaves the sum unchanged. src/optim/bands.rs has the same constant.
 BANDS = 8
 
 
@@ -823,9 +823,9 @@ def build_optimizer_graph(kind):
 
 def bands_graph(B):
     """y = base + w0*x + sum_k wk * T_k x, T_k a zero-padded box blur of radius 2^(k-1) applied
-    twice along rows, then twice along columns (a tent). Each box in float64 as differences of the inclusive
-    prefix sums of the line padded with r + 1 zeros before and r after, times 1/(2r+1); each band
-    rounded to float32, weighted and added in order k = 1..BANDS, as the host does."""
+    twice along rows, then twice along columns (a tent). Each box in float64 as differences of the
+    inclusive prefix sums of the line padded with r + 1 zeros before and r after, times 1/(2r+1);
+    each band rounded to float32, weighted and added in order k = 1..BANDS, as the host does."""
     from onnx import TensorProto as TP
     i64 = lambda v: B.const(v, np.int64)
     x64 = B.op("Cast", ["x"], to=TP.DOUBLE)

@@ -1,8 +1,8 @@
-//! A preconditioner for images: the image is optimized as x = x₀ + P z from z = 0, where P adds to
-//! the pixels their blurs by tents 5, 9, 17 … pixels wide, weighted by growing factors. L-BFGS on z is
-//! L-BFGS on x started from the inverse Hessian γ·P² rather than γ·I: large shapes are cheap to move
-//! and single pixels dear, as a coarse-to-fine pyramid makes them, without leaving the full size
-//! (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
+//! A preconditioner for images: the image is optimized as x = x₀ + P z from z = 0, where P adds
+//! to the pixels their blurs by tents 5, 9, 17 … pixels wide, weighted by growing factors. L-BFGS
+//! on z is L-BFGS on x started from the inverse Hessian γ·P² rather than γ·I: large shapes are
+//! cheap to move and single pixels dear, as a coarse-to-fine pyramid makes them, without leaving
+//! the full size (docs/COARSE_TO_FINE.md, "The band preconditioner: the default").
 
 use rayon::prelude::*;
 
@@ -13,8 +13,8 @@ pub const BANDS: usize = 8;
 const RATIO: f32 = 1.5;
 
 /// P for one image size: y = w₀·x + Σₖ wₖ·Tₖx, Tₖ a zero-padded box blur of radius 2ᵏ⁻¹ applied
-/// twice along rows and twice along columns (a tent 2ᵏ⁺¹ + 1 pixels wide). Each Tₖ is symmetric and
-/// positive semi-definite, so P is symmetric positive definite.
+/// twice along rows and twice along columns (a tent 2ᵏ⁺¹ + 1 pixels wide). Each Tₖ is symmetric
+/// and positive semi-definite, so P is symmetric positive definite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bands {
     /// w₀ = 1, wₖ = cₖ − cₖ₋₁ with cₖ = RATIOᵏ.
@@ -151,8 +151,8 @@ fn column_sums<'a>(
     }
 }
 
-/// `out` (rows `w` wide) = the box blur of radius `r` down its columns, from
-/// their prefix sums: S[i + 2r + 1] − S[i], ÷ (2r + 1).
+/// `out` (rows `w` wide) = the box blur of radius `r` down its columns, from their prefix sums
+/// S: S[i + 2r + 1] − S[i], ÷ (2r + 1).
 fn column_blur(prefix: &[f64], out: &mut [f64], w: usize, r: usize) {
     let norm = 1.0 / (2 * r + 1) as f64;
     for (i, row) in out.chunks_exact_mut(w).enumerate() {
@@ -209,20 +209,30 @@ mod tests {
 
     #[test]
     fn the_bands_are_weighted_tents_cut_at_the_edges() {
-        let (h, w) = (13, 22);
-        let x = image(h, w, 0);
-        let bands = Bands::for_size(h, w).unwrap();
-        let mut y = vec![0.0; x.len()];
-        bands.apply([1, 2, h, w], None, &x, &mut y);
-        for plane in 0..2 {
-            let x = &x[plane * h * w..][..h * w];
-            for (row, col) in [(0, 0), (5, 17), (12, 21), (12, 0), (8, 9)] {
-                let expected = direct(&bands, (h, w), x, row, col);
-                let got = y[plane * h * w + row * w + col];
-                assert!(
-                    (got - expected).abs() < 1e-5,
-                    "({row}, {col}): {got} vs {expected}"
-                );
+        // 150 columns: three strips of the column passes, the last one partial.
+        for (h, w) in [(13, 22), (10, 150)] {
+            let x = image(h, w, 0);
+            let bands = Bands::for_size(h, w).unwrap();
+            let mut y = vec![0.0; x.len()];
+            bands.apply([1, 2, h, w], None, &x, &mut y);
+            for plane in 0..2 {
+                let x = &x[plane * h * w..][..h * w];
+                let (last_row, last_col) = (h - 1, w - 1);
+                for (row, col) in [(0, 0), (5, 17), (last_row, last_col), (last_row, 0), (8, 9)]
+                    .into_iter()
+                    .chain(
+                        [(3, 63), (4, 64), (9, 128), (2, 140)]
+                            .into_iter()
+                            .filter(|_| w > 128),
+                    )
+                {
+                    let expected = direct(&bands, (h, w), x, row, col);
+                    let got = y[plane * h * w + row * w + col];
+                    assert!(
+                        (got - expected).abs() < 1e-5,
+                        "{h}×{w} ({row}, {col}): {got} vs {expected}"
+                    );
+                }
             }
         }
     }
