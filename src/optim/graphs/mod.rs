@@ -234,7 +234,7 @@ impl Graphs {
         Ok(())
     }
 
-    /// y = base + w₀·x + Σₖ wₖ·Tₖx, k = 1..=`weights.len() − 1`, Tₖ a tent blur 2ᵏ⁺¹ pixels wide,
+    /// y = base + w₀·x + Σₖ wₖ·Tₖx, k = 1..=`weights.len() − 1`, Tₖ a tent blur 2ᵏ⁺¹ + 1 pixels wide,
     /// as [`super::Bands`] computes it on the host.
     pub fn bands(
         &mut self,
