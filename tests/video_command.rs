@@ -190,12 +190,15 @@ fn peak_rss_kib(style: &Path, dir: &Path, frames: u32) -> u64 {
 fn memory_stays_flat_however_long_the_video_is() {
     let dir = tempfile::tempdir().unwrap();
     let style = style(dir.path());
-    // 100 frames fill the encoder's look-ahead and every channel; 1,000 must need no more.
+    // 100 frames fill the encoder's look-ahead and every channel; 2,000 must need no more. The
+    // allocator's arenas move the peak by up to ~9 MiB between identical runs when the tests share
+    // the cores, hence 8 MiB of slack; keeping one 48×36 frame's planes (20 KiB) a frame would
+    // add 37 MiB over the 1,900 frames.
     let short = peak_rss_kib(&style, dir.path(), 100);
-    let long = peak_rss_kib(&style, dir.path(), 1000);
+    let long = peak_rss_kib(&style, dir.path(), 2000);
     assert!(
-        long as f64 <= short as f64 * 1.05 + 2048.0,
-        "peak RSS grew from {short} KiB (100 frames) to {long} KiB (1,000 frames)"
+        long as f64 <= short as f64 * 1.05 + 8192.0,
+        "peak RSS grew from {short} KiB (100 frames) to {long} KiB (2,000 frames)"
     );
 }
 
