@@ -192,8 +192,8 @@ fn memory_stays_flat_however_long_the_video_is() {
     let style = style(dir.path());
     // 100 frames fill the encoder's look-ahead and every channel; 2,000 must need no more. The
     // allocator's arenas move the peak by up to ~9 MiB between identical runs when the tests share
-    // the cores, hence 8 MiB of slack; keeping one 48×36 frame's planes (20 KiB) a frame would
-    // add 37 MiB over the 1,900 frames.
+    // the cores, hence 8 MiB of slack; keeping one 48×36 frame's planes (20 KiB) a frame adds
+    // 43 MiB over the 1,900 frames (a leak injected so failed this test).
     let short = peak_rss_kib(&style, dir.path(), 100);
     let long = peak_rss_kib(&style, dir.path(), 2000);
     assert!(
