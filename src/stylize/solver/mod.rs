@@ -181,10 +181,11 @@ impl Objective<Array1<f32>> for HostLoss<'_> {
         let terms = self
             .model
             .loss_and_gradient(image, self.targets, self.weights, image_grad)?;
+        let total = self.record.add(terms, start);
         if let Some(b) = &self.bands {
             b.bands.apply(shape, None, &b.grad, grad);
         }
-        Ok(self.record.add(terms, start))
+        Ok(total)
     }
 }
 
