@@ -64,7 +64,7 @@ impl Bands {
             }
         }
         // On the calling thread: a thread pool's workers, idling after the blurs, would take the
-        // cores from ONNX Runtime's threads at the next evaluation (2–7% slower there, measured).
+        // cores from ONNX Runtime's threads at the next evaluation (docs/COARSE_TO_FINE.md).
         let (mut rows, mut strips) = (vec![0f64; h * w], vec![0f64; h * w]);
         let mut prefix = Vec::new();
         for (k, &weight) in self.weights.iter().enumerate().skip(1) {
