@@ -65,93 +65,146 @@ impl Bands {
         }
         // On the calling thread: a thread pool's workers, idling after the blurs, would take the
         // cores from ONNX Runtime's threads at the next evaluation (docs/COARSE_TO_FINE.md).
-        let (mut rows, mut strips) = (vec![0f64; h * w], vec![0f64; h * w]);
-        let mut prefix = Vec::new();
+        let mut scratch = Scratch::default();
         for (k, &weight) in self.weights.iter().enumerate().skip(1) {
             let r = 1usize << (k - 1);
             for (x, y) in x.chunks_exact(h * w).zip(y.chunks_exact_mut(h * w)) {
-                for (row, x) in rows.chunks_exact_mut(w).zip(x.chunks_exact(w)) {
-                    for (p, &v) in row.iter_mut().zip(x) {
-                        *p = f64::from(v);
-                    }
-                    box_blur_row(row, r, &mut prefix);
-                    box_blur_row(row, r, &mut prefix);
-                }
-                for (s, strip) in strips.chunks_mut(h * STRIP).enumerate() {
-                    let (c0, sw) = (s * STRIP, strip.len() / h);
-                    let columns = rows.chunks_exact(w).map(|row| &row[c0..][..sw]);
-                    column_sums(&mut prefix, columns, sw, r);
-                    column_blur(&prefix, strip, sw, r);
-                    column_sums(&mut prefix, strip.chunks_exact(sw), sw, r);
-                    column_blur(&prefix, strip, sw, r);
-                }
-                for (i, y) in y.chunks_exact_mut(w).enumerate() {
-                    for (s, y) in y.chunks_mut(STRIP).enumerate() {
-                        let t = &strips[s * h * STRIP + i * y.len()..][..y.len()];
-                        for (v, &t) in y.iter_mut().zip(t) {
-                            *v += t as f32 * weight;
-                        }
-                    }
-                }
+                add_tent(x, y, w, r, weight, &mut scratch);
             }
         }
     }
 }
 
-/// Columns per strip of the column passes: a strip, its prefix sums and its rows stay in cache.
-const STRIP: usize = 64;
+/// The buffers of [`add_tent`], kept from band to band.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<f64>,
+    out: Vec<f64>,
+    prefix: [Vec<f64>; 2],
+    first: Ring,
+    second: Ring,
+}
 
-/// `row` = its sums over windows of radius `r` (zero beyond its ends) ÷ (2r + 1): the inclusive
-/// prefix sums S of the row with r + 1 zeros before and r after, S[i + 2r + 1] − S[i].
-fn box_blur_row(row: &mut [f64], r: usize, prefix: &mut Vec<f64>) {
+/// y += weight · the tent of radius r of the plane x (rows `w` wide): the box blur of radius r
+/// twice along the rows, then twice down the columns. It streams down the plane, so that what it
+/// works on stays in cache: each row of x is blurred along its length and pushed into the first
+/// column pass, whose rows feed the second, whose rows go to y.
+fn add_tent(x: &[f32], y: &mut [f32], w: usize, r: usize, weight: f32, s: &mut Scratch) {
+    let h = x.len() / w;
     let norm = 1.0 / (2 * r + 1) as f64;
-    prefix.clear();
-    prefix.resize(r + 1, 0.0);
-    let mut sum = 0f64;
-    for &v in row.iter() {
-        sum += v;
-        prefix.push(sum);
-    }
-    prefix.resize(row.len() + 2 * r + 1, sum);
-    for (i, o) in row.iter_mut().enumerate() {
-        *o = (prefix[i + 2 * r + 1] - prefix[i]) * norm;
+    s.row.resize(w, 0.0);
+    s.out.resize(w, 0.0);
+    s.first.reset(w, r);
+    s.second.reset(w, r);
+    // Row i of a column pass is ready once row min(i + r, h − 1) of its input is in.
+    let ready = |i: usize, ring: &Ring| i < h && (i + r).min(h - 1) < ring.count;
+    let (mut next_first, mut next_second) = (0, 0);
+    for x in x.chunks_exact(w) {
+        for (p, &v) in s.row.iter_mut().zip(x) {
+            *p = f64::from(v);
+        }
+        blur_row_twice(&mut s.row, r, &mut s.prefix);
+        s.first.push(&s.row);
+        while ready(next_first, &s.first) {
+            s.first.blur(next_first, r, h, norm, &mut s.row);
+            s.second.push(&s.row);
+            next_first += 1;
+            // Drained at each push: the ring keeps only the rows the next blur needs.
+            while ready(next_second, &s.second) {
+                s.second.blur(next_second, r, h, norm, &mut s.out);
+                for (v, &t) in y[next_second * w..][..w].iter_mut().zip(&s.out) {
+                    *v += t as f32 * weight;
+                }
+                next_second += 1;
+            }
+        }
     }
 }
 
-/// The inclusive prefix sums down the columns of `rows` (each `w` wide) with r + 1 zero rows
-/// before and r after, as [`box_blur_row`]'s along a row: row by row, each the one above plus the
-/// next, so memory is read in order.
-fn column_sums<'a>(
-    prefix: &mut Vec<f64>,
-    rows: impl ExactSizeIterator<Item = &'a [f64]>,
+/// A box blur of radius r down the columns of a stream of rows: the inclusive prefix sums S of the
+/// rows (with r + 1 zero rows before and r after, as along a row), of which S[i + 2r + 1] − S[i]
+/// gives row i. Only the last 2r + 2 sums are kept.
+#[derive(Default)]
+struct Ring {
+    sums: Vec<f64>,
+    /// Rows pushed so far.
+    count: usize,
+    /// Sums kept (2r + 2).
+    len: usize,
     w: usize,
-    r: usize,
-) {
-    let h = rows.len();
-    prefix.clear();
-    prefix.resize((h + 2 * r + 1) * w, 0.0);
-    for (i, row) in rows.enumerate() {
-        let (above, below) = prefix.split_at_mut((r + 1 + i) * w);
-        let last = &above[above.len() - w..];
-        for ((s, &l), &v) in below[..w].iter_mut().zip(last).zip(row) {
-            *s = l + v;
-        }
+}
+
+impl Ring {
+    fn reset(&mut self, w: usize, r: usize) {
+        (self.len, self.w, self.count) = (2 * r + 2, w, 0);
+        self.sums.clear();
+        self.sums.resize(self.len * w, 0.0);
     }
-    let (sums, tail) = prefix.split_at_mut((h + r + 1) * w);
-    for padded in tail.chunks_exact_mut(w) {
-        padded.copy_from_slice(&sums[sums.len() - w..]);
+
+    /// The sum of rows 0 to `t` (one of the last `len` pushed).
+    fn sum(&self, t: usize) -> &[f64] {
+        &self.sums[t % self.len * self.w..][..self.w]
+    }
+
+    /// Adds the next row: its sum is the last one (zero for the first) plus it.
+    fn push(&mut self, row: &[f64]) {
+        let (w, slot) = (self.w, self.count % self.len);
+        match self.count {
+            0 => self.sums[..w].fill(0.0),
+            n => {
+                let last = (n - 1) % self.len * w;
+                self.sums.copy_within(last..last + w, slot * w);
+            }
+        }
+        for (s, &v) in self.sums[slot * w..][..w].iter_mut().zip(row) {
+            *s += v;
+        }
+        self.count += 1;
+    }
+
+    /// `out` = row `i` of the blur of the `h` rows (once row min(i + r, h − 1) is in).
+    fn blur(&self, i: usize, r: usize, h: usize, norm: f64, out: &mut [f64]) {
+        let high = self.sum((i + r).min(h - 1));
+        if i > r {
+            for ((o, &a), &b) in out.iter_mut().zip(self.sum(i - r - 1)).zip(high) {
+                *o = (b - a) * norm;
+            }
+        } else {
+            for (o, &b) in out.iter_mut().zip(high) {
+                *o = b * norm;
+            }
+        }
     }
 }
 
-/// `out` (rows `w` wide) = the box blur of radius `r` down its columns, from their prefix sums
-/// S: S[i + 2r + 1] − S[i], ÷ (2r + 1).
-fn column_blur(prefix: &[f64], out: &mut [f64], w: usize, r: usize) {
-    let norm = 1.0 / (2 * r + 1) as f64;
-    for (i, row) in out.chunks_exact_mut(w).enumerate() {
-        let (low, high) = (&prefix[i * w..][..w], &prefix[(i + 2 * r + 1) * w..][..w]);
-        for ((o, &a), &b) in row.iter_mut().zip(low).zip(high) {
-            *o = (b - a) * norm;
-        }
+/// `row` = itself blurred twice along its length by the box of radius `r` (zero beyond its ends),
+/// each pass from the inclusive prefix sums S of its input with r + 1 zeros before and r after:
+/// S[i + 2r + 1] − S[i], ÷ (2r + 1). The first pass's values go straight into the second's sums.
+fn blur_row_twice(row: &mut [f64], r: usize, prefix: &mut [Vec<f64>; 2]) {
+    let (n, span) = (row.len(), 2 * r + 1);
+    let norm = 1.0 / span as f64;
+    let [first, second] = prefix;
+    for p in [&mut *first, &mut *second] {
+        p.clear();
+        p.resize(n + span, 0.0);
+    }
+    let mut sum = 0f64;
+    for (p, &v) in first[r + 1..][..n].iter_mut().zip(row.iter()) {
+        sum += v;
+        *p = sum;
+    }
+    first[r + 1 + n..].fill(sum);
+    let mut sum = 0f64;
+    for (p, (&a, &b)) in second[r + 1..][..n]
+        .iter_mut()
+        .zip(first.iter().zip(&first[span..]))
+    {
+        sum += (b - a) * norm;
+        *p = sum;
+    }
+    second[r + 1 + n..].fill(sum);
+    for (o, (&a, &b)) in row.iter_mut().zip(second.iter().zip(&second[span..])) {
+        *o = (b - a) * norm;
     }
 }
 
