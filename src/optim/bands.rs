@@ -254,8 +254,9 @@ mod tests {
 
     #[test]
     fn the_bands_are_weighted_tents_cut_at_the_edges() {
-        // 150 columns: three strips of the column passes, the last one partial.
-        for (h, w) in [(13, 22), (10, 150)] {
+        // 70 rows: more than the column passes' rings keep, so they wrap; 10 rows of 150: tents
+        // taller than the image.
+        for (h, w) in [(13, 22), (70, 40), (10, 150)] {
             let x = image(h, w, 0);
             let bands = Bands::for_size(h, w).unwrap();
             let mut y = vec![0.0; x.len()];
