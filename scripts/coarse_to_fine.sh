@@ -10,6 +10,10 @@
 #   - then the time-to-loss table: how long the default takes to reach the total loss one scale
 #     ends with (or, when it does not get there, the loss it ends with), against one scale.
 # SIZE=512 runs only the single-scale and default runs (the splits are 256-px measurements).
+# PAIRS (default "sample water path") picks the pairs; FIRST=default runs each pair's default before
+# its single scale (FIRST=single, the default, after). With a fresh OUT on an idle machine, that is
+# the side-by-side clock measurement of docs/COARSE_TO_FINE.md, e.g.
+#   OUT=$(mktemp -d) SIZE=512 PAIRS=water FIRST=default scripts/coarse_to_fine.sh
 # Runs are deterministic; the seconds depend on what else the machine does. OUT (.cache/c2f at
 # 256 px, .cache/c2f512 at 512) keeps finished runs: delete a run's JSON to measure it again (the
 # single-scale runs' losses and evaluations never change; their seconds do, with the load).
@@ -38,18 +42,28 @@ run() { # NAME PAIR ARGS...
   target/release/stylize image "${content[$pair]}" --style "${style[$pair]}" -o "$out/$name.png" \
     --size "$size" --threads "${THREADS:-2}" --device cpu -q --tolerance 0 --stats "$out/$name.json" "$@"
 }
-for pair in sample water path; do
-  run "single-$pair" "$pair" --levels 1 --iterations 300 --precondition none
-  run "default-$pair" "$pair"
+pairs=(${PAIRS:-sample water path})
+order=(single default)
+[[ ${FIRST:-single} == default ]] && order=(default single)
+for pair in "${pairs[@]}"; do
+  [[ -v "content[$pair]" ]] || { echo "coarse_to_fine.sh: unknown pair '$pair' in PAIRS (sample, water, path)" >&2; exit 2; }
+  for kind in "${order[@]}"; do
+    case $kind in
+      single) run "single-$pair" "$pair" --levels 1 --iterations 300 --precondition none ;;
+      default) run "default-$pair" "$pair" ;;
+    esac
+  done
 done
-if [[ $size == 256 ]]; then
+all_pairs=no
+[[ ${pairs[*]} == "sample water path" ]] && all_pairs=yes
+if [[ $size == 256 && $all_pairs == yes ]]; then
   for spec in 50,50,200 100,100,200 200,100,200 100,200; do
     run "split-${spec//,/-}" sample --iterations "$spec" --precondition none
   done
 fi
-.venv/bin/python - "$out" "$size" <<'PY'
+.venv/bin/python - "$out" "$size" "$all_pairs" <<'PY'
 import json, os, sys
-out, size = sys.argv[1], sys.argv[2]
+out, size, all_pairs = sys.argv[1], sys.argv[2], sys.argv[3]
 load = lambda name: json.load(open(f"{out}/{name}.json"))
 
 def along(s, level, step):
@@ -108,7 +122,7 @@ def time_to_loss():
               f"**{cost_d / cost_a:.2f}** | {sec_d / sec_a:.2f} | {sec_d / (cost_a * per_eval):.2f} | "
               f"{td[-1][1]['style'] / style_a:.3f} |")
 
-if size != "256":
+if size != "256" or all_pairs != "yes":
     time_to_loss()
     sys.exit()
 
