@@ -248,22 +248,20 @@ impl Objective<DeviceVector> for DeviceLoss<'_> {
     type Error = anyhow::Error;
 
     fn evaluate(&mut self, x: &DeviceVector, grad: &mut DeviceVector) -> Result<f32> {
-        let total = match &mut self.bands {
+        let (image, image_grad) = match &mut self.bands {
             Some(b) => {
                 b.graphs
                     .bands(b.bands.weights(), &b.origin, x, &mut b.image)?;
-                let start = Instant::now();
-                let terms = self.model.loss_and_gradient_bound(&b.image, &mut b.grad)?;
-                let total = self.record.add(terms, start);
-                b.graphs.bands(b.bands.weights(), &b.zeros, &b.grad, grad)?;
-                total
+                (&b.image, &mut b.grad)
             }
-            None => {
-                let start = Instant::now();
-                let terms = self.model.loss_and_gradient_bound(x, grad)?;
-                self.record.add(terms, start)
-            }
+            None => (x, &mut *grad),
         };
+        let start = Instant::now();
+        let terms = self.model.loss_and_gradient_bound(image, image_grad)?;
+        let total = self.record.add(terms, start);
+        if let Some(b) = &mut self.bands {
+            b.graphs.bands(b.bands.weights(), &b.zeros, &b.grad, grad)?;
+        }
         Ok(total)
     }
 }
